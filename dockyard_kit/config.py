@@ -1,0 +1,185 @@
+"""Configuration from the environment, with the seed's variable names.
+
+A bad value stops start-up with a message that names the variable (see `load`).
+"""
+
+import hashlib
+import hmac
+import pathlib
+import sys
+from typing import Annotated
+from urllib.parse import unquote, urlparse
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES = ("identity", "projects", "deployer", "audit")
+DEFAULT_PORTS = {"identity": 50051, "projects": 50052, "deployer": 50053, "audit": 50054}
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def _validate_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected host:port, got {value!r}")
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything a Dockyard service reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
+
+    # PostgreSQL: the platform's administrative login. Each service uses it only at start-up to
+    # create its own schema and login role, then works as that role (see db.bootstrap_service_role).
+    DATABASE_URL: str | None = None
+    POSTGRES_HOST: str = "127.0.0.1"
+    POSTGRES_PORT: Port = 5432
+    POSTGRES_DATABASE: str = "dockyard"
+    POSTGRES_USER: str = "postgres"
+    POSTGRES_PASSWORD: str | None = None
+    POSTGRES_PASSWORD_FILE: pathlib.Path | None = None
+    POSTGRES_SSL: bool = False
+
+    # Pool defaults follow seed 000: 20 connections, 30 s idle, 2 s connect timeout.
+    DOCKYARD_DB_POOL_MAX: Annotated[int, Field(ge=1, le=1000)] = 20
+    DOCKYARD_DB_POOL_IDLE_SECONDS: Annotated[float, Field(gt=0)] = 30.0
+    DOCKYARD_DB_CONNECT_TIMEOUT: Annotated[float, Field(gt=0)] = 2.0
+
+    NATS_URL: str = "nats://127.0.0.1:4222"
+    DOCKYARD_EVENTS_STREAM: str = "DOCKYARD"
+    DOCKER_HOST: str | None = None
+
+    DOCKYARD_IDENTITY_ADDR: str = f"127.0.0.1:{DEFAULT_PORTS['identity']}"
+    DOCKYARD_PROJECTS_ADDR: str = f"127.0.0.1:{DEFAULT_PORTS['projects']}"
+    DOCKYARD_DEPLOYER_ADDR: str = f"127.0.0.1:{DEFAULT_PORTS['deployer']}"
+    DOCKYARD_AUDIT_ADDR: str = f"127.0.0.1:{DEFAULT_PORTS['audit']}"
+    # Prometheus metrics of this process ("" turns the endpoint off).
+    DOCKYARD_METRICS_ADDR: str = ""
+
+    # The platform's master secret: database role passwords are derived from it (and, later, the
+    # keys that encrypt secrets at rest).
+    DOCKYARD_SECRET_KEY: str | None = None
+    DOCKYARD_SECRET_KEY_FILE: pathlib.Path | None = None
+
+    DOCKYARD_LOG_LEVEL: str = "INFO"
+    # How long SIGTERM waits for in-flight RPCs before cancelling them.
+    DOCKYARD_SHUTDOWN_GRACE_SECONDS: Annotated[float, Field(ge=0)] = 25.0
+
+    @field_validator(
+        "DOCKYARD_IDENTITY_ADDR", "DOCKYARD_PROJECTS_ADDR", "DOCKYARD_DEPLOYER_ADDR", "DOCKYARD_AUDIT_ADDR"
+    )
+    @classmethod
+    def _address(cls, value: str) -> str:
+        return _validate_address(value)
+
+    @field_validator("DOCKYARD_METRICS_ADDR")
+    @classmethod
+    def _optional_address(cls, value: str) -> str:
+        return _validate_address(value) if value else value
+
+    @field_validator("NATS_URL")
+    @classmethod
+    def _nats_url(cls, value: str) -> str:
+        for url in value.split(","):
+            parsed = urlparse(url.strip())
+            if parsed.scheme not in ("nats", "tls", "ws", "wss") or not parsed.hostname:
+                raise ValueError(f"expected nats://host:port, got {url!r}")
+        return value
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        parsed = urlparse(value)
+        if parsed.scheme not in ("postgres", "postgresql") or not parsed.hostname:
+            raise ValueError("expected postgresql://user:password@host:port/database")
+        return value
+
+    @field_validator("DOCKYARD_LOG_LEVEL")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+            raise ValueError("expected DEBUG, INFO, WARNING or ERROR")
+        return value.upper()
+
+    @model_validator(mode="after")
+    def _files_exist(self) -> "Settings":
+        for name in ("POSTGRES_PASSWORD_FILE", "DOCKYARD_SECRET_KEY_FILE"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: no such file: {path}")
+        return self
+
+    # -- derived values -------------------------------------------------------------------------
+
+    def service_address(self, service: str) -> str:
+        return getattr(self, f"DOCKYARD_{service.upper()}_ADDR")
+
+    def admin_connection(self) -> dict:
+        """Keyword arguments for asyncpg.connect as the administrative login."""
+        if self.DATABASE_URL:
+            url = urlparse(self.DATABASE_URL)
+            return {
+                "host": url.hostname,
+                "port": url.port or 5432,
+                "database": (url.path or "/dockyard").lstrip("/") or "dockyard",
+                "user": unquote(url.username or "postgres"),
+                "password": unquote(url.password) if url.password else None,
+                "ssl": "require" if "sslmode=require" in (url.query or "") else self._ssl(),
+            }
+        return {
+            "host": self.POSTGRES_HOST,
+            "port": self.POSTGRES_PORT,
+            "database": self.POSTGRES_DATABASE,
+            "user": self.POSTGRES_USER,
+            "password": self.postgres_password(),
+            "ssl": self._ssl(),
+        }
+
+    def _ssl(self) -> str | None:
+        return "require" if self.POSTGRES_SSL else None
+
+    def postgres_password(self) -> str | None:
+        if self.POSTGRES_PASSWORD_FILE is not None:
+            return self.POSTGRES_PASSWORD_FILE.read_text().strip()
+        return self.POSTGRES_PASSWORD
+
+    def secret_key(self) -> bytes:
+        if self.DOCKYARD_SECRET_KEY_FILE is not None:
+            return self.DOCKYARD_SECRET_KEY_FILE.read_bytes().strip()
+        if self.DOCKYARD_SECRET_KEY:
+            return self.DOCKYARD_SECRET_KEY.encode()
+        raise ConfigError("DOCKYARD_SECRET_KEY or DOCKYARD_SECRET_KEY_FILE must be set")
+
+    def service_role_password(self, service: str) -> str:
+        """The database password of a service's own login role, derived from the master secret so
+        that every replica of a service agrees on it without storing it anywhere."""
+        return hmac.new(self.secret_key(), f"dockyard-db-role:{service}".encode(), hashlib.sha256).hexdigest()
+
+    def database_configured(self) -> bool:
+        return bool(self.DATABASE_URL or self.POSTGRES_HOST)
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message names the variable."""
+
+
+def load(**overrides) -> Settings:
+    """Reads the environment; on a bad value prints which variable is wrong and exits with status 2."""
+    try:
+        settings = Settings(**overrides)
+        settings.secret_key()
+        return settings
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            variable = ".".join(str(part) for part in error["loc"]) or "configuration"
+            lines.append(f"  {variable}: {error['msg']}")
+        sys.stderr.write("dockyard: invalid configuration\n" + "\n".join(lines) + "\n")
+        raise SystemExit(2) from None
+    except ConfigError as exc:
+        sys.stderr.write(f"dockyard: invalid configuration\n  {exc}\n")
+        raise SystemExit(2) from None

@@ -1,0 +1,100 @@
+"""PostgreSQL: each service's own schema and login role, and its asyncpg pool.
+
+One database, one schema per service. The administrative login is used once at start-up to make
+sure the service's schema and role exist; from then on the service connects as `dockyard_<service>`,
+which owns its schema and has no rights on any other (DESIGN.md, "Data ownership").
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from dockyard_kit.config import Settings
+
+# Serialises role/schema bootstrap across replicas and services starting at once.
+BOOTSTRAP_LOCK_KEY = 0x646F636B  # "dock"
+
+
+def role_name(service: str) -> str:
+    return f"dockyard_{service}"
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def connect_admin(settings: Settings) -> asyncpg.Connection:
+    params = settings.admin_connection()
+    return await asyncpg.connect(**params, timeout=settings.DOCKYARD_DB_CONNECT_TIMEOUT)
+
+
+async def bootstrap_service_role(settings: Settings, service: str) -> None:
+    """Creates (or repairs) the service's login role and schema. Idempotent and safe to run from
+    several processes at once."""
+    role = _quote_ident(role_name(service))
+    schema = _quote_ident(service)
+    # The password is hex (derived by HMAC), so it is safe inside a literal; it is never logged.
+    password = settings.service_role_password(service)
+    conn = await connect_admin(settings)
+    try:
+        database = await conn.fetchval("SELECT current_database()")
+        await conn.execute("SELECT pg_advisory_lock($1)", BOOTSTRAP_LOCK_KEY)
+        try:
+            exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role_name(service))
+            verb = "ALTER" if exists else "CREATE"
+            await conn.execute(
+                f"{verb} ROLE {role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT "
+                f"PASSWORD '{password}'"
+            )
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema} AUTHORIZATION {role}")
+            await conn.execute(f"ALTER SCHEMA {schema} OWNER TO {role}")
+            await conn.execute(f"ALTER ROLE {role} SET search_path = {schema}")
+            # Nobody but the owner (and the administrative login) may use another schema, and the
+            # shared `public` schema is closed to everyone.
+            await conn.execute(f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC")
+            await conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+            await conn.execute(f"REVOKE ALL ON DATABASE {_quote_ident(database)} FROM PUBLIC")
+            await conn.execute(f"GRANT CONNECT, TEMPORARY ON DATABASE {_quote_ident(database)} TO {role}")
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", BOOTSTRAP_LOCK_KEY)
+    finally:
+        await conn.close()
+
+
+def service_connection(settings: Settings, service: str) -> dict:
+    """Keyword arguments for asyncpg as the service's own role."""
+    params = settings.admin_connection()
+    params["user"] = role_name(service)
+    params["password"] = settings.service_role_password(service)
+    return params
+
+
+async def create_pool(settings: Settings, service: str) -> asyncpg.Pool:
+    """The service's pool. min_size=0 so that a pool exists (and the service can report
+    NOT_SERVING) while the database is down."""
+    return await asyncpg.create_pool(
+        **service_connection(settings, service),
+        min_size=0,
+        max_size=settings.DOCKYARD_DB_POOL_MAX,
+        max_inactive_connection_lifetime=settings.DOCKYARD_DB_POOL_IDLE_SECONDS,
+        timeout=settings.DOCKYARD_DB_CONNECT_TIMEOUT,
+        command_timeout=30,
+        server_settings={"search_path": service, "application_name": f"dockyard-{service}"},
+    )
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool, *, isolation: str = "read_committed") -> AsyncIterator[asyncpg.Connection]:
+    """A connection inside a transaction: the unit of work that an RPC's change and its outbox
+    event share."""
+    async with pool.acquire() as conn, conn.transaction(isolation=isolation):
+        yield conn
+
+
+async def ping(pool: asyncpg.Pool, timeout: float) -> str:
+    """Returns the server version, or raises if the database does not answer within `timeout`."""
+    async with asyncio.timeout(timeout):
+        async with pool.acquire() as conn:
+            return await conn.fetchval("SHOW server_version")

