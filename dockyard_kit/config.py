@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     DOCKYARD_PROJECTS_ADDR: str = f"127.0.0.1:{DEFAULT_PORTS['projects']}"
     DOCKYARD_DEPLOYER_ADDR: str = f"127.0.0.1:{DEFAULT_PORTS['deployer']}"
     DOCKYARD_AUDIT_ADDR: str = f"127.0.0.1:{DEFAULT_PORTS['audit']}"
+    # Where this process listens, when not at its own DOCKYARD_<SERVICE>_ADDR (e.g. 0.0.0.0:50051 in a
+    # container while its peers reach it by a service name).
+    DOCKYARD_LISTEN_ADDR: str = ""
     # Prometheus metrics of this process ("" turns the endpoint off).
     DOCKYARD_METRICS_ADDR: str = ""
 
@@ -74,7 +77,7 @@ class Settings(BaseSettings):
     def _address(cls, value: str) -> str:
         return _validate_address(value)
 
-    @field_validator("DOCKYARD_METRICS_ADDR")
+    @field_validator("DOCKYARD_METRICS_ADDR", "DOCKYARD_LISTEN_ADDR")
     @classmethod
     def _optional_address(cls, value: str) -> str:
         return _validate_address(value) if value else value
@@ -116,7 +119,11 @@ class Settings(BaseSettings):
     # -- derived values -------------------------------------------------------------------------
 
     def service_address(self, service: str) -> str:
+        """Where a service's peers reach it."""
         return getattr(self, f"DOCKYARD_{service.upper()}_ADDR")
+
+    def listen_address(self, service: str) -> str:
+        return self.DOCKYARD_LISTEN_ADDR or self.service_address(service)
 
     def admin_connection(self) -> dict:
         """Keyword arguments for asyncpg.connect as the administrative login."""

@@ -5,7 +5,6 @@ sure the service's schema and role exist; from then on the service connects as `
 which owns its schema and has no rights on any other (DESIGN.md, "Data ownership").
 """
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -86,15 +85,10 @@ async def create_pool(settings: Settings, service: str) -> asyncpg.Pool:
 
 
 @contextlib.asynccontextmanager
-async def transaction(pool: asyncpg.Pool, *, isolation: str = "read_committed") -> AsyncIterator[asyncpg.Connection]:
+async def transaction(
+    pool: asyncpg.Pool, *, isolation: str = "read_committed"
+) -> AsyncIterator[asyncpg.Connection]:
     """A connection inside a transaction: the unit of work that an RPC's change and its outbox
     event share."""
     async with pool.acquire() as conn, conn.transaction(isolation=isolation):
         yield conn
-
-
-async def ping(pool: asyncpg.Pool, timeout: float) -> str:
-    """Returns the server version, or raises if the database does not answer within `timeout`."""
-    async with asyncio.timeout(timeout):
-        async with pool.acquire() as conn:
-            return await conn.fetchval("SHOW server_version")

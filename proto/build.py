@@ -34,12 +34,27 @@ def main() -> int:
     includes = [f"-I{d}" for d in include_dirs()]
     files = contract_files()
     code = protoc.main(
-        ["protoc", *includes, f"--python_out={GEN_DIR}", f"--pyi_out={GEN_DIR}", f"--grpc_python_out={GEN_DIR}", *files]
+        [
+            "protoc",
+            *includes,
+            f"--python_out={GEN_DIR}",
+            f"--pyi_out={GEN_DIR}",
+            f"--grpc_python_out={GEN_DIR}",
+            *files,
+        ]
     )
     if code != 0:
         return code
     return protoc.main(
-        ["protoc", *includes, "--include_imports", "--include_source_info", f"--descriptor_set_out={DESCRIPTOR_SET}", *files, *ERROR_PROTOS]
+        [
+            "protoc",
+            *includes,
+            "--include_imports",
+            "--include_source_info",
+            f"--descriptor_set_out={DESCRIPTOR_SET}",
+            *files,
+            *ERROR_PROTOS,
+        ]
     )
 
 

@@ -98,6 +98,9 @@ class ManagedProcess(abc.ABC):
             env=self.environment(),
             user=self.user(),
             preexec_fn=_die_with_parent,
+            # Its own process group: a terminal's Ctrl-C reaches the launcher only, which then
+            # stops the children in order (services before the database they drain into).
+            process_group=0,
             text=True,
             bufsize=1,
         )
@@ -249,7 +252,18 @@ class Nats(ManagedProcess):
 
     def command(self) -> list[str]:
         binary = shutil.which("nats-server", path=str(pathlib.Path(sys.executable).parent)) or "nats-server"
-        return [binary, "-js", "-sd", str(self.store_dir), "-a", self.host, "-p", str(self.port), "-n", "dockyard"]
+        return [
+            binary,
+            "-js",
+            "-sd",
+            str(self.store_dir),
+            "-a",
+            self.host,
+            "-p",
+            str(self.port),
+            "-n",
+            "dockyard",
+        ]
 
     def start(self, timeout: float = 20) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,169 @@
+"""Errors a handler raises, and how every failure becomes a gRPC status.
+
+Handlers raise the domain errors below (or let a database error through); the server interceptor
+turns them into a status with google.rpc details, so the gateway can render field violations as JSON.
+Bad input is never INTERNAL, and INTERNAL never carries internals, only the request id.
+"""
+
+import logging
+import re
+
+import asyncpg
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+
+log = logging.getLogger("dockyard.errors")
+
+
+class DomainError(Exception):
+    code = grpc.StatusCode.UNKNOWN
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def details(self) -> list:
+        return []
+
+
+class InvalidArgument(DomainError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+    def __init__(self, field: str, description: str) -> None:
+        super().__init__(f"{field}: {description}")
+        self.field = field
+        self.description = description
+
+    def details(self) -> list:
+        violation = error_details_pb2.BadRequest.FieldViolation(
+            field=self.field, description=self.description
+        )
+        return [error_details_pb2.BadRequest(field_violations=[violation])]
+
+
+class NotFound(DomainError):
+    code = grpc.StatusCode.NOT_FOUND
+
+
+class AlreadyExists(DomainError):
+    code = grpc.StatusCode.ALREADY_EXISTS
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+    def details(self) -> list:
+        if not self.field:
+            return []
+        violation = error_details_pb2.BadRequest.FieldViolation(field=self.field, description=self.message)
+        return [error_details_pb2.BadRequest(field_violations=[violation])]
+
+
+class FailedPrecondition(DomainError):
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class PermissionDenied(DomainError):
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Unauthenticated(DomainError):
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class Aborted(DomainError):
+    code = grpc.StatusCode.ABORTED
+
+
+class ResourceExhausted(DomainError):
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class Unavailable(DomainError):
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class ConstraintFields:
+    """Which columns a constraint covers, read from pg_constraint once per constraint and cached,
+    so that a violated CHECK or UNIQUE names its field without a hand-kept table."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str], list[str]] = {}
+
+    async def columns(self, pool: asyncpg.Pool | None, schema: str, constraint: str) -> list[str]:
+        key = (schema, constraint)
+        if key not in self._cache and pool is not None:
+            try:
+                async with pool.acquire(timeout=2) as conn:
+                    rows = await conn.fetch(
+                        """
+                        SELECT a.attname FROM pg_constraint c
+                        JOIN pg_namespace n ON n.oid = c.connamespace
+                        JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+                        WHERE n.nspname = $1 AND c.conname = $2
+                        ORDER BY array_position(c.conkey, a.attnum)
+                        """,
+                        schema,
+                        constraint,
+                    )
+                self._cache[key] = [row["attname"] for row in rows]
+            except (asyncpg.PostgresError, OSError, TimeoutError):
+                return []
+        return self._cache.get(key, [])
+
+
+_KEY_DETAIL = re.compile(r"Key \((?P<columns>[^)]*)\)=")
+
+
+async def from_database_error(
+    exc: asyncpg.PostgresError, pool: asyncpg.Pool | None, fields: ConstraintFields
+) -> DomainError | None:
+    """Maps a constraint or data error to the domain error a client should see; None when the
+    error is not the client's doing (then it is INTERNAL)."""
+    schema = getattr(exc, "schema_name", None) or ""
+    constraint = getattr(exc, "constraint_name", None) or ""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        match = _KEY_DETAIL.search(getattr(exc, "detail", "") or "")
+        columns = [c.strip() for c in match["columns"].split(",")] if match else []
+        columns = columns or await fields.columns(pool, schema, constraint)
+        field = ",".join(columns)
+        return AlreadyExists(f"{field or constraint} already exists", field=field)
+    if isinstance(exc, asyncpg.CheckViolationError):
+        columns = await fields.columns(pool, schema, constraint)
+        field = ",".join(columns) or constraint
+        return InvalidArgument(field, f"violates {constraint}")
+    if isinstance(exc, asyncpg.NotNullViolationError):
+        return InvalidArgument(getattr(exc, "column_name", None) or "field", "is required")
+    if isinstance(exc, asyncpg.ForeignKeyViolationError | asyncpg.RestrictViolationError):
+        return FailedPrecondition(
+            f"{getattr(exc, 'table_name', None) or 'resource'} is still referenced or refers to a missing "
+            f"resource ({constraint})"
+        )
+    if isinstance(exc, asyncpg.StringDataRightTruncationError):
+        return InvalidArgument(getattr(exc, "column_name", None) or "field", "is too long")
+    if isinstance(exc, asyncpg.InvalidTextRepresentationError | asyncpg.DataError):
+        return InvalidArgument(getattr(exc, "column_name", None) or "field", "has an invalid value")
+    if isinstance(exc, asyncpg.SerializationError | asyncpg.DeadlockDetectedError):
+        return Aborted("concurrent change; retry the request")
+    if isinstance(exc, asyncpg.InsufficientPrivilegeError):
+        return None
+    if isinstance(exc, asyncpg.CannotConnectNowError | asyncpg.AdminShutdownError):
+        return Unavailable("the database is not available; retry shortly")
+    return None
+
+
+def status_details(code: grpc.StatusCode, message: str, details: list) -> bytes:
+    """The serialized google.rpc.Status for the `grpc-status-details-bin` trailer."""
+    packed = []
+    for detail in details:
+        item = any_pb2.Any()
+        item.Pack(detail)
+        packed.append(item)
+    return status_pb2.Status(code=code.value[0], message=message, details=packed).SerializeToString()
+
+
+def internal(request_id: str) -> DomainError:
+    error = DomainError(f"internal error (request id {request_id})")
+    error.code = grpc.StatusCode.INTERNAL
+    return error

@@ -1,0 +1,197 @@
+"""The one server interceptor every service runs: request ids, error mapping, JSON access logs and
+Prometheus metrics, in that order of concern, around every RPC."""
+
+import asyncio
+import contextvars
+import dataclasses
+import logging
+import time
+import uuid
+
+import asyncpg
+import grpc
+from grpc.aio import AbortError
+from prometheus_client import Counter, Histogram
+
+from dockyard_kit import errors
+
+log = logging.getLogger("dockyard.rpc")
+
+RPC_TOTAL = Counter("dockyard_grpc_requests_total", "RPCs handled", ["service", "method", "code"])
+RPC_SECONDS = Histogram(
+    "dockyard_grpc_request_duration_seconds",
+    "RPC latency",
+    ["service", "method", "code"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+# Probes and reflection are counted but not written to the access log (Envoy checks every 2 s).
+_QUIET_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestInfo:
+    """Who and where a request came from; events copy it into their RequestMetadata."""
+
+    request_id: str
+    method: str
+    client_ip: str = ""
+    user_agent: str = ""
+
+
+current_request: contextvars.ContextVar[RequestInfo | None] = contextvars.ContextVar(
+    "current_request", default=None
+)
+
+
+def _request_info(method: str, context: grpc.aio.ServicerContext) -> RequestInfo:
+    metadata = {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
+    forwarded = metadata.get("x-forwarded-for", "")
+    client_ip = forwarded.split(",")[0].strip() if forwarded else _peer_ip(context.peer() or "")
+    return RequestInfo(
+        request_id=metadata.get("x-request-id") or str(uuid.uuid4()),
+        method=method,
+        client_ip=client_ip,
+        user_agent=metadata.get("x-user-agent") or metadata.get("user-agent", ""),
+    )
+
+
+def _peer_ip(peer: str) -> str:
+    # "ipv4:127.0.0.1:5555" or "ipv6:[::1]:5555"
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv4":
+        return rest.rsplit(":", 1)[0]
+    if kind == "ipv6":
+        return rest.rsplit(":", 1)[0].strip("[]")
+    return ""
+
+
+class ServerInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, service: str, pool_provider) -> None:
+        self.service = service
+        # The pool is created after the server starts listening, hence a provider, not a pool.
+        self.pool_provider = pool_provider
+        self.constraint_fields = errors.ConstraintFields()
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method = handler_call_details.method
+        if handler.unary_unary:
+            return grpc.unary_unary_rpc_method_handler(
+                self._wrap_unary(handler.unary_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream:
+            return grpc.unary_stream_rpc_method_handler(
+                self._wrap_stream(handler.unary_stream, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.stream_unary:
+            return grpc.stream_unary_rpc_method_handler(
+                self._wrap_unary(handler.stream_unary, method),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return grpc.stream_stream_rpc_method_handler(
+            self._wrap_stream(handler.stream_stream, method),
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _wrap_unary(self, behaviour, method: str):
+        async def wrapper(request, context):
+            info = self._begin(method, context)
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                response = await behaviour(request, context)
+                code = context.code() or grpc.StatusCode.OK
+                return response
+            except AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN  # the handler chose its own status
+                raise
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:
+                error = await self._to_domain_error(exc, info)
+                code = error.code
+                await self._abort(error, context, info)  # raises AbortError, which ends the RPC
+            finally:
+                self._finish(info, code, started)
+
+        return wrapper
+
+    def _wrap_stream(self, behaviour, method: str):
+        async def wrapper(request, context):
+            info = self._begin(method, context)
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                async for item in behaviour(request, context):
+                    yield item
+                code = context.code() or grpc.StatusCode.OK
+            except AbortError:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                raise
+            except asyncio.CancelledError:
+                code = grpc.StatusCode.CANCELLED
+                raise
+            except Exception as exc:
+                error = await self._to_domain_error(exc, info)
+                code = error.code
+                await self._abort(error, context, info)  # raises AbortError, which ends the RPC
+            finally:
+                self._finish(info, code, started)
+
+        return wrapper
+
+    def _begin(self, method: str, context) -> RequestInfo:
+        info = _request_info(method, context)
+        current_request.set(info)
+        return info
+
+    async def _abort(self, error: errors.DomainError, context, info: RequestInfo) -> None:
+        """Ends the RPC with the error's status, google.rpc.Status details in the trailer."""
+        trailer = errors.status_details(error.code, error.message, error.details())
+        await context.abort(
+            error.code,
+            error.message,
+            trailing_metadata=(("grpc-status-details-bin", trailer), ("x-request-id", info.request_id)),
+        )
+
+    async def _to_domain_error(self, exc: Exception, info: RequestInfo) -> errors.DomainError:
+        if isinstance(exc, errors.DomainError):
+            return exc
+        if isinstance(exc, asyncpg.PostgresError):
+            mapped = await errors.from_database_error(exc, self.pool_provider(), self.constraint_fields)
+            if mapped is not None:
+                return mapped
+        if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+            log.warning(
+                "dependency unavailable",
+                extra={"request_id": info.request_id, "method": info.method, "error": type(exc).__name__},
+            )
+            return errors.Unavailable("a dependency is not available; retry shortly")
+        log.exception("unexpected error", extra={"request_id": info.request_id, "method": info.method})
+        return errors.internal(info.request_id)
+
+    def _finish(self, info: RequestInfo, code: grpc.StatusCode, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        RPC_TOTAL.labels(self.service, info.method, code.name).inc()
+        RPC_SECONDS.labels(self.service, info.method, code.name).observe(elapsed)
+        if not info.method.startswith(_QUIET_PREFIXES):
+            log.info(
+                "rpc",
+                extra={
+                    "method": info.method,
+                    "code": code.name,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "request_id": info.request_id,
+                    "client_ip": info.client_ip,
+                },
+            )

@@ -1,0 +1,197 @@
+"""The gRPC server every service runs: health, reflection, the interceptor, start-up against the
+database (role bootstrap, migrations), background work, and a draining shutdown on SIGTERM.
+
+A service describes itself with a `ServiceSpec`; `run(spec)` does the rest.
+"""
+
+import asyncio
+import dataclasses
+import logging
+import pathlib
+import signal
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import start_http_server
+
+from dockyard_kit import config, db, logs, migrations
+from dockyard_kit.component import COMPONENT_SERVICE, DockerStatusSource, add_component_service
+from dockyard_kit.interceptors import ServerInterceptor
+
+log = logging.getLogger("dockyard.server")
+
+# How often the database link and migration state are re-checked for health.
+HEALTH_INTERVAL_SECONDS = 1.0
+
+
+@dataclasses.dataclass
+class DatabaseState:
+    reachable: bool = False
+    error: str = "not checked yet"
+    server_version: str = ""
+    current_revision: str = ""
+    head_revision: str = ""
+
+    @property
+    def at_head(self) -> bool:
+        return bool(self.head_revision) and self.current_revision == self.head_revision
+
+
+@dataclasses.dataclass
+class ServiceSpec:
+    """What makes one service: its name, migrations, gRPC servicers and background tasks."""
+
+    name: str
+    migrations_dir: pathlib.Path
+    # Registers the service's servicers on the server; called once, before the server starts.
+    register: Callable[[grpc.aio.Server, "ServiceRuntime"], None]
+    # Fully qualified gRPC service names, for health and reflection.
+    grpc_services: list[str]
+    # Long-running coroutines started once the database is ready (consumers, schedulers, ...).
+    background: list[Callable[["ServiceRuntime"], Awaitable[None]]] = dataclasses.field(default_factory=list)
+    # The deployer reports the Docker engine in its component status.
+    docker_status: DockerStatusSource | None = None
+
+
+class ServiceRuntime:
+    """What a running service's handlers and tasks share: settings, pool, health state."""
+
+    def __init__(self, spec: ServiceSpec, settings: config.Settings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.pool: asyncpg.Pool | None = None
+        self.database = DatabaseState(head_revision=migrations.head_revision(spec.name, spec.migrations_dir))
+        self.health = health.aio.HealthServicer()
+        self.ready = asyncio.Event()
+        self.stopping = asyncio.Event()
+        self.nats = None  # set by the events backbone when the service uses NATS
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    async def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING if serving else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for service_name in ["", *self.spec.grpc_services]:
+            await self.health.set(service_name, status)
+
+    async def prepare_database(self) -> None:
+        """Role bootstrap, pool and migrations, retried until the database answers."""
+        delay = 0.5
+        while not self.stopping.is_set():
+            try:
+                await db.bootstrap_service_role(self.settings, self.name)
+                await migrations.upgrade_to_head(self.settings, self.name, self.spec.migrations_dir)
+                self.pool = await db.create_pool(self.settings, self.name)
+                log.info("database ready", extra={"migration_head": self.database.head_revision})
+                return
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                self.database = dataclasses.replace(self.database, reachable=False, error=_describe(exc))
+                log.warning(
+                    "database not ready; retrying", extra={"error": _describe(exc), "retry_in_s": delay}
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def watch_database(self) -> None:
+        """Keeps health truthful: SERVING only while the database answers and is at head."""
+        serving = None
+        while not self.stopping.is_set():
+            self.database = await self._check_database()
+            now_serving = self.database.reachable and self.database.at_head
+            if now_serving != serving:
+                serving = now_serving
+                await self.set_serving(serving)
+                log.info("health", extra={"serving": serving, "database_error": self.database.error})
+            await asyncio.sleep(HEALTH_INTERVAL_SECONDS)
+
+    async def _check_database(self) -> DatabaseState:
+        state = self.database
+        try:
+            async with asyncio.timeout(self.settings.DOCKYARD_DB_CONNECT_TIMEOUT):
+                async with self.pool.acquire() as conn:
+                    version = await conn.fetchval("SHOW server_version")
+                    revision = await migrations.current_revision(conn, self.name)
+            return dataclasses.replace(
+                state, reachable=True, error="", server_version=version, current_revision=revision
+            )
+        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            return dataclasses.replace(state, reachable=False, error=_describe(exc))
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
+    runtime = ServiceRuntime(spec, settings)
+    server = grpc.aio.server(
+        interceptors=[ServerInterceptor(spec.name, lambda: runtime.pool)],
+        options=[("grpc.max_receive_message_length", 4 << 20), ("grpc.so_reuseport", 0)],
+    )
+    health_pb2_grpc.add_HealthServicer_to_server(runtime.health, server)
+    spec.register(server, runtime)
+    add_component_service(server, runtime, spec.docker_status)
+    reflection.enable_server_reflection(
+        [
+            *spec.grpc_services,
+            COMPONENT_SERVICE,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ],
+        server,
+    )
+    await runtime.set_serving(False)
+    address = settings.listen_address(spec.name)
+    server.add_insecure_port(address)
+    await server.start()
+    if settings.DOCKYARD_METRICS_ADDR:
+        host, _, port = settings.DOCKYARD_METRICS_ADDR.rpartition(":")
+        start_http_server(int(port), addr=host)
+    log.info("listening", extra={"address": address, "metrics": settings.DOCKYARD_METRICS_ADDR or None})
+
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, runtime.stopping.set)
+
+    tasks: list[asyncio.Task] = []
+
+    async def start_work() -> None:
+        await runtime.prepare_database()
+        if runtime.stopping.is_set():
+            return
+        tasks.append(asyncio.create_task(runtime.watch_database(), name="watch-database"))
+        for job in spec.background:
+            tasks.append(asyncio.create_task(job(runtime), name=getattr(job, "__name__", "background")))
+        runtime.ready.set()
+
+    starter = asyncio.create_task(start_work(), name="start-up")
+    await runtime.stopping.wait()
+
+    # Drain: stop advertising, refuse new RPCs, let in-flight ones finish within the grace period.
+    log.info("stopping", extra={"grace_s": settings.DOCKYARD_SHUTDOWN_GRACE_SECONDS})
+    await runtime.set_serving(False)
+    await server.stop(settings.DOCKYARD_SHUTDOWN_GRACE_SECONDS)
+    for task in [starter, *tasks]:
+        task.cancel()
+    await asyncio.gather(starter, *tasks, return_exceptions=True)
+    if runtime.pool is not None:
+        try:
+            await asyncio.wait_for(runtime.pool.close(), timeout=5)
+        except TimeoutError:
+            runtime.pool.terminate()
+    log.info("stopped")
+    return 0
+
+
+def run(spec: ServiceSpec) -> None:
+    """The entry point of `python -m services.<name>`."""
+    settings = config.load()
+    logs.configure(spec.name, settings.DOCKYARD_LOG_LEVEL)
+    raise SystemExit(asyncio.run(serve(spec, settings)))

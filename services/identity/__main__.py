@@ -1,0 +1,28 @@
+"""The identity service: users, teams, sessions and tokens arrive with their issue; today it serves
+the platform's system status (it is the front door operators reach first)."""
+
+import pathlib
+
+import grpc
+from dockyard.system.v1 import system_pb2, system_pb2_grpc
+
+from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
+from services.identity.rpc import SystemServicer
+from services.identity.system_status import Peers
+
+
+def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
+    system_pb2_grpc.add_SystemServiceServicer_to_server(
+        SystemServicer(runtime, Peers(runtime.settings)), server
+    )
+
+
+SPEC = ServiceSpec(
+    name="identity",
+    migrations_dir=pathlib.Path(__file__).parent / "migrations",
+    register=register,
+    grpc_services=[system_pb2.DESCRIPTOR.services_by_name["SystemService"].full_name],
+)
+
+if __name__ == "__main__":
+    run(SPEC)

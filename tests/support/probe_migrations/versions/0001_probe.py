@@ -1,0 +1,37 @@
+"""probe: event tables plus two tables whose constraints the error-mapping tests violate.
+
+Revision ID: 0001_probe
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from dockyard_kit.events.tables import create_event_tables, drop_event_tables
+
+revision = "0001_probe"
+down_revision = None
+
+
+def upgrade() -> None:
+    create_event_tables(op, "probe")
+    op.create_table(
+        "widgets",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(20), nullable=False, unique=True),
+        sa.Column("size_gb", sa.Integer, nullable=False),
+        sa.CheckConstraint("size_gb > 0", name="check_size_positive"),
+        schema="probe",
+    )
+    op.create_table(
+        "widget_parts",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "widget_id", sa.Integer, sa.ForeignKey("probe.widgets.id", ondelete="RESTRICT"), nullable=False
+        ),
+        schema="probe",
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("widget_parts", schema="probe")
+    op.drop_table("widgets", schema="probe")
+    drop_event_tables(op, "probe")

@@ -1,0 +1,78 @@
+"""Service processes for tests: started as the real entry points, their JSON logs kept for asserts."""
+
+import json
+import subprocess
+import sys
+import threading
+import time
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from dockyard_kit.stack.components import free_port
+from tests.conftest import REPO_ROOT
+
+
+class ServiceProcess:
+    def __init__(self, module: str, env: dict[str, str], address: str | None = None) -> None:
+        self.module = module
+        self.address = address or f"127.0.0.1:{free_port()}"
+        self.env = {**env, "DOCKYARD_LISTEN_ADDR": self.address, "DOCKYARD_LOG_LEVEL": "INFO"}
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", module],
+            env=self.env,
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def logs(self) -> list[dict]:
+        entries = []
+        for line in self.lines:
+            try:
+                entries.append(json.loads(line))
+            except ValueError:
+                continue
+        return entries
+
+    def health(self) -> str:
+        with grpc.insecure_channel(self.address) as channel:
+            try:
+                answer = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+            except grpc.RpcError as exc:
+                return f"UNREACHABLE ({exc.code().name})"
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+
+    def wait_health(self, expected: str, timeout: float = 60) -> float:
+        """Waits until health reads `expected`; returns how long that took."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            if self.process.poll() is not None:
+                raise AssertionError(
+                    f"{self.module} exited {self.process.returncode}:\n" + "\n".join(self.lines[-30:])
+                )
+            if self.health() == expected:
+                return time.monotonic() - started
+            time.sleep(0.1)
+        raise AssertionError(
+            f"{self.module} not {expected} after {timeout}s:\n" + "\n".join(self.lines[-30:])
+        )
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout=2)
+        return self.process.returncode

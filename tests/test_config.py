@@ -1,0 +1,74 @@
+"""Configuration: a bad value stops start-up with a message naming the variable."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from dockyard_kit.config import Settings
+from tests.conftest import REPO_ROOT
+
+
+def start_with(env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "services.projects"],
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": f"{REPO_ROOT}:{REPO_ROOT / 'gen'}", **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=REPO_ROOT,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("POSTGRES_PORT", "not-a-port"),
+        ("POSTGRES_PORT", "70000"),
+        ("POSTGRES_SSL", "maybe"),
+        ("NATS_URL", "http://example"),
+        ("DOCKYARD_PROJECTS_ADDR", "no-port-here"),
+        ("DOCKYARD_DB_POOL_MAX", "0"),
+        ("POSTGRES_PASSWORD_FILE", "/nonexistent/password"),
+    ],
+)
+def test_bad_value_fails_start_naming_the_variable(variable, value, secret_key_file):
+    result = start_with({"DOCKYARD_SECRET_KEY_FILE": str(secret_key_file), variable: value})
+    assert result.returncode == 2
+    assert "invalid configuration" in result.stderr
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_master_secret_is_named():
+    result = start_with({})
+    assert result.returncode == 2
+    assert "DOCKYARD_SECRET_KEY" in result.stderr
+
+
+def test_seed_defaults_for_the_pool():
+    settings = Settings(DOCKYARD_SECRET_KEY="k")
+    assert settings.DOCKYARD_DB_POOL_MAX == 20
+    assert settings.DOCKYARD_DB_POOL_IDLE_SECONDS == 30
+    assert settings.DOCKYARD_DB_CONNECT_TIMEOUT == 2
+
+
+def test_database_url_overrides_postgres_variables():
+    settings = Settings(DOCKYARD_SECRET_KEY="k", DATABASE_URL="postgresql://u:p%40ss@db.internal:6543/plat")
+    assert settings.admin_connection() == {
+        "host": "db.internal",
+        "port": 6543,
+        "database": "plat",
+        "user": "u",
+        "password": "p@ss",
+        "ssl": None,
+    }
+
+
+def test_role_passwords_differ_per_service_and_are_stable():
+    settings = Settings(DOCKYARD_SECRET_KEY="k")
+    assert settings.service_role_password("identity") == Settings(
+        DOCKYARD_SECRET_KEY="k"
+    ).service_role_password("identity")
+    assert settings.service_role_password("identity") != settings.service_role_password("projects")

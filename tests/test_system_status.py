@@ -1,0 +1,65 @@
+"""The status page stays truthful when NATS or PostgreSQL go away: the stack runs against a
+PostgreSQL and a NATS of the test's own (the external-infrastructure configuration), which the
+test then stops and starts."""
+
+import time
+
+import pytest
+
+from dockyard_kit.stack.components import Nats, Postgres, free_port
+from tests.support.stack_process import StackProcess
+
+
+def quiet(name: str, line: str) -> None:
+    pass
+
+
+@pytest.fixture
+def infrastructure(tmp_path):
+    postgres = Postgres(tmp_path / "pg", free_port(), sink=quiet)
+    nats = Nats(tmp_path / "nats", free_port(), sink=quiet)
+    postgres.start()
+    nats.start()
+    yield postgres, nats
+    nats.stop()
+    postgres.stop()
+
+
+def wait_for(stack: StackProcess, predicate, timeout: float) -> tuple[float, dict]:
+    started = time.monotonic()
+    body: dict = {}
+    while time.monotonic() - started < timeout:
+        status, body = stack.get("/v1/system/status", timeout=timeout)
+        if status == 200 and predicate(body):
+            return time.monotonic() - started, body
+        time.sleep(0.2)
+    raise AssertionError(f"status never matched within {timeout}s; last answer: {body}")
+
+
+def test_status_reports_nats_and_postgres_going_away_and_coming_back(tmp_path, infrastructure):
+    postgres, nats = infrastructure
+    env = {**postgres.client_environment(), "NATS_URL": nats.url}
+    stack = StackProcess(tmp_path / "data", env=env)
+    try:
+        stack.wait_running()
+        assert "external" in stack.output()
+        wait_for(stack, lambda b: b["nats"]["connected"] and b["database"]["initialized"], 10)
+
+        nats.stop()
+        _, body = wait_for(stack, lambda b: not b["nats"]["connected"], 5)
+        assert body["database"]["initialized"] is True  # the rest is unaffected
+
+        nats.start()
+        wait_for(stack, lambda b: b["nats"]["connected"], 15)
+
+        postgres.stop()
+        asked = time.monotonic()
+        _, body = wait_for(stack, lambda b: not b["database"]["initialized"], 10)
+        assert time.monotonic() - asked < 10  # it answers rather than hanging
+        assert body["database"]["error"]
+        assert {s["status"] for s in body["services"]} == {"NOT_SERVING"}
+
+        postgres.start()
+        wait_for(stack, lambda b: b["database"]["initialized"], 20)
+    finally:
+        assert stack.interrupt() == 0
