@@ -20,7 +20,9 @@ def call(address: str, method: str, payload: bytes, timeout: float = 10, metadat
 
 @pytest.fixture
 def probe(service_env):
-    process = ServiceProcess("tests.support.probe_service", service_env)
+    metrics = f"127.0.0.1:{free_port()}"
+    process = ServiceProcess("tests.support.probe_service", {**service_env, "DOCKYARD_METRICS_ADDR": metrics})
+    process.metrics_url = f"http://{metrics}/metrics"
     process.wait_health("SERVING")
     yield process
     process.stop()
@@ -124,3 +126,20 @@ def test_access_log_names_method_code_duration_and_request_id(probe):
     assert entries[0]["method"] == f"/{PROBE_SERVICE}/Sleep"
     assert entries[0]["code"] == "OK"
     assert isinstance(entries[0]["duration_ms"], float)
+
+
+def test_metrics_count_rpcs_and_time_them_by_method_and_code(probe):
+    import urllib.request
+
+    call(probe.address, "Sleep", b"0")
+    with pytest.raises(grpc.RpcError):
+        call(probe.address, "Fail", b"not_found")
+    with urllib.request.urlopen(probe.metrics_url, timeout=5) as response:
+        text = response.read().decode()
+    sleep_ok = f'method="/{PROBE_SERVICE}/Sleep",service="probe"'
+    assert f'dockyard_grpc_requests_total{{code="OK",{sleep_ok}}} 1.0' in text
+    assert (
+        f'dockyard_grpc_requests_total{{code="NOT_FOUND",method="/{PROBE_SERVICE}/Fail",service="probe"}} 1.0'
+        in text
+    )
+    assert f'dockyard_grpc_request_duration_seconds_count{{code="OK",{sleep_ok}}} 1.0' in text

@@ -47,7 +47,9 @@ class StackProcess:
     """`make run` (or any argv) in its own session, so Ctrl-C can be sent to its process group
     exactly as a terminal would."""
 
-    def __init__(self, data_dir: pathlib.Path, argv: list[str] | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self, data_dir: pathlib.Path, argv: list[str] | None = None, env: dict[str, str] | None = None
+    ):
         self.port = free_port()
         self.data_dir = data_dir
         self.env = {
