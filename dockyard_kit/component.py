@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import grpc
+
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
 
 if TYPE_CHECKING:

@@ -4,7 +4,6 @@ its component status, which includes the Docker engine it will deploy onto."""
 import pathlib
 
 from dockyard.system.v1 import system_pb2
-
 from dockyard_kit.config import load
 from dockyard_kit.server import ServiceSpec, run
 from services.deployer.engine import DockerEngine

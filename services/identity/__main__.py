@@ -4,8 +4,8 @@ the platform's system status (it is the front door operators reach first)."""
 import pathlib
 
 import grpc
-from dockyard.system.v1 import system_pb2, system_pb2_grpc
 
+from dockyard.system.v1 import system_pb2, system_pb2_grpc
 from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
 from services.identity.rpc import SystemServicer
 from services.identity.system_status import Peers

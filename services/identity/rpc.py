@@ -1,7 +1,6 @@
 """Identity's gRPC handlers: translate protobuf <-> domain and check access."""
 
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
-
 from dockyard_kit.server import ServiceRuntime
 from services.identity.system_status import Peers, summarize
 

@@ -9,9 +9,9 @@ import asyncio
 import dataclasses
 
 import grpc
-from dockyard.system.v1 import system_pb2, system_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from dockyard.system.v1 import system_pb2, system_pb2_grpc
 from dockyard_kit.config import SERVICES, Settings
 
 PEER_DEADLINE_SECONDS = 1.5

@@ -4,6 +4,7 @@ Revision ID: 0001_event_tables
 """
 
 from alembic import op
+
 from dockyard_kit.events.tables import create_event_tables, drop_event_tables
 
 revision = "0001_event_tables"

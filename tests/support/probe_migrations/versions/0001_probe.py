@@ -5,6 +5,7 @@ Revision ID: 0001_probe
 
 import sqlalchemy as sa
 from alembic import op
+
 from dockyard_kit.events.tables import create_event_tables, drop_event_tables
 
 revision = "0001_probe"
