@@ -12,6 +12,8 @@ from dockyard_kit.stack.components import Nats, Postgres, free_port
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
+pytest_plugins = ["tests.docker_support"]
+
 
 def _quiet(name: str, line: str) -> None:
     """Infrastructure output is kept out of test output unless a test fails (pytest captures it)."""
