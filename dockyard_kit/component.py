@@ -44,8 +44,6 @@ class ComponentServicer(system_pb2_grpc.ComponentServiceServicer):
 
 def nats_status(runtime: "ServiceRuntime") -> system_pb2.NatsStatus:
     link = runtime.nats
-    if link is None:
-        return system_pb2.NatsStatus(connected=False, error="this service does not use NATS")
     return system_pb2.NatsStatus(
         connected=link.connected, stream=runtime.settings.DOCKYARD_EVENTS_STREAM, error=link.last_error or ""
     )

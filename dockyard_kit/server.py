@@ -19,6 +19,7 @@ from prometheus_client import start_http_server
 
 from dockyard_kit import config, db, logs, migrations
 from dockyard_kit.component import COMPONENT_SERVICE, DockerStatusSource, add_component_service
+from dockyard_kit.events import NatsLink, OutboxRelay
 from dockyard_kit.interceptors import ServerInterceptor
 
 log = logging.getLogger("dockyard.server")
@@ -67,7 +68,7 @@ class ServiceRuntime:
         self.health = health.aio.HealthServicer()
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
-        self.nats = None  # set by the events backbone when the service uses NATS
+        self.nats = NatsLink(settings.NATS_URL, settings.DOCKYARD_EVENTS_STREAM, name=spec.name)
 
     @property
     def name(self) -> str:
@@ -161,12 +162,15 @@ async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
         loop.add_signal_handler(signum, runtime.stopping.set)
 
     tasks: list[asyncio.Task] = []
+    runtime.nats.start()
 
     async def start_work() -> None:
         await runtime.prepare_database()
         if runtime.stopping.is_set():
             return
         tasks.append(asyncio.create_task(runtime.watch_database(), name="watch-database"))
+        # Every service relays its own outbox: a committed change always reaches NATS.
+        tasks.append(asyncio.create_task(OutboxRelay(runtime.pool, runtime.nats).run(), name="outbox-relay"))
         for job in spec.background:
             tasks.append(asyncio.create_task(job(runtime), name=getattr(job, "__name__", "background")))
         runtime.ready.set()
@@ -181,6 +185,7 @@ async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
     for task in [starter, *tasks]:
         task.cancel()
     await asyncio.gather(starter, *tasks, return_exceptions=True)
+    await runtime.nats.close()
     if runtime.pool is not None:
         try:
             await asyncio.wait_for(runtime.pool.close(), timeout=5)

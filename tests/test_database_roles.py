@@ -46,7 +46,8 @@ async def test_service_roles_are_plain_logins(migrated):
     conn = await asyncpg.connect(**migrated.admin_connection())
     try:
         rows = await conn.fetch(
-            "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname LIKE 'dockyard_%'"
+            "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = ANY($1)",
+            [f"dockyard_{name}" for name in SERVICES],
         )
     finally:
         await conn.close()
