@@ -150,19 +150,23 @@ class Stack:
         for name in SERVICES:
             variable = f"DOCKYARD_{name.upper()}_ADDR"
             self.env.setdefault(variable, f"127.0.0.1:{free_port()}")
+        services = []
         for name in SERVICES:
             env = {**self.env, "DOCKYARD_METRICS_ADDR": f"127.0.0.1:{free_port()}"}
             service = Service(name, env, log_line)
             address = env[f"DOCKYARD_{name.upper()}_ADDR"]
-            self._launch(
-                service, f"{name} on {address}", lambda s=service, a=address: self._start_service(s, a)
-            )
+            self.started.append(service)
+            service.spawn()  # all four start together; each is then waited for in turn
+            services.append((service, address))
             self.components.append(
                 (name, f"{address}  (metrics http://{env['DOCKYARD_METRICS_ADDR']}/metrics)")
             )
+        for service, address in services:
+            with console.status(f"waiting for {service.name}…"):
+                self._wait_serving(service, address)
+            console.print(f"[green]✓[/] {service.name} on {address}")
 
-    def _start_service(self, service: Service, address: str) -> None:
-        service.spawn()
+    def _wait_serving(self, service: Service, address: str) -> None:
         with grpc.insecure_channel(address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
 

