@@ -1,0 +1,244 @@
+"""Consuming events: a durable JetStream pull consumer whose effects apply once per event.
+
+For each message, one transaction records the event id in the inbox and runs the handler, and only
+after it commits is the message acked. A redelivery (lost ack, crash before the ack, a duplicate
+publish) finds the inbox row and skips the effect. A handler that keeps failing has its message
+parked (see parked.py) after `max_deliver` deliveries, and the consumer goes on with the next one.
+"""
+
+import asyncio
+import logging
+import re
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+import asyncpg
+import nats.errors
+from google.protobuf.message import DecodeError
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from dockyard.events.v1.envelope_pb2 import Event
+from dockyard_kit.db import transaction
+from dockyard_kit.events.nats import NatsLink
+from dockyard_kit.events.relay import next_backoff
+
+log = logging.getLogger("dockyard.events")
+
+# Applies an event's effect with `conn`, inside the transaction that also records it in the inbox.
+Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
+
+# The database, not the handler, failed: retry without counting towards parking.
+DATABASE_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+
+_CONSUMER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
+
+_PARK = """
+    INSERT INTO parked_events (consumer, event_id, subject, payload, error, deliveries)
+    VALUES ($1, $2, $3, $4, $5, $6)
+    ON CONFLICT (consumer, event_id) DO UPDATE SET
+        subject = EXCLUDED.subject, payload = EXCLUDED.payload, error = EXCLUDED.error,
+        deliveries = EXCLUDED.deliveries, parked_at = now(), replayed_at = NULL
+"""
+
+
+def check_consumer_name(name: str) -> str:
+    """A consumer's name is part of its JetStream durable name, which allows no dots or wildcards."""
+    if not _CONSUMER_NAME.fullmatch(name):
+        raise ValueError(f"consumer name must match {_CONSUMER_NAME.pattern}, got {name!r}")
+    return name
+
+
+def durable_name(service: str, consumer: str) -> str:
+    """The JetStream durable consumer of one service's consumer, e.g. "audit-trail"."""
+    return f"{service}-{check_consumer_name(consumer)}"
+
+
+async def apply_once(conn: asyncpg.Connection, consumer: str, event: Event, handler: Handler) -> bool:
+    """Runs `handler` unless the inbox says this consumer already did; the caller holds the
+    transaction. Returns whether the handler ran."""
+    fresh = await conn.fetchval(
+        "INSERT INTO inbox (consumer, event_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING true",
+        consumer,
+        uuid.UUID(event.id),
+    )
+    if fresh:
+        await handler(conn, event)
+    return bool(fresh)
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        link: NatsLink,
+        name: str,
+        subjects: Sequence[str],
+        handler: Handler,
+        *,
+        max_deliver: int = 5,
+        ack_wait: float = 30.0,
+        retry_delay: float = 1.0,
+        fetch_timeout: float = 5.0,
+    ) -> None:
+        if max_deliver < 1:
+            raise ValueError("max_deliver must be at least 1")
+        self.pool = pool
+        self.link = link
+        self.name = check_consumer_name(name)
+        self.subjects = list(subjects)
+        self.handler = handler
+        self.max_deliver = max_deliver
+        self.ack_wait = ack_wait
+        self.retry_delay = retry_delay
+        self.fetch_timeout = fetch_timeout
+        self.durable: str | None = None
+        self._subscription = None
+
+    async def run(self) -> None:
+        """Fetches and handles messages one at a time, until cancelled."""
+        self.durable = durable_name(await self._schema(), self.name)
+        set_up_generation = -1
+        backoff = 0.0
+        while True:
+            if not self.link.connected:
+                await self.link.wait_connected()
+            try:
+                if set_up_generation != self.link.generation:
+                    generation = self.link.generation
+                    await self._set_up()
+                    set_up_generation = generation
+                messages = await self._subscription.fetch(1, timeout=self.fetch_timeout)
+            except nats.errors.TimeoutError:
+                backoff = 0.0
+                continue  # nothing to do, or NATS went away mid-fetch: try again
+            except (nats.errors.Error, TimeoutError) as exc:
+                # The consumer or stream may be gone (deleted, a server without its store): set up again.
+                set_up_generation = -1
+                backoff = next_backoff(backoff, initial=0.2, cap=2.0)
+                log.warning(
+                    "event consumer cannot fetch; retrying",
+                    extra={"consumer": self.durable, "error": str(exc) or type(exc).__name__},
+                )
+                await asyncio.sleep(backoff)
+                continue
+            backoff = 0.0
+            for message in messages:
+                await self._handle(message)
+
+    async def _schema(self) -> str:
+        backoff = 0.0
+        while True:
+            try:
+                async with self.pool.acquire() as conn:
+                    return await conn.fetchval("SELECT current_schema()")
+            except DATABASE_UNAVAILABLE:
+                backoff = next_backoff(backoff, initial=0.5, cap=5.0)
+                await asyncio.sleep(backoff)
+
+    async def _set_up(self) -> None:
+        await self.link.ensure_stream()
+        await self.link.js.add_consumer(
+            self.link.stream,
+            ConsumerConfig(
+                name=self.durable,
+                durable_name=self.durable,
+                filter_subjects=self.subjects,
+                deliver_policy=DeliverPolicy.ALL,
+                ack_policy=AckPolicy.EXPLICIT,
+                ack_wait=self.ack_wait,
+                # One message in flight: the next one is not delivered until this one is acked or
+                # parked, so a redelivered event never lands after a later one (per-resource order).
+                max_ack_pending=1,
+            ),
+        )
+        if self._subscription is None:
+            # A core subscription: the client re-subscribes it by itself after a reconnect.
+            self._subscription = await self.link.js.pull_subscribe_bind(
+                consumer=self.durable, stream=self.link.stream
+            )
+        log.info("event consumer ready", extra={"consumer": self.durable, "subjects": self.subjects})
+
+    async def _handle(self, msg: Msg) -> None:
+        delivered = msg.metadata.num_delivered
+        try:
+            event = Event.FromString(msg.data)
+            uuid.UUID(event.id)
+        except (DecodeError, ValueError) as exc:
+            await self._park(msg, _message_id(msg), f"undecodable event: {exc}", delivered)
+            return
+        context = {"consumer": self.durable, "event_id": event.id, "type": event.type, "delivered": delivered}
+        try:
+            async with transaction(self.pool) as conn:
+                await apply_once(conn, self.name, event, self.handler)
+        except DATABASE_UNAVAILABLE as exc:
+            log.warning(
+                "database unavailable; event will be redelivered", extra={**context, "error": repr(exc)}
+            )
+            await _settle(msg.nak(delay=self.retry_delay))
+            return
+        except Exception as exc:
+            if delivered >= self.max_deliver:
+                await self._park(msg, uuid.UUID(event.id), _failure(exc), delivered)
+            else:
+                # The exception text may quote data; it is kept for operators in parked_events only.
+                log.warning(
+                    "event handler failed; event will be redelivered",
+                    extra={**context, "error": type(exc).__name__},
+                )
+                await _settle(msg.nak(delay=self.retry_delay))
+            return
+        await self._acknowledge(msg)
+
+    async def _acknowledge(self, msg: Msg) -> None:
+        """After the commit. If this ack never arrives, the message comes back after ack_wait and the
+        inbox skips it."""
+        await _settle(msg.ack())
+
+    async def _park(self, msg: Msg, event_id: uuid.UUID, error: str, delivered: int) -> None:
+        try:
+            async with transaction(self.pool) as conn:
+                await conn.execute(_PARK, self.name, event_id, msg.subject, msg.data, error, delivered)
+        except DATABASE_UNAVAILABLE as exc:
+            log.warning("database unavailable; cannot park event yet", extra={"error": repr(exc)})
+            await _settle(msg.nak(delay=self.retry_delay))
+            return
+        log.error(
+            "event parked",
+            extra={
+                "consumer": self.durable,
+                "event_id": str(event_id),
+                "subject": msg.subject,
+                "deliveries": delivered,
+            },
+        )
+        await _settle(msg.term())
+
+
+def _message_id(msg: Msg) -> uuid.UUID:
+    """The relay's Nats-Msg-Id, else a new id, for a message whose envelope cannot be read."""
+    try:
+        return uuid.UUID((msg.headers or {}).get("Nats-Msg-Id", ""))
+    except ValueError:
+        return uuid.uuid4()
+
+
+def _failure(exc: BaseException) -> str:
+    return "".join(traceback.format_exception(exc)).strip()
+
+
+async def _settle(reply: Awaitable[None]) -> None:
+    """Sends an ack, nak or term. While reconnecting the client buffers it; if it is lost anyway, the
+    server redelivers after ack_wait, which the inbox makes harmless."""
+    try:
+        await reply
+    except nats.errors.Error as exc:
+        log.debug("ack not sent", extra={"error": type(exc).__name__})

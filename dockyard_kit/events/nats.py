@@ -1,0 +1,118 @@
+"""One NATS connection per process, shared by its relay and consumers.
+
+The link connects in the background and never gives up, so a service starts (and reports NATS as
+down) while NATS is away, and its relay and consumers resume on their own when it is back.
+"""
+
+import asyncio
+import logging
+
+import nats
+import nats.errors
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.api import StorageType, StreamConfig
+
+from dockyard_kit.events.outbox import ALL_SUBJECTS
+
+log = logging.getLogger("dockyard.events")
+
+# JetStream drops a message whose Nats-Msg-Id it has seen within this window: it covers a relay
+# that re-publishes after a crash or an outage, as long as it comes back within the window.
+DUPLICATE_WINDOW_SECONDS = 600
+RECONNECT_WAIT_SECONDS = 0.5
+# A silent peer (no FIN, e.g. a network partition) is noticed after two unanswered pings.
+PING_INTERVAL_SECONDS = 5
+# JetStream error code: "stream name already in use with a different configuration".
+_STREAM_NAME_IN_USE = 10058
+
+
+class NatsLink:
+    def __init__(self, url: str, stream: str, *, name: str = "dockyard") -> None:
+        self.url = url
+        self.stream = stream
+        self.name = name
+        self.client = nats.NATS()
+        self.js: JetStreamContext = self.client.jetstream()
+        # Bumped on every (re)connect: users redo server-side set-up (stream, consumers) when it moves,
+        # in case the server came back without its store.
+        self.generation = 0
+        self.last_error: str | None = "not connected yet"
+        self._stream_generation = -1
+        self._up = asyncio.Event()
+        self._connecting: asyncio.Task | None = None
+
+    @property
+    def connected(self) -> bool:
+        return self.client.is_connected
+
+    def start(self) -> None:
+        """Starts connecting in the background; returns at once."""
+        self._connecting = asyncio.create_task(self._connect(), name=f"nats-connect-{self.name}")
+
+    async def _connect(self) -> None:
+        servers = [url.strip() for url in self.url.split(",")]
+        await self.client.connect(
+            servers,
+            name=self.name,
+            max_reconnect_attempts=-1,  # also retries the first connection for ever
+            reconnect_time_wait=RECONNECT_WAIT_SECONDS,
+            connect_timeout=2,
+            ping_interval=PING_INTERVAL_SECONDS,
+            max_outstanding_pings=2,
+            error_cb=self._on_error,
+            disconnected_cb=self._on_disconnected,
+            reconnected_cb=self._on_connected,
+        )
+        await self._on_connected()
+
+    async def _on_connected(self) -> None:
+        self.generation += 1
+        self.last_error = None
+        self._up.set()
+        log.info("NATS connected", extra={"url": self.client.connected_url.netloc})
+
+    async def _on_disconnected(self) -> None:
+        self._up.clear()
+        if self.generation:  # the first connection's failed attempts are not disconnections
+            self.last_error = "disconnected"
+            log.warning("NATS disconnected; reconnecting")
+
+    async def _on_error(self, exc: Exception) -> None:
+        self.last_error = str(exc) or type(exc).__name__
+        log.debug("NATS error", extra={"error": self.last_error})
+
+    async def wait_connected(self) -> None:
+        await self._up.wait()
+
+    async def ensure_stream(self) -> None:
+        """Creates the events stream, or brings its configuration back to ours; once per connection,
+        and again after `stream_missing()`."""
+        if self._stream_generation == self.generation:
+            return
+        generation = self.generation
+        config = StreamConfig(
+            name=self.stream,
+            subjects=[ALL_SUBJECTS],
+            storage=StorageType.FILE,
+            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        )
+        try:
+            await self.js.add_stream(config)
+        except nats.js.errors.BadRequestError as exc:
+            if exc.err_code != _STREAM_NAME_IN_USE:
+                raise
+            await self.js.update_stream(config)
+            log.info("events stream configuration updated", extra={"stream": self.stream})
+        self._stream_generation = generation
+
+    def stream_missing(self) -> None:
+        """A publish found no stream (deleted while we were connected): set it up again next time."""
+        self._stream_generation = -1
+
+    async def close(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+            await asyncio.gather(self._connecting, return_exceptions=True)
+        if not self.client.is_closed:
+            await self.client.close()

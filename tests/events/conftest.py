@@ -1,0 +1,80 @@
+"""Fixtures of the events tests: a service schema with the event tables, made through the Alembic
+helper every service's first migration calls, its pool, and a NATS link to the test's own server."""
+
+import asyncio
+from collections.abc import Callable
+
+import asyncpg
+import pytest
+import sqlalchemy as sa
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from dockyard_kit import db
+from dockyard_kit.config import Settings
+from dockyard_kit.events import NatsLink, create_event_tables
+
+# The service whose schema the tests use. Roles are cluster-wide, so the role is dropped afterwards.
+SERVICE = "eventkit"
+
+
+@pytest.fixture
+def event_settings(settings, nats_server) -> Settings:
+    return settings.model_copy(update={"NATS_URL": nats_server.url})
+
+
+@pytest.fixture
+def event_env(service_env, nats_server) -> dict[str, str]:
+    return {**service_env, "NATS_URL": nats_server.url}
+
+
+async def migrate(settings: Settings, change: Callable[[Operations, str], None]) -> None:
+    """Runs `change(op, schema)` as a migration would: Alembic operations, as the service's role."""
+    params = db.service_connection(settings, SERVICE)
+    url = sa.URL.create(
+        "postgresql+asyncpg",
+        username=params["user"],
+        password=params["password"],
+        host=params["host"],
+        port=params["port"],
+        database=params["database"],
+    )
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: change(Operations(MigrationContext.configure(sync)), SERVICE))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+async def event_schema(event_settings) -> str:
+    await db.bootstrap_service_role(event_settings, SERVICE)
+    await migrate(event_settings, create_event_tables)
+    yield SERVICE
+    admin = await db.connect_admin(event_settings)
+    try:
+        role = db.role_name(SERVICE)
+        await admin.execute(f"DROP OWNED BY {role} CASCADE")
+        await admin.execute(f"DROP ROLE {role}")
+    finally:
+        await admin.close()
+
+
+@pytest.fixture
+async def pool(event_settings, event_schema) -> asyncpg.Pool:
+    pool = await db.create_pool(event_settings, event_schema)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def link(event_settings) -> NatsLink:
+    link = NatsLink(event_settings.NATS_URL, event_settings.DOCKYARD_EVENTS_STREAM, name="events-test")
+    link.start()
+    await asyncio.wait_for(link.wait_connected(), 10)
+    await link.ensure_stream()
+    yield link
+    await link.close()
