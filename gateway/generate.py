@@ -1,0 +1,553 @@
+"""Generates Envoy's whole configuration from the contract's descriptor set.
+
+Which gRPC services the gateway routes, which process serves each, which are transcoded to HTTP/JSON
+and which methods stream all come from the protos (service options and google.api.http rules);
+nothing here is written per route. `python -m gateway.generate --help` writes a file; the stack
+calls `write_config`. gateway/README.md explains the choices.
+"""
+
+import argparse
+import dataclasses
+import ipaddress
+import pathlib
+import sys
+
+import yaml
+from google.api import annotations_pb2
+from google.protobuf import descriptor_pb2
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+GEN_DIR = ROOT / "gen"
+# Generated code lives in gen/, which the launcher (unlike tests and services) does not put on sys.path.
+if str(GEN_DIR) not in sys.path:
+    sys.path.append(str(GEN_DIR))
+
+from dockyard.api.v1 import options_pb2  # noqa: E402
+
+DEFAULT_DESCRIPTOR_SET = GEN_DIR / "dockyard.pb"
+DEFAULT_SERVICE_ADDRESSES = {
+    "identity": "127.0.0.1:50051",
+    "projects": "127.0.0.1:50052",
+    "deployer": "127.0.0.1:50053",
+    "audit": "127.0.0.1:50054",
+}
+ROUTE_TIMEOUT = "15s"
+# Log tails stay open for as long as the client wants, and may be silent while an image builds.
+STREAM_IDLE_TIMEOUT = "3600s"
+# An edge proxy without a limit lets a connection flood exhaust file descriptors and memory.
+MAX_DOWNSTREAM_CONNECTIONS = 10_000
+# gRPC's default maximum message size: no unary response a service can send is larger.
+MAX_RESPONSE_BYTES = 4 << 20
+
+TYPE_PREFIX = "type.googleapis.com/"
+HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
+GRPC_CONTENT_TYPE = "application/grpc"  # also the prefix of application/grpc+proto and grpc-web
+UNROUTED_CLUSTER = "unrouted"
+
+# Locally generated replies (no route, bad query, body too large, ...) as JSON bodies shaped like the
+# google.rpc.Status the transcoder renders for a service's errors: HTTP status -> gRPC code.
+LOCAL_REPLY_GRPC_CODES = {
+    400: 3,  # INVALID_ARGUMENT
+    401: 16,  # UNAUTHENTICATED
+    403: 7,  # PERMISSION_DENIED
+    404: 5,  # NOT_FOUND
+    413: 8,  # RESOURCE_EXHAUSTED, what gRPC itself answers for an oversized message
+    429: 8,  # RESOURCE_EXHAUSTED
+    500: 13,  # INTERNAL
+    503: 14,  # UNAVAILABLE
+    504: 4,  # DEADLINE_EXCEEDED
+}
+UNKNOWN_GRPC_CODE = 2
+
+ACCESS_LOG_FORMAT = {
+    "time": "%START_TIME%",
+    "request_id": "%REQ(X-REQUEST-ID)%",
+    # The transcoder rewrites method and path to the gRPC call; the log shows what the client sent.
+    # Query strings are left out: they may carry page tokens or other values nobody should keep.
+    "method": "%REQ(X-ENVOY-ORIGINAL-METHOD?:METHOD)%",
+    "path": "%PATH(NQ:ORIG_OR_PATH)%",
+    "rpc": "%PATH(NQ:PATH)%",
+    "protocol": "%PROTOCOL%",
+    "status": "%RESPONSE_CODE%",
+    "grpc_status": "%GRPC_STATUS_NUMBER%",
+    "flags": "%RESPONSE_FLAGS%",
+    "details": "%RESPONSE_CODE_DETAILS%",
+    "duration_ms": "%DURATION%",
+    "upstream_cluster": "%UPSTREAM_CLUSTER%",
+    "upstream_host": "%UPSTREAM_HOST%",
+    "bytes_received": "%BYTES_RECEIVED%",
+    "bytes_sent": "%BYTES_SENT%",
+    "client": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class GrpcService:
+    """One gRPC service of the contract, as far as the gateway cares."""
+
+    full_name: str  # e.g. dockyard.system.v1.SystemService
+    served_by: str  # the Dockyard service process (identity, projects, deployer, audit)
+    internal: bool
+    has_http_rules: bool
+    server_streaming_methods: tuple[str, ...]
+
+    @property
+    def path_prefix(self) -> str:
+        """gRPC requests (and transcoded HTTP requests) carry the path /<package>.<Service>/<Method>."""
+        return f"/{self.full_name}/"
+
+
+def read_contract(descriptor_set: pathlib.Path) -> list[GrpcService]:
+    """Every gRPC service of the `dockyard.*` packages in the descriptor set."""
+    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes()).file
+    services = []
+    for file in files:
+        if not file.package.startswith("dockyard."):
+            continue
+        for service in file.service:
+            options = service.options
+            services.append(
+                GrpcService(
+                    full_name=f"{file.package}.{service.name}",
+                    served_by=options.Extensions[options_pb2.served_by] or _service_of_package(file.package),
+                    internal=options.Extensions[options_pb2.internal],
+                    has_http_rules=any(m.options.HasExtension(annotations_pb2.http) for m in service.method),
+                    server_streaming_methods=tuple(m.name for m in service.method if m.server_streaming),
+                )
+            )
+    return services
+
+
+def _service_of_package(package: str) -> str:
+    parts = package.split(".")
+    if len(parts) != 3 or parts[0] != "dockyard":
+        raise ValueError(
+            f"package {package!r} is not dockyard.<service>.v<N>; set (dockyard.api.v1.served_by)"
+        )
+    return parts[1]
+
+
+def routed_services(services: list[GrpcService]) -> list[GrpcService]:
+    return [s for s in services if not s.internal]
+
+
+def transcoded_services(services: list[GrpcService]) -> list[str]:
+    return [s.full_name for s in routed_services(services) if s.has_http_rules]
+
+
+# -- the bootstrap -------------------------------------------------------------------------------
+
+
+def build_config(
+    descriptor_set: pathlib.Path,
+    *,
+    listen_host: str,
+    listen_port: int,
+    admin_port: int,
+    service_addresses: dict[str, str],
+    max_request_bytes: int = 1 << 20,
+) -> dict:
+    """The Envoy bootstrap (as a dict) for the contract in `descriptor_set`."""
+    descriptor_set = pathlib.Path(descriptor_set).resolve()
+    services = read_contract(descriptor_set)
+    for service in routed_services(services):
+        if service.served_by not in service_addresses:
+            raise ValueError(
+                f"{service.full_name} is served by {service.served_by!r}, which has no address "
+                f"(known: {', '.join(sorted(service_addresses))})"
+            )
+    return {
+        "admin": {"address": _socket_address("127.0.0.1", admin_port)},
+        "overload_manager": {
+            "resource_monitors": [
+                {
+                    "name": "envoy.resource_monitors.global_downstream_max_connections",
+                    "typed_config": {
+                        "@type": TYPE_PREFIX
+                        + "envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig",
+                        "max_active_downstream_connections": MAX_DOWNSTREAM_CONNECTIONS,
+                    },
+                }
+            ]
+        },
+        "static_resources": {
+            "listeners": [listener(descriptor_set, services, listen_host, listen_port, max_request_bytes)],
+            "clusters": [cluster(name, address) for name, address in service_addresses.items()],
+        },
+    }
+
+
+def write_config(path: pathlib.Path, **kwargs) -> pathlib.Path:
+    """Writes the bootstrap `build_config(**kwargs)` as YAML to `path`."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(build_config(**kwargs), sort_keys=False))
+    return path
+
+
+def listener(
+    descriptor_set: pathlib.Path, services: list[GrpcService], host: str, port: int, max_request_bytes: int
+) -> dict:
+    manager = {
+        "@type": TYPE_PREFIX
+        + "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": "gateway",
+        # HTTP/1.1 and cleartext HTTP/2 (what gRPC clients speak) on the same port.
+        "codec_type": "AUTO",
+        # Envoy is the edge: the client address is the peer's, and a client's x-request-id is kept
+        # (one is generated when absent), forwarded to the service and returned in the response.
+        "use_remote_address": True,
+        "generate_request_id": True,
+        "preserve_external_request_id": True,
+        "always_set_request_id_in_response": True,
+        "normalize_path": True,
+        "merge_slashes": True,
+        "access_log": [access_log()],
+        "route_config": route_config(services),
+        "local_reply_config": local_reply_config(max_request_bytes),
+        "http_filters": http_filters(descriptor_set, services, max_request_bytes),
+    }
+    return {
+        "name": "gateway",
+        "address": _socket_address(host, port),
+        "filter_chains": [
+            {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": manager}]}
+        ],
+    }
+
+
+def http_filters(descriptor_set: pathlib.Path, services: list[GrpcService], max_request_bytes: int) -> list:
+    """The HTTP filter chain, in order. Authentication (jwt_authn) belongs right after CORS: preflight
+    requests carry no token, and a request that fails authentication should not be buffered first."""
+    return [
+        {
+            "name": "envoy.filters.http.cors",
+            "typed_config": {"@type": TYPE_PREFIX + "envoy.extensions.filters.http.cors.v3.Cors"},
+        },
+        request_body_limit(max_request_bytes),
+        transcoder(descriptor_set, services, max_request_bytes),
+        {
+            "name": "envoy.filters.http.router",
+            "typed_config": {"@type": TYPE_PREFIX + "envoy.extensions.filters.http.router.v3.Router"},
+        },
+    ]
+
+
+def cors_policy() -> dict:
+    """Permissive defaults: any origin may call the API with a bearer token (no cookies are used)."""
+    return {
+        "@type": TYPE_PREFIX + "envoy.extensions.filters.http.cors.v3.CorsPolicy",
+        "allow_origin_string_match": [{"safe_regex": {"regex": ".*"}}],
+        "allow_methods": "GET, POST, PATCH, PUT, DELETE, OPTIONS",
+        "allow_headers": "authorization, content-type, x-request-id, x-grpc-web, x-user-agent, grpc-timeout",
+        "expose_headers": "x-request-id, grpc-status, grpc-message, grpc-status-details-bin",
+        "max_age": "86400",
+        # Preflights end here whatever their origin: the catch-all route must never forward one.
+        "forward_not_matching_preflights": False,
+    }
+
+
+def request_body_limit(max_request_bytes: int) -> dict:
+    """The buffer filter answers 413 once a body exceeds the limit, before the transcoder parses any of
+    it. gRPC requests skip it: buffering would break client streaming, and the services' own gRPC
+    maximum message size rejects an oversized message with RESOURCE_EXHAUSTED."""
+    buffer = {
+        "name": "envoy.filters.http.buffer",
+        "typed_config": {
+            "@type": TYPE_PREFIX + "envoy.extensions.filters.http.buffer.v3.Buffer",
+            "max_request_bytes": max_request_bytes,
+        },
+    }
+    skip_grpc = {
+        "matcher_tree": {
+            "input": {
+                "name": "content-type",
+                "typed_config": {
+                    "@type": TYPE_PREFIX + "envoy.type.matcher.v3.HttpRequestHeaderMatchInput",
+                    "header_name": "content-type",
+                },
+            },
+            "prefix_match_map": {
+                "map": {
+                    GRPC_CONTENT_TYPE: {
+                        "action": {
+                            "name": "skip",
+                            "typed_config": {
+                                "@type": TYPE_PREFIX
+                                + "envoy.extensions.filters.common.matcher.action.v3.SkipFilter"
+                            },
+                        }
+                    }
+                }
+            },
+        }
+    }
+    return {
+        "name": "request-body-limit",
+        "typed_config": {
+            "@type": TYPE_PREFIX + "envoy.extensions.common.matching.v3.ExtensionWithMatcher",
+            "extension_config": buffer,
+            "xds_matcher": skip_grpc,
+        },
+    }
+
+
+def transcoder(descriptor_set: pathlib.Path, services: list[GrpcService], max_request_bytes: int) -> dict:
+    return {
+        "name": "envoy.filters.http.grpc_json_transcoder",
+        "typed_config": {
+            "@type": TYPE_PREFIX + "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
+            "proto_descriptor": str(descriptor_set),
+            "services": transcoded_services(services),
+            "print_options": {
+                "preserve_proto_field_names": True,
+                # false, 0 and "" appear in responses rather than vanishing.
+                "always_print_primitive_fields": True,
+                # Server-streaming methods (log tails) reach browsers and curl as server-sent events.
+                "stream_sse_style_delimited": True,
+            },
+            "convert_grpc_status": True,
+            # Malformed HTTP gets a 4xx here instead of reaching a service as gRPC-less junk (a 503).
+            "request_validation_options": {
+                "reject_unknown_method": True,
+                "reject_unknown_query_parameters": True,
+                "reject_binding_body_field_collisions": True,
+            },
+            "max_request_body_size": max_request_bytes,
+            "max_response_body_size": MAX_RESPONSE_BYTES,
+        },
+    }
+
+
+def route_config(services: list[GrpcService]) -> dict:
+    routes = [route for service in routed_services(services) for route in service_routes(service)]
+    # Anything else ends here. HTTP/JSON requests pass this route before the transcoder rewrites their
+    # path, and CORS only acts on forwarding routes (not direct responses), so this one forwards, to a
+    # cluster that deliberately does not exist: the router answers 404, which local_reply_config
+    # renders as JSON (gRPC clients get UNIMPLEMENTED).
+    routes.append(
+        {
+            "name": "no-route",
+            "match": {"prefix": "/"},
+            "route": {"cluster": UNROUTED_CLUSTER, "cluster_not_found_response_code": "NOT_FOUND"},
+        }
+    )
+    return {
+        "name": "gateway",
+        # Every other cluster name comes from service_addresses, checked in build_config.
+        "validate_clusters": False,
+        "virtual_hosts": [
+            {
+                "name": "dockyard",
+                "domains": ["*"],
+                "routes": routes,
+                "typed_per_filter_config": {"envoy.filters.http.cors": cors_policy()},
+            }
+        ],
+    }
+
+
+def service_routes(service: GrpcService) -> list[dict]:
+    """Routes on the gRPC path, which transcoded requests carry too: server-streaming methods first
+    (no deadline), then the rest of the service."""
+    streaming = [
+        {
+            "name": f"{service.full_name}/{method}",
+            "match": {"path": f"{service.path_prefix}{method}"},
+            "route": {"cluster": service.served_by, "timeout": "0s", "idle_timeout": STREAM_IDLE_TIMEOUT},
+        }
+        for method in service.server_streaming_methods
+    ]
+    unary = {
+        "name": service.full_name,
+        "match": {"prefix": service.path_prefix},
+        "route": {"cluster": service.served_by, "timeout": ROUTE_TIMEOUT},
+    }
+    return [*streaming, unary]
+
+
+def local_reply_config(max_request_bytes: int) -> dict:
+    """Envoy's own replies (no route, bad query, body too large, service down, ...) as JSON
+    {"code", "message"} for HTTP clients, like the google.rpc.Status JSON the transcoder renders for a
+    service's errors. gRPC clients get them as a grpc-status instead, as Envoy does by default."""
+    json_messages = {
+        # Whoever said it (the transcoder or the catch-all route), the method and path are the news.
+        404: "no route for %REQ(X-ENVOY-ORIGINAL-METHOD?:METHOD)% %PATH(NQ:ORIG_OR_PATH)%",
+        413: f"request body larger than {max_request_bytes} bytes",
+    }
+    mappers = [
+        {
+            "filter": {"and_filter": {"filters": [_status_is(status), _answered_as_http()]}},
+            "body_format_override": _json_body(code, json_messages.get(status, "%LOCAL_REPLY_BODY%")),
+        }
+        for status, code in LOCAL_REPLY_GRPC_CODES.items()
+    ]
+    mappers.append(
+        {
+            "filter": _answered_as_http(),
+            "body_format_override": _json_body(UNKNOWN_GRPC_CODE, "%LOCAL_REPLY_BODY%"),
+        }
+    )
+    # A gRPC client calling an unrouted (or internal) service gets UNIMPLEMENTED; say which path.
+    mappers.append(
+        {
+            "filter": _status_is(404),
+            "body_format_override": {"text_format_source": {"inline_string": "no route for %PATH(NQ:PATH)%"}},
+        }
+    )
+    return {"mappers": mappers}
+
+
+def _answered_as_http() -> dict:
+    """Envoy answers a request as gRPC when it arrived with a gRPC content-type. The transcoder rewrites
+    the content-type of HTTP/JSON requests to application/grpc but leaves x-envoy-original-path."""
+    not_grpc = {
+        "name": "content-type",
+        "string_match": {"prefix": GRPC_CONTENT_TYPE},
+        "invert_match": True,
+        "treat_missing_header_as_empty": True,
+    }
+    transcoded = {"name": "x-envoy-original-path", "present_match": True}
+    return {
+        "or_filter": {
+            "filters": [{"header_filter": {"header": not_grpc}}, {"header_filter": {"header": transcoded}}]
+        }
+    }
+
+
+def _status_is(status: int) -> dict:
+    # runtime_key is required by the API; nothing sets it, so the default value is the one used.
+    value = {"default_value": status, "runtime_key": f"gateway.local_reply.status_{status}"}
+    return {"status_code_filter": {"comparison": {"op": "EQ", "value": value}}}
+
+
+def _json_body(grpc_code: int, message: str) -> dict:
+    return {"json_format": {"code": grpc_code, "message": message}}
+
+
+def access_log() -> dict:
+    return {
+        "name": "envoy.access_loggers.stdout",
+        "typed_config": {
+            "@type": TYPE_PREFIX + "envoy.extensions.access_loggers.stream.v3.StdoutAccessLog",
+            "log_format": {"json_format": ACCESS_LOG_FORMAT},
+        },
+    }
+
+
+def cluster(name: str, address: str) -> dict:
+    """One Dockyard service: HTTP/2 to its gRPC port, actively health-checked over grpc.health.v1."""
+    host, port = _split_address(address)
+    spec = {
+        "name": name,
+        "type": "STATIC" if _is_ip(host) else "STRICT_DNS",
+        "connect_timeout": "2s",
+        "typed_extension_protocol_options": {
+            HTTP_PROTOCOL_OPTIONS: {
+                "@type": TYPE_PREFIX + HTTP_PROTOCOL_OPTIONS,
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        },
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _socket_address(host, port)}}]}],
+        },
+        # Envoy takes a failing host out of rotation, but when every host of a service fails (panic
+        # mode, at the default 50% threshold) it routes to them anyway: a service whose database is
+        # down still answers with its own, precise error, and the status page, which identity serves,
+        # must answer exactly then.
+        "health_checks": [
+            {
+                "timeout": "1s",
+                "interval": "2s",
+                # Without traffic Envoy would otherwise check only once a minute, and a service that
+                # started after Envoy would stay marked unhealthy that long.
+                "no_traffic_interval": "2s",
+                "unhealthy_threshold": 2,
+                "healthy_threshold": 1,
+                "grpc_health_check": {"service_name": ""},
+            }
+        ],
+    }
+    if not _is_ip(host):
+        spec["dns_lookup_family"] = "V4_PREFERRED"
+    return spec
+
+
+def _socket_address(host: str, port: int) -> dict:
+    return {"socket_address": {"address": host, "port_value": port}}
+
+
+def _split_address(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"service address {address!r} is not host:port")
+    return host.strip("[]"), int(port)
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m gateway.generate",
+        description="Write Envoy's configuration for the Dockyard gateway, generated from the contract.",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=pathlib.Path,
+        default=GEN_DIR / "envoy.yaml",
+        help="YAML file to write (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--descriptor-set",
+        type=pathlib.Path,
+        default=DEFAULT_DESCRIPTOR_SET,
+        help="from `make proto` (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--listen", default="127.0.0.1:8080", help="HTTP/JSON and gRPC address (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--admin-port", type=int, default=9901, help="Envoy admin port, on 127.0.0.1 (default: %(default)s)"
+    )
+    for name, address in DEFAULT_SERVICE_ADDRESSES.items():
+        parser.add_argument(
+            f"--{name}",
+            default=address,
+            metavar="HOST:PORT",
+            help=f"the {name} service (default: %(default)s)",
+        )
+    parser.add_argument(
+        "--max-request-bytes",
+        type=int,
+        default=1 << 20,
+        help="HTTP request body limit (default: %(default)s)",
+    )
+    args = parser.parse_args(argv)
+
+    listen_host, listen_port = _split_address(args.listen)
+    path = write_config(
+        args.output,
+        descriptor_set=args.descriptor_set,
+        listen_host=listen_host,
+        listen_port=listen_port,
+        admin_port=args.admin_port,
+        service_addresses={name: getattr(args, name) for name in DEFAULT_SERVICE_ADDRESSES},
+        max_request_bytes=args.max_request_bytes,
+    )
+    print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
