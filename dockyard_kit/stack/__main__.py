@@ -203,7 +203,9 @@ class Stack:
         table = Table.grid(padding=(0, 2))
         address = f"{self.gateway_host}:{self.gateway_port}"
         table.add_row("[bold]HTTP/JSON[/]", f"http://{address}   e.g. curl http://{address}/v1/system/status")
-        table.add_row("[bold]gRPC[/]", f"{address}   e.g. grpcurl -plaintext {address} list")
+        table.add_row(
+            "[bold]gRPC[/]", f"{address}   e.g. grpcurl -plaintext -protoset gen/dockyard.pb {address} list"
+        )
         table.add_row("[bold]data[/]", str(self.data_dir))
         for name, where in self.components:
             table.add_row(name, where)

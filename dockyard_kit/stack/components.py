@@ -100,7 +100,7 @@ class ManagedProcess(abc.ABC):
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=self.environment(),
-            user=self.user(),
+            **_run_as(self.user()),
             preexec_fn=_die_with_parent,
             # Its own process group: a terminal's Ctrl-C reaches the launcher only, which then
             # stops the children in order (services before the database they drain into).
@@ -140,11 +140,21 @@ class ManagedProcess(abc.ABC):
             self.process.wait()
 
 
+def _run_as(user: str | None) -> dict:
+    """subprocess arguments that drop to `user` entirely: its group too, and none of root's groups
+    (with root's group kept, a root-owned 0701 directory would not let it through)."""
+    if user is None:
+        return {}
+    return {"user": user, "group": pwd.getpwnam(user).pw_gid, "extra_groups": []}
+
+
 def _ensure_system_user(name: str) -> pwd.struct_passwd:
     try:
         return pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True
+        )
         return pwd.getpwnam(name)
 
 
@@ -206,13 +216,15 @@ class Postgres(ManagedProcess):
             os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
             os.chown(pwfile, entry.pw_uid, entry.pw_gid)
         try:
-            subprocess.run(
+            result = subprocess.run(
                 [str(PG_BIN / "initdb"), "-D", str(self.pgdata), "-U", self.user_name, "-E", "UTF8",
                  "--auth=scram-sha-256", f"--pwfile={pwfile}", "--no-instructions"],
-                check=True, capture_output=True, text=True, user=system_user,
+                check=False, capture_output=True, text=True, **_run_as(system_user),
             )  # fmt: skip
         finally:
             pwfile.unlink(missing_ok=True)
+        if result.returncode != 0:
+            raise RuntimeError(f"initdb failed: {result.stderr.strip() or result.stdout.strip()}")
 
     def start(self, timeout: float = 30) -> None:
         self.initialize()
@@ -304,7 +316,9 @@ class Envoy(ManagedProcess):
 
     def command(self) -> list[str]:
         binary = shutil.which("envoy", path=str(pathlib.Path(sys.executable).parent)) or "envoy"
-        return [binary, "-c", str(self.config_path), "--log-level", "warn", "--disable-hot-restart"]
+        # Access logs reach the console within a second (Envoy flushes every 10 s by default).
+        return [binary, "-c", str(self.config_path), "--log-level", "warn", "--disable-hot-restart",
+                "--file-flush-interval-msec", "1000"]  # fmt: skip
 
     def start(self, timeout: float = 30) -> None:
         self.spawn()

@@ -39,9 +39,10 @@ def summarize(
         initialized=len(components) == len(reports)
         and all(c.database_reachable and c.schema.at_head for c in components),
     )
-    if not reachable_db:
+    unreachable = [c for c in components if not c.database_reachable]
+    if unreachable or not components:
         database.error = next(
-            (c.database_error for c in components if c.database_error), "no service reached it"
+            (c.database_error for c in unreachable if c.database_error), "no service reached it"
         )
     nats_views = [c.nats for c in components]
     nats = system_pb2.NatsStatus(

@@ -99,10 +99,13 @@ class StackProcess:
             time.sleep(0.2)
         raise AssertionError("the stack did not come up:\n" + "\n".join(self.lines[-40:]))
 
-    def interrupt(self, timeout: float = 60) -> int:
-        """Ctrl-C: SIGINT to the foreground process group."""
+    def interrupt(self, timeout: float = 60) -> bool:
+        """Ctrl-C: SIGINT to the foreground process group, as a terminal sends it. True when the
+        launcher stopped everything cleanly (make itself reports the interrupt as its status)."""
         os.killpg(self.process.pid, signal.SIGINT)
-        return self.process.wait(timeout)
+        code = self.process.wait(timeout)
+        time.sleep(0.2)  # the last lines of output
+        return code in (0, -signal.SIGINT) and "Dockyard stopped" in self.output()
 
     def output(self) -> str:
         return "\n".join(self.lines)
