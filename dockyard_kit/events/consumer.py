@@ -22,7 +22,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit.db import transaction
 from dockyard_kit.events.nats import NatsLink
-from dockyard_kit.events.relay import next_backoff
+from dockyard_kit.events.relay import DATABASE_ERRORS, next_backoff
 
 log = logging.getLogger("dockyard.events")
 
@@ -140,8 +140,9 @@ class EventConsumer:
             try:
                 async with self.pool.acquire() as conn:
                     return await conn.fetchval("SELECT current_schema()")
-            except DATABASE_UNAVAILABLE:
+            except DATABASE_ERRORS as exc:
                 backoff = next_backoff(backoff, initial=0.5, cap=5.0)
+                log.warning("event consumer waiting for the database", extra={"error": repr(exc)})
                 await asyncio.sleep(backoff)
 
     async def _set_up(self) -> None:
@@ -207,8 +208,8 @@ class EventConsumer:
         try:
             async with transaction(self.pool) as conn:
                 await conn.execute(_PARK, self.name, event_id, msg.subject, msg.data, error, delivered)
-        except DATABASE_UNAVAILABLE as exc:
-            log.warning("database unavailable; cannot park event yet", extra={"error": repr(exc)})
+        except Exception as exc:
+            log.warning("cannot park event yet; it will be redelivered", extra={"error": repr(exc)})
             await _settle(msg.nak(delay=self.retry_delay))
             return
         log.error(

@@ -74,7 +74,8 @@ class NatsLink:
 
     async def _on_disconnected(self) -> None:
         self._up.clear()
-        if self.generation:  # the first connection's failed attempts are not disconnections
+        # Neither the first connection's failed attempts nor our own close() are outages.
+        if self.generation and not self.client.is_closed:
             self.last_error = "disconnected"
             log.warning("NATS disconnected; reconnecting")
 

@@ -23,9 +23,8 @@ from dockyard_kit.events.outbox import notify_channel
 
 log = logging.getLogger("dockyard.events")
 
-# Failures that end a leadership (the database or its connection went away, a bug); the relay steps
-# down, waits and competes for the lock again.
-_DATABASE_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+# Failures of the database or of the connection to it.
+DATABASE_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 _CLAIM = """
     SELECT id, event_id, subject, envelope FROM outbox
@@ -86,8 +85,9 @@ class OutboxRelay:
                 # Releasing the connection resets it, which frees the lock.
                 await asyncio.sleep(self.standby_interval)
             except Exception as exc:
+                # The relay steps down (its lock goes with its connection), waits, and competes again.
                 backoff = next_backoff(backoff, initial=0.5, cap=5.0)
-                level = logging.WARNING if isinstance(exc, _DATABASE_ERRORS) else logging.ERROR
+                level = logging.WARNING if isinstance(exc, DATABASE_ERRORS) else logging.ERROR
                 log.log(
                     level,
                     "outbox relay interrupted; retrying",
@@ -134,7 +134,7 @@ class OutboxRelay:
         finally:
             self.leading = False
             # A broken connection has no listener left to remove; the pool discards it anyway.
-            with contextlib.suppress(*_DATABASE_ERRORS):
+            with contextlib.suppress(*DATABASE_ERRORS):
                 await conn.remove_listener(channel, notified)
 
     async def _relay_batch(self, conn: asyncpg.Connection) -> tuple[int, str | None]:
