@@ -27,6 +27,10 @@ RESOURCE_LOCK_CLASS = 0x6F757462  # "outb"
 # Where enqueue() tells relays, at commit, that the schema's outbox has news.
 NOTIFY_CHANNEL_PREFIX = "dockyard_outbox_"
 
+# An outbox row the stream refuses would hold up every row behind it, so enqueue() refuses it first.
+# NATS takes 1 MiB by default; events carry identifiers and small facts, not documents.
+MAX_ENVELOPE_BYTES = 256 * 1024
+
 # One NATS subject token: lowercase, so types read the same everywhere, and free of "." and wildcards.
 _TOKEN = re.compile(r"[a-z][a-z0-9_]*")
 
@@ -83,10 +87,28 @@ def new_event(
     return event
 
 
+def serialize_for_outbox(event: Event) -> bytes:
+    """The envelope as the relay will publish it, once it is sure to be publishable."""
+    parts = event.type.split(".")
+    if len(parts) != 3:
+        raise ValueError(f"event type must read <service>.<resource>.<verb>, got {event.type!r}")
+    event_type(*parts)
+    if event.subject != subject_for(event.type):
+        raise ValueError(f"event subject must be {subject_for(event.type)!r}, got {event.subject!r}")
+    uuid.UUID(event.id)
+    if not event.resource_type or not event.resource_id:
+        raise ValueError("an event needs the type and id of the resource it is about")
+    envelope = event.SerializeToString()
+    if len(envelope) > MAX_ENVELOPE_BYTES:
+        raise ValueError(f"event envelope is {len(envelope)} bytes; at most {MAX_ENVELOPE_BYTES}")
+    return envelope
+
+
 async def enqueue(conn: asyncpg.Connection, event: Event) -> None:
     """Adds `event` to the outbox of the connection's schema, in the caller's transaction."""
     if not conn.is_in_transaction():
         raise RuntimeError("enqueue() must run inside the transaction that commits the change")
+    envelope = serialize_for_outbox(event)
     # Writers of one resource queue here until the holder commits, so a later id is never committed
     # before an earlier one of the same resource: the relay, reading in id order, keeps their order.
     # pg_notify is delivered at commit, which is when the row becomes visible to the relay.
@@ -103,5 +125,5 @@ async def enqueue(conn: asyncpg.Connection, event: Event) -> None:
         event.subject,
         event.resource_type,
         event.resource_id,
-        event.SerializeToString(),
+        envelope,
     )

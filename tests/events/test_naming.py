@@ -6,8 +6,10 @@ import uuid
 import pytest
 from google.protobuf import wrappers_pb2
 
+from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit.events import event_type, new_event, subject_for
 from dockyard_kit.events.consumer import durable_name
+from dockyard_kit.events.outbox import MAX_ENVELOPE_BYTES, serialize_for_outbox
 from dockyard_kit.events.relay import next_backoff
 from dockyard_kit.interceptors import RequestInfo, current_request
 
@@ -82,3 +84,28 @@ def test_backoff_doubles_up_to_the_cap():
         delay = next_backoff(delay, initial=0.1, cap=2.0)
         delays.append(delay)
     assert delays == [0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0]
+
+
+def test_the_outbox_takes_a_well_formed_envelope():
+    event = new_event("identity", "user", "created", "u-1", wrappers_pb2.StringValue(value="x"))
+    assert Event.FromString(serialize_for_outbox(event)) == event
+
+
+@pytest.mark.parametrize(
+    "breaks",
+    [
+        lambda e: setattr(e, "type", "identity.user"),
+        lambda e: setattr(e, "type", "identity.user.Created"),
+        lambda e: setattr(e, "subject", "elsewhere.identity.user.created"),
+        lambda e: setattr(e, "id", "not-a-uuid"),
+        lambda e: setattr(e, "resource_id", ""),
+        lambda e: e.payload.Pack(wrappers_pb2.BytesValue(value=b"x" * (MAX_ENVELOPE_BYTES + 1))),
+    ],
+    ids=["type", "type-token", "subject", "id", "resource", "size"],
+)
+def test_the_outbox_refuses_an_envelope_the_stream_would_not_take(breaks):
+    """A row the relay cannot publish would hold up every row behind it."""
+    event = new_event("identity", "user", "created", "u-1", wrappers_pb2.StringValue(value="x"))
+    breaks(event)
+    with pytest.raises(ValueError):
+        serialize_for_outbox(event)
