@@ -51,26 +51,31 @@ class NatsLink:
         self._connecting = asyncio.create_task(self._connect(), name=f"nats-connect-{self.name}")
 
     async def _connect(self) -> None:
-        servers = [url.strip() for url in self.url.split(",")]
-        await self.client.connect(
-            servers,
-            name=self.name,
-            max_reconnect_attempts=-1,  # also retries the first connection for ever
-            reconnect_time_wait=RECONNECT_WAIT_SECONDS,
-            connect_timeout=2,
-            ping_interval=PING_INTERVAL_SECONDS,
-            max_outstanding_pings=2,
-            error_cb=self._on_error,
-            disconnected_cb=self._on_disconnected,
-            reconnected_cb=self._on_connected,
-        )
+        try:
+            await self.client.connect(
+                [url.strip() for url in self.url.split(",")],
+                name=self.name,
+                max_reconnect_attempts=-1,  # also retries the first connection for ever
+                reconnect_time_wait=RECONNECT_WAIT_SECONDS,
+                connect_timeout=2,
+                ping_interval=PING_INTERVAL_SECONDS,
+                max_outstanding_pings=2,
+                error_cb=self._on_error,
+                disconnected_cb=self._on_disconnected,
+                reconnected_cb=self._on_connected,
+            )
+        except Exception as exc:  # the client retries connection failures; this is anything else
+            self.last_error = str(exc) or type(exc).__name__
+            log.error("NATS link gave up connecting", exc_info=True)
+            return
         await self._on_connected()
 
     async def _on_connected(self) -> None:
         self.generation += 1
         self.last_error = None
         self._up.set()
-        log.info("NATS connected", extra={"url": self.client.connected_url.netloc})
+        server = self.client.connected_url  # host and port only: the URL may carry credentials
+        log.info("NATS connected", extra={"server": f"{server.hostname}:{server.port}"})
 
     async def _on_disconnected(self) -> None:
         self._up.clear()
