@@ -67,6 +67,7 @@ async def upgrade_to_head(settings: Settings, service: str, migrations_dir: path
                 await conn.commit()
                 after = await conn.run_sync(_current, service)
             finally:
+                await conn.rollback()  # a failed migration leaves the transaction aborted
                 await conn.execute(sa.text("SELECT pg_advisory_unlock(hashtext(:key))"), {"key": lock_key})
                 await conn.commit()
     finally:

@@ -7,7 +7,7 @@ import grpc
 
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
 from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
-from services.identity.rpc import SystemServicer
+from services.identity.rpc.system import SystemServicer
 from services.identity.system_status import Peers
 
 

@@ -53,6 +53,10 @@ def test_routes_and_transcoding_follow_the_service_options(descriptor_set):
 
     assert clusters == {
         "dockyard.system.v1.SystemService": "identity",  # served_by
+        "dockyard.identity.v1.AuthService": "identity",  # the package's service
+        "dockyard.identity.v1.UserService": "identity",
+        "dockyard.identity.v1.TeamService": "identity",
+        "dockyard.identity.v1.ApiTokenService": "identity",
         "dockyard.audit.v1.GatewayFixtureService/WatchWidgets": "audit",  # the package's service
         "dockyard.audit.v1.GatewayFixtureService": "audit",
         "dockyard.audit.v1.GatewayFixtureGrpcOnlyService": "projects",

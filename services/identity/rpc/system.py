@@ -1,4 +1,4 @@
-"""Identity's gRPC handlers: translate protobuf <-> domain and check access."""
+"""SystemService: the platform status page, hosted by identity."""
 
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
 from dockyard_kit.server import ServiceRuntime
