@@ -67,9 +67,13 @@ def test_routes_and_transcoding_follow_the_service_options(descriptor_set):
     }
     # Internal services are not routed, whatever their HTTP rules; gRPC-only services are not transcoded.
     transcoder = http_filter(config, "envoy.filters.http.grpc_json_transcoder")
-    assert transcoder["services"] == [
-        "dockyard.system.v1.SystemService",
+    assert sorted(transcoder["services"]) == [
         "dockyard.audit.v1.GatewayFixtureService",
+        "dockyard.identity.v1.ApiTokenService",
+        "dockyard.identity.v1.AuthService",
+        "dockyard.identity.v1.TeamService",
+        "dockyard.identity.v1.UserService",
+        "dockyard.system.v1.SystemService",
     ]
     assert transcoder["proto_descriptor"] == str(descriptor_set.resolve())
 
