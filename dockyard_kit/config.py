@@ -66,6 +66,12 @@ class Settings(BaseSettings):
     DOCKYARD_SECRET_KEY: str | None = None
     DOCKYARD_SECRET_KEY_FILE: pathlib.Path | None = None
 
+    # Access tokens: who issues them, for whom, and for how long; refresh tokens' lifetime.
+    DOCKYARD_JWT_ISSUER: str = "dockyard"
+    DOCKYARD_JWT_AUDIENCE: str = "dockyard"
+    DOCKYARD_ACCESS_TOKEN_TTL_SECONDS: Annotated[int, Field(ge=30, le=86400)] = 900
+    DOCKYARD_REFRESH_TOKEN_TTL_SECONDS: Annotated[int, Field(ge=300)] = 30 * 86400
+
     DOCKYARD_LOG_LEVEL: str = "INFO"
     # How long SIGTERM waits for in-flight RPCs before cancelling them.
     DOCKYARD_SHUTDOWN_GRACE_SECONDS: Annotated[float, Field(ge=0)] = 25.0
