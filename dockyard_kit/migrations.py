@@ -35,7 +35,8 @@ def head_revision(service: str, migrations_dir: pathlib.Path) -> str:
     return ScriptDirectory.from_config(alembic_config(service, migrations_dir)).get_current_head() or ""
 
 
-def _engine(settings: Settings, service: str):
+def service_engine(settings: Settings, service: str):
+    """A SQLAlchemy async engine (no pooling) connected as the service's own role."""
     params = service_connection(settings, service)
     url = sa.URL.create(
         "postgresql+asyncpg",
@@ -54,7 +55,7 @@ def _engine(settings: Settings, service: str):
 async def upgrade_to_head(settings: Settings, service: str, migrations_dir: pathlib.Path) -> tuple[str, str]:
     """Brings the service's schema to head; returns (revision before, revision after)."""
     config = alembic_config(service, migrations_dir)
-    engine = _engine(settings, service)
+    engine = service_engine(settings, service)
     lock_key = f"dockyard.migrate.{service}"
     try:
         async with engine.connect() as conn:

@@ -6,15 +6,13 @@ from collections.abc import Callable
 
 import asyncpg
 import pytest
-import sqlalchemy as sa
 from alembic.migration import MigrationContext
 from alembic.operations import Operations
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from dockyard_kit import db
 from dockyard_kit.config import Settings
 from dockyard_kit.events import NatsLink, create_event_tables
+from dockyard_kit.migrations import service_engine
 
 # The service whose schema the tests use. Roles are cluster-wide, so the role is dropped afterwards.
 SERVICE = "eventkit"
@@ -32,16 +30,7 @@ def event_env(service_env, nats_server) -> dict[str, str]:
 
 async def migrate(settings: Settings, change: Callable[[Operations, str], None]) -> None:
     """Runs `change(op, schema)` as a migration would: Alembic operations, as the service's role."""
-    params = db.service_connection(settings, SERVICE)
-    url = sa.URL.create(
-        "postgresql+asyncpg",
-        username=params["user"],
-        password=params["password"],
-        host=params["host"],
-        port=params["port"],
-        database=params["database"],
-    )
-    engine = create_async_engine(url, poolclass=NullPool)
+    engine = service_engine(settings, SERVICE)
     try:
         async with engine.begin() as conn:
             await conn.run_sync(lambda sync: change(Operations(MigrationContext.configure(sync)), SERVICE))

@@ -3,15 +3,11 @@
 import asyncio
 import contextlib
 import inspect
-import json
-import signal
-import subprocess
 import sys
-import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 
-from tests.conftest import REPO_ROOT
+from tests.support.processes import LoggedProcess
 
 
 @contextlib.asynccontextmanager
@@ -44,45 +40,6 @@ async def eventually(check: Callable[[], bool | Awaitable[bool]], within: float,
     raise AssertionError(f"{what}: not within {within:.0f}s")
 
 
-class RelayProcess:
-    """`python -m dockyard_kit.events relay`, its JSON log lines kept for asserts."""
-
-    def __init__(self, env: dict[str, str], service: str) -> None:
-        self.lines: list[str] = []
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "dockyard_kit.events", "relay", "--service", service],
-            env=env,
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def logs(self) -> list[dict]:
-        entries = []
-        for line in self.lines:
-            with contextlib.suppress(ValueError):
-                entries.append(json.loads(line))
-        return entries
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait()
-        self._reader.join(timeout=2)
-
-    def stop(self, timeout: float = 15) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._reader.join(timeout=2)
-        return self.process.returncode
+def relay_process(env: dict[str, str], service: str) -> LoggedProcess:
+    """`python -m dockyard_kit.events relay`: the outbox relay as an OS process of its own."""
+    return LoggedProcess([sys.executable, "-m", "dockyard_kit.events", "relay", "--service", service], env)

@@ -16,7 +16,7 @@ from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit import db
 from dockyard_kit.events import EventConsumer, enqueue, new_event
 from tests.events.conftest import SERVICE
-from tests.events.support import RelayProcess, eventually, running
+from tests.events.support import eventually, relay_process, running
 
 TOTAL = 1000
 WRITERS = 5
@@ -103,7 +103,7 @@ async def test_every_event_once_in_commit_order_through_relay_crash_and_nats_out
         retry_delay=0.2,
         fetch_timeout=1,
     )
-    relays = [RelayProcess(event_env, SERVICE)]
+    relays = [relay_process(event_env, SERVICE)]
     admin = await db.connect_admin(event_settings)
     observer = await db.connect_admin(event_settings)
     try:
@@ -126,7 +126,7 @@ async def test_every_event_once_in_commit_order_through_relay_crash_and_nats_out
                     what="the relay published a batch",
                 )
                 relays[0].kill()
-            relays.append(RelayProcess(event_env, SERVICE))
+            relays.append(relay_process(event_env, SERVICE))
 
             await asyncio.wait_for(asyncio.gather(*writers), remaining())
             await eventually(lambda: all_consumed(pool), within=remaining(), what="every event consumed")

@@ -1,6 +1,8 @@
 """Service processes for tests: started as the real entry points, their JSON logs kept for asserts."""
 
+import contextlib
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -13,19 +15,13 @@ from dockyard_kit.stack.components import free_port
 from tests.conftest import REPO_ROOT
 
 
-class ServiceProcess:
-    def __init__(self, module: str, env: dict[str, str], address: str | None = None) -> None:
-        self.module = module
-        self.address = address or f"127.0.0.1:{free_port()}"
-        self.env = {**env, "DOCKYARD_LISTEN_ADDR": self.address, "DOCKYARD_LOG_LEVEL": "INFO"}
+class LoggedProcess:
+    """A child process whose output lines (JSON logs, mostly) are kept for asserts."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [sys.executable, "-m", module],
-            env=self.env,
-            cwd=REPO_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+            argv, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -37,11 +33,35 @@ class ServiceProcess:
     def logs(self) -> list[dict]:
         entries = []
         for line in self.lines:
-            try:
+            with contextlib.suppress(ValueError):
                 entries.append(json.loads(line))
-            except ValueError:
-                continue
         return entries
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+        self._reader.join(timeout=2)
+
+    def stop(self, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._reader.join(timeout=2)
+        return self.process.returncode
+
+
+class ServiceProcess(LoggedProcess):
+    """A service's real entry point (`python -m <module>`) on a free address."""
+
+    def __init__(self, module: str, env: dict[str, str], address: str | None = None) -> None:
+        self.module = module
+        self.address = address or f"127.0.0.1:{free_port()}"
+        self.env = {**env, "DOCKYARD_LISTEN_ADDR": self.address, "DOCKYARD_LOG_LEVEL": "INFO"}
+        super().__init__([sys.executable, "-m", module], self.env)
 
     def health(self) -> str:
         with grpc.insecure_channel(self.address) as channel:
@@ -65,14 +85,3 @@ class ServiceProcess:
         raise AssertionError(
             f"{self.module} not {expected} after {timeout}s:\n" + "\n".join(self.lines[-30:])
         )
-
-    def stop(self, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self._reader.join(timeout=2)
-        return self.process.returncode
