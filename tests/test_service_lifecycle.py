@@ -143,3 +143,14 @@ def test_metrics_count_rpcs_and_time_them_by_method_and_code(probe):
         in text
     )
     assert f'dockyard_grpc_request_duration_seconds_count{{code="OK",{sleep_ok}}} 1.0' in text
+
+
+def test_reflection_lists_the_service_health_and_component_status(probe):
+    from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+    with grpc.insecure_channel(probe.address) as channel:
+        stub = reflection_pb2_grpc.ServerReflectionStub(channel)
+        request = reflection_pb2.ServerReflectionRequest(list_services="")
+        (answer,) = list(stub.ServerReflectionInfo(iter([request]), timeout=5))
+    names = {service.name for service in answer.list_services_response.service}
+    assert {PROBE_SERVICE, "grpc.health.v1.Health", "dockyard.system.v1.ComponentService"} <= names
