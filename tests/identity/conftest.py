@@ -7,6 +7,7 @@ import sys
 import grpc
 import pytest
 
+from dockyard_kit import db, migrations
 from dockyard_kit.config import SERVICES
 from dockyard_kit.stack.components import free_port
 from tests.conftest import REPO_ROOT
@@ -39,3 +40,13 @@ def identity_channel(stack):
     """gRPC straight to the identity service, bypassing the gateway."""
     with grpc.insecure_channel(stack.addresses["identity"]) as channel:
         yield channel
+
+
+@pytest.fixture
+async def identity_pool(settings):
+    """The identity schema at head in the test's own database, and a pool as identity's role."""
+    await db.bootstrap_service_role(settings, "identity")
+    await migrations.upgrade_to_head(settings, "identity", REPO_ROOT / "services" / "identity" / "migrations")
+    pool = await db.create_pool(settings, "identity")
+    yield pool
+    await pool.close()

@@ -7,20 +7,14 @@ import asyncio
 import asyncpg
 import pytest
 
-from dockyard_kit import db, errors, migrations
-from tests.conftest import REPO_ROOT
+from dockyard_kit import errors
 
-MIGRATIONS = REPO_ROOT / "services" / "identity" / "migrations"
 HASH = "$2b$12$" + "x" * 53
 
 
 @pytest.fixture
-async def pool(settings):
-    await db.bootstrap_service_role(settings, "identity")
-    await migrations.upgrade_to_head(settings, "identity", MIGRATIONS)
-    pool = await db.create_pool(settings, "identity")
-    yield pool
-    await pool.close()
+def pool(identity_pool):
+    return identity_pool
 
 
 async def add_user(conn, username: str, email: str | None = None, role: str = "developer"):

@@ -1,0 +1,171 @@
+"""SQL for identity.teams and identity.team_members. Member records carry the member's username,
+which lists show and sort by."""
+
+import json
+import uuid
+
+import asyncpg
+
+from dockyard_kit.errors import AlreadyExists, FailedPrecondition
+
+TEAM_COLUMNS = "id, name, description, settings, created_at, updated_at"
+MEMBER_COLUMNS = "m.id, m.team_id, m.user_id, m.role, m.joined_at, u.username"
+# Columns update_team may set, with the cast of their parameter (jsonb takes JSON text).
+_UPDATABLE = {"name": "", "description": "", "settings": "::jsonb"}
+
+# The trigger of migration 0002 that keeps an owner in every team, and the unique membership.
+_KEEPS_AN_OWNER = "team_keeps_an_owner"
+_ONE_MEMBERSHIP = "uq_team_members_user_team"
+
+
+def _membership_error(error: asyncpg.PostgresError) -> Exception:
+    """The membership constraints, worded for the person who ran into them."""
+    if isinstance(error, asyncpg.RestrictViolationError) and error.constraint_name == _KEEPS_AN_OWNER:
+        return FailedPrecondition(
+            "a team must keep at least one owner: make another member an owner first, or delete the team"
+        )
+    if isinstance(error, asyncpg.UniqueViolationError) and error.constraint_name == _ONE_MEMBERSHIP:
+        return AlreadyExists("that user is already a member of this team", field="user_id")
+    return error
+
+
+# -- teams --------------------------------------------------------------------------------------
+
+
+async def insert_team(
+    conn: asyncpg.Connection, *, name: str, description: str, settings: dict
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        f"INSERT INTO teams (name, description, settings) VALUES ($1, $2, $3::jsonb) RETURNING {TEAM_COLUMNS}",
+        name,
+        description,
+        json.dumps(settings),
+    )
+
+
+async def get_team(conn: asyncpg.Connection, team_id) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {TEAM_COLUMNS} FROM teams WHERE id = $1", team_id)
+
+
+async def update_team(conn: asyncpg.Connection, team_id, changes: dict) -> asyncpg.Record | None:
+    """Sets the given columns (keys of _UPDATABLE) and updated_at."""
+    assignments, values = [], []
+    for column, value in changes.items():
+        values.append(json.dumps(value) if column == "settings" else value)
+        assignments.append(f"{column} = ${len(values) + 1}{_UPDATABLE[column]}")
+    return await conn.fetchrow(
+        f"UPDATE teams SET {', '.join(assignments)}, updated_at = now() WHERE id = $1 RETURNING {TEAM_COLUMNS}",
+        team_id,
+        *values,
+    )
+
+
+async def delete_team(conn: asyncpg.Connection, team_id) -> None:
+    await conn.execute("DELETE FROM teams WHERE id = $1", team_id)
+
+
+async def list_teams(
+    conn: asyncpg.Connection, *, after: str | None, limit: int, member_user_id: uuid.UUID | None = None
+) -> list[asyncpg.Record]:
+    """Teams in name order after `after`; only those `member_user_id` belongs to, when given."""
+    return await conn.fetch(
+        f"SELECT {TEAM_COLUMNS} FROM teams"
+        " WHERE ($1::text IS NULL OR name > $1)"
+        "   AND ($2::uuid IS NULL OR id IN (SELECT team_id FROM team_members WHERE user_id = $2))"
+        " ORDER BY name LIMIT $3",
+        after,
+        member_user_id,
+        limit,
+    )
+
+
+# -- members ------------------------------------------------------------------------------------
+
+
+async def member_role(conn: asyncpg.Connection, team_id, user_id) -> str | None:
+    """The user's role in the team; None when they are not a member (or there is no such team)."""
+    return await conn.fetchval(
+        "SELECT role FROM team_members WHERE team_id = $1 AND user_id = $2", team_id, user_id
+    )
+
+
+async def get_member(
+    conn: asyncpg.Connection, team_id, user_id, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    lock = " FOR UPDATE OF m" if for_update else ""
+    return await conn.fetchrow(
+        f"SELECT {MEMBER_COLUMNS} FROM team_members m JOIN users u ON u.id = m.user_id"
+        f" WHERE m.team_id = $1 AND m.user_id = $2{lock}",
+        team_id,
+        user_id,
+    )
+
+
+async def insert_member(conn: asyncpg.Connection, *, team_id, user_id, role: str) -> asyncpg.Record:
+    try:
+        return await conn.fetchrow(
+            "WITH m AS (INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, $3) RETURNING *)"
+            f" SELECT {MEMBER_COLUMNS} FROM m JOIN users u ON u.id = m.user_id",
+            team_id,
+            user_id,
+            role,
+        )
+    except asyncpg.UniqueViolationError as error:
+        raise _membership_error(error) from None
+
+
+async def update_member_role(conn: asyncpg.Connection, team_id, user_id, role: str) -> asyncpg.Record:
+    try:
+        return await conn.fetchrow(
+            "WITH m AS (UPDATE team_members SET role = $3 WHERE team_id = $1 AND user_id = $2 RETURNING *)"
+            f" SELECT {MEMBER_COLUMNS} FROM m JOIN users u ON u.id = m.user_id",
+            team_id,
+            user_id,
+            role,
+        )
+    except asyncpg.RestrictViolationError as error:
+        raise _membership_error(error) from None
+
+
+async def delete_member(conn: asyncpg.Connection, team_id, user_id) -> None:
+    try:
+        await conn.execute("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2", team_id, user_id)
+    except asyncpg.RestrictViolationError as error:
+        raise _membership_error(error) from None
+
+
+async def list_members(
+    conn: asyncpg.Connection, team_id, *, after: str | None, limit: int
+) -> list[asyncpg.Record]:
+    """The team's members in username order after `after`."""
+    return await conn.fetch(
+        f"SELECT {MEMBER_COLUMNS} FROM team_members m JOIN users u ON u.id = m.user_id"
+        " WHERE m.team_id = $1 AND ($2::text IS NULL OR u.username > $2)"
+        " ORDER BY u.username LIMIT $3",
+        team_id,
+        after,
+        limit,
+    )
+
+
+async def memberships_of_team(conn: asyncpg.Connection, team_id) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {MEMBER_COLUMNS} FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.team_id = $1",
+        team_id,
+    )
+
+
+async def memberships_of_user(conn: asyncpg.Connection, user_id) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {MEMBER_COLUMNS} FROM team_members m JOIN users u ON u.id = m.user_id WHERE m.user_id = $1",
+        user_id,
+    )
+
+
+async def delete_user_memberships(conn: asyncpg.Connection, user_id) -> None:
+    """Before a user is deleted (the cascade would do the same), so that the last-owner trigger's
+    refusal can be worded for the person deleting them."""
+    try:
+        await conn.execute("DELETE FROM team_members WHERE user_id = $1", user_id)
+    except asyncpg.RestrictViolationError as error:
+        raise _membership_error(error) from None
