@@ -9,12 +9,32 @@ Access tokens (issued by identity, verified here and by Envoy's jwt_authn):
           role), scope ("read_write" | "read_only"), projects (project ids the token is limited to;
           absent or empty: not limited), api_token_id (set when exchanged from an API token),
           jti, iat, exp.
+
+`AccessTokenVerifier` checks all of that against identity's published keys (jwks.py); the
+`Authenticator` decides which RPCs need a token at all (the contract's `(dockyard.api.v1.public)`
+methods and `(dockyard.api.v1.internal)` services do not), reads the bearer token from the call's
+metadata and refuses callers on the deny-list (revocations.py).
 """
 
+import base64
+import binascii
 import contextvars
 import dataclasses
+import json
+import math
+import time
+import uuid
+from collections.abc import Callable, Collection, Sequence
+from typing import Protocol
 
-from dockyard_kit.errors import PermissionDenied, Unauthenticated
+from google.protobuf import descriptor_pool
+from joserfc import jws
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey
+
+from dockyard.api.v1 import options_pb2
+from dockyard_kit.errors import PermissionDenied, Unauthenticated, Unavailable
+from dockyard_kit.jwks import JwksUnavailable
 
 PLATFORM_ROLES = ("super_admin", "admin", "developer", "viewer")
 ADMIN_ROLES = ("super_admin", "admin")
@@ -71,3 +91,222 @@ def require_writer() -> Caller:
     if caller.scope == READ_ONLY:
         raise PermissionDenied("this token is read-only")
     return caller
+
+
+# -- verifying access tokens ---------------------------------------------------------------------
+
+ALGORITHM = "ES256"
+# Tolerated clock difference between identity and a verifier (Envoy uses the same).
+CLOCK_LEEWAY_SECONDS = 5
+# The longest lifetime DOCKYARD_ACCESS_TOKEN_TTL_SECONDS allows.
+MAX_TOKEN_LIFETIME_SECONDS = 86400
+# Far above any token identity issues; parsing stops here.
+MAX_TOKEN_BYTES = 8192
+
+MISSING_TOKEN = "sign in first: this call needs an access token (authorization: Bearer <token>)"
+INVALID_TOKEN = "the access token is not valid"
+EXPIRED_TOKEN = "the access token has expired; refresh it or sign in again"
+REVOKED_USER = "this account is disabled"
+
+
+class InvalidToken(Unauthenticated):
+    """UNAUTHENTICATED with a message that tells the client what to do, never what was wrong in
+    detail; `reason` says that, for the service's own log."""
+
+    def __init__(self, reason: str, message: str = INVALID_TOKEN) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class KeySource(Protocol):
+    async def key(self, kid: str) -> ECKey | None:
+        """The public key identity signs `kid` with, or None; raises JwksUnavailable."""
+
+
+class AccessTokenVerifier:
+    """Checks an access token against the claims contract above and returns its Caller.
+
+    The header is judged before any key is looked up (only ES256 with a kid gets that far), the
+    signature before any claim (so "expired" is said only of tokens identity really issued)."""
+
+    def __init__(
+        self,
+        keys: KeySource,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: float = CLOCK_LEEWAY_SECONDS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self.clock = clock
+
+    async def verify(self, token: str) -> Caller:
+        if len(token) > MAX_TOKEN_BYTES:
+            raise InvalidToken("token too long")
+        header = _header(token)
+        try:
+            key = await self.keys.key(header["kid"])
+        except JwksUnavailable:
+            raise Unavailable("cannot check access tokens right now; retry shortly") from None
+        if key is None:
+            raise InvalidToken("unknown kid")
+        try:
+            payload = jws.deserialize_compact(token, key, algorithms=[ALGORITHM]).payload
+        except (JoseError, ValueError):
+            raise InvalidToken("bad signature") from None
+        return self._caller(_json_object(payload, "claims"))
+
+    def _caller(self, claims: dict) -> Caller:
+        if claims.get("iss") != self.issuer:
+            raise InvalidToken("wrong issuer")
+        audience = claims.get("aud")
+        audiences = audience if isinstance(audience, list) else [audience]
+        if self.audience not in audiences:
+            raise InvalidToken("wrong audience")
+        now = self.clock()
+        expires, issued = _number(claims, "exp"), _number(claims, "iat")
+        if not issued < expires <= issued + MAX_TOKEN_LIFETIME_SECONDS:
+            raise InvalidToken("lifetime out of bounds")
+        if issued > now + self.leeway or _number(claims, "nbf", default=issued) > now + self.leeway:
+            raise InvalidToken("not valid yet")
+        if expires <= now - self.leeway:
+            raise InvalidToken("expired", EXPIRED_TOKEN)
+        if claims.get("role") not in PLATFORM_ROLES:
+            raise InvalidToken("unknown role")
+        if claims.get("scope") not in SCOPES:
+            raise InvalidToken("unknown scope")
+        projects = claims.get("projects")
+        projects = [] if projects is None else projects
+        if not isinstance(projects, list):
+            raise InvalidToken("projects is not a list")
+        jti, api_token_id = claims.get("jti"), claims.get("api_token_id", "")
+        if not isinstance(jti, str) or not jti or not isinstance(api_token_id, str):
+            raise InvalidToken("jti or api_token_id malformed")
+        return Caller(
+            user_id=_uuid(claims.get("sub"), "sub"),
+            role=claims["role"],
+            scope=claims["scope"],
+            project_ids=frozenset(_uuid(project, "projects") for project in projects),
+            token_id=jti,
+            api_token_id=api_token_id,
+        )
+
+
+def _header(token: str) -> dict:
+    if token.count(".") != 2:
+        raise InvalidToken("not a compact JWS")
+    header = _json_object(_b64decode(token.split(".", 1)[0]), "header")
+    if header.get("alg") != ALGORITHM:
+        raise InvalidToken(f"algorithm {str(header.get('alg'))[:20]!r} refused")
+    if not isinstance(header.get("kid"), str) or not header["kid"]:
+        raise InvalidToken("no kid")
+    if str(header.get("typ", "JWT")).upper() != "JWT":
+        raise InvalidToken("not a JWT")
+    # Extensions a verifier must understand (RFC 7515 4.1.11), and RFC 7797's unencoded payloads.
+    if "crit" in header or "b64" in header:
+        raise InvalidToken("header extensions refused")
+    return header
+
+
+def _b64decode(segment: str) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (binascii.Error, ValueError):
+        raise InvalidToken("not base64url") from None
+
+
+def _json_object(data: bytes, part: str) -> dict:
+    try:
+        value = json.loads(data)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidToken(f"{part} is not JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidToken(f"{part} is not a JSON object")
+    return value
+
+
+def _number(claims: dict, name: str, default: float | None = None) -> float:
+    value = claims.get(name, default)
+    # bool is an int to Python, not a NumericDate.
+    if type(value) not in (int, float) or not math.isfinite(value):
+        raise InvalidToken(f"{name} is not a NumericDate")
+    return value
+
+
+def _uuid(value: object, claim: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except (TypeError, ValueError, AttributeError):
+        raise InvalidToken(f"{claim} is not a UUID") from None
+
+
+# -- authenticating calls ------------------------------------------------------------------------
+
+# gRPC's own services: health probes and reflection answer anyone.
+_OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+def contract_requires_token(method: str) -> bool:
+    """Whether the contract asks a token of `method` ("/<package>.<Service>/<Method>"): all methods
+    do except public ones and those of internal (service-to-service) services. A method the
+    contract does not describe requires one."""
+    if method.startswith(_OPEN_PREFIXES):
+        return False
+    service_name, _, method_name = method.removeprefix("/").partition("/")
+    try:
+        service = descriptor_pool.Default().FindServiceByName(service_name)
+    except KeyError:
+        return True
+    if service.GetOptions().Extensions[options_pb2.internal]:
+        return False
+    described = service.methods_by_name.get(method_name)
+    return described is None or not described.GetOptions().Extensions[options_pb2.public]
+
+
+class RevocationCheck(Protocol):
+    def is_revoked(self, user_id: str) -> bool:
+        """Whether the user is disabled or deleted; raises Unavailable when that cannot be known."""
+
+
+class Authenticator:
+    """What the server interceptor runs before a handler: does this RPC need a caller, and who is it."""
+
+    def __init__(
+        self,
+        verifier: AccessTokenVerifier,
+        revoked: RevocationCheck,
+        open_methods: Collection[str] = frozenset(),
+    ) -> None:
+        self.verifier = verifier
+        self.revoked = revoked
+        # Methods without a descriptor (raw test services) that are callable without a token.
+        self.open_methods = frozenset(open_methods)
+        self._requires_token: dict[str, bool] = {}
+
+    def requires_token(self, method: str) -> bool:
+        if method not in self._requires_token:
+            self._requires_token[method] = method not in self.open_methods and contract_requires_token(method)
+        return self._requires_token[method]
+
+    async def authenticate(self, metadata: Sequence[tuple[str, str | bytes]]) -> Caller:
+        caller = await self.verifier.verify(bearer_token(metadata))
+        if self.revoked.is_revoked(caller.user_id):
+            raise InvalidToken("user revoked", REVOKED_USER)
+        return caller
+
+
+def bearer_token(metadata: Sequence[tuple[str, str | bytes]]) -> str:
+    """The token of the one `authorization: Bearer <token>` entry in the call's metadata."""
+    values = [value for key, value in metadata if key == "authorization"]
+    if not values:
+        raise InvalidToken("no token", MISSING_TOKEN)
+    if len(values) > 1 or not isinstance(values[0], str):
+        raise InvalidToken("several or binary authorization entries")
+    scheme, _, token = values[0].strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidToken("not a bearer token", MISSING_TOKEN)
+    return token.strip()

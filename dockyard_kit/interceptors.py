@@ -1,5 +1,5 @@
-"""The one server interceptor every service runs: request ids, error mapping, JSON access logs and
-Prometheus metrics, in that order of concern, around every RPC."""
+"""The one server interceptor every service runs: request ids, authentication, error mapping, JSON
+access logs and Prometheus metrics, in that order of concern, around every RPC."""
 
 import asyncio
 import contextvars
@@ -14,6 +14,7 @@ from grpc.aio import AbortError
 from prometheus_client import Counter, Histogram
 
 from dockyard_kit import errors
+from dockyard_kit.auth import Authenticator, InvalidToken, current_caller
 
 log = logging.getLogger("dockyard.rpc")
 
@@ -67,10 +68,11 @@ def _peer_ip(peer: str) -> str:
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, service: str, pool_provider) -> None:
+    def __init__(self, service: str, pool_provider, authenticator: Authenticator) -> None:
         self.service = service
         # The pool is created after the server starts listening, hence a provider, not a pool.
         self.pool_provider = pool_provider
+        self.authenticator = authenticator
         self.constraint_fields = errors.ConstraintFields()
 
     async def intercept_service(self, continuation, handler_call_details):
@@ -108,6 +110,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
+                await self._authenticate(context, info)
                 response = await behaviour(request, context)
                 code = context.code() or grpc.StatusCode.OK
                 return response
@@ -132,6 +135,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
+                await self._authenticate(context, info)
                 async for item in behaviour(request, context):
                     yield item
                 code = context.code() or grpc.StatusCode.OK
@@ -154,6 +158,21 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         info = _request_info(method, context)
         current_request.set(info)
         return info
+
+    async def _authenticate(self, context, info: RequestInfo) -> None:
+        """Puts the verified caller in `current_caller` (None for RPCs that need no token); a missing,
+        invalid or revoked token raises UNAUTHENTICATED before the handler runs."""
+        caller = None
+        if self.authenticator.requires_token(info.method):
+            try:
+                caller = await self.authenticator.authenticate(context.invocation_metadata() or ())
+            except InvalidToken as exc:
+                log.info(
+                    "access token refused",
+                    extra={"request_id": info.request_id, "method": info.method, "reason": exc.reason},
+                )
+                raise
+        current_caller.set(caller)
 
     async def _abort(self, error: errors.DomainError, context, info: RequestInfo) -> None:
         """Ends the RPC with the error's status, google.rpc.Status details in the trailer."""

@@ -1,5 +1,6 @@
-"""The gRPC server every service runs: health, reflection, the interceptor, start-up against the
-database (role bootstrap, migrations), background work, and a draining shutdown on SIGTERM.
+"""The gRPC server every service runs: health, reflection, the interceptor (with access-token
+verification and the deny-list), start-up against the database (role bootstrap, migrations),
+background work, and a draining shutdown on SIGTERM.
 
 A service describes itself with a `ServiceSpec`; `run(spec)` does the rest.
 """
@@ -18,9 +19,12 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
 from dockyard_kit import config, db, logs, migrations
+from dockyard_kit.auth import AccessTokenVerifier, Authenticator
 from dockyard_kit.component import COMPONENT_SERVICE, DockerStatusSource, add_component_service
 from dockyard_kit.events import NatsLink, OutboxRelay
 from dockyard_kit.interceptors import ServerInterceptor
+from dockyard_kit.jwks import IdentityJwks, JwksCache
+from dockyard_kit.revocations import RevokedUsers, revocation_consumer
 
 log = logging.getLogger("dockyard.server")
 
@@ -55,6 +59,9 @@ class ServiceSpec:
     background: list[Callable[["ServiceRuntime"], Awaitable[None]]] = dataclasses.field(default_factory=list)
     # The deployer reports the Docker engine in its component status.
     docker_status: DockerStatusSource | None = None
+    # Methods the contract does not describe (raw-bytes services such as the kit's test probe) that
+    # answer without a token; the contract's own say so with (dockyard.api.v1.public).
+    open_methods: frozenset[str] = frozenset()
 
 
 class ServiceRuntime:
@@ -69,6 +76,13 @@ class ServiceRuntime:
         self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
         self.nats = NatsLink(settings.NATS_URL, settings.DOCKYARD_EVENTS_STREAM, name=spec.name)
+        # Every RPC that needs a caller is checked against identity's keys and this deny-list.
+        self.jwks = IdentityJwks(settings.DOCKYARD_IDENTITY_ADDR)
+        self.revoked_users = RevokedUsers(lambda: self.pool)
+        verifier = AccessTokenVerifier(
+            JwksCache(self.jwks), issuer=settings.DOCKYARD_JWT_ISSUER, audience=settings.DOCKYARD_JWT_AUDIENCE
+        )
+        self.authenticator = Authenticator(verifier, self.revoked_users, spec.open_methods)
 
     @property
     def name(self) -> str:
@@ -133,7 +147,7 @@ def _describe(exc: BaseException) -> str:
 async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
     runtime = ServiceRuntime(spec, settings)
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(spec.name, lambda: runtime.pool)],
+        interceptors=[ServerInterceptor(spec.name, lambda: runtime.pool, runtime.authenticator)],
         options=[("grpc.max_receive_message_length", 4 << 20), ("grpc.so_reuseport", 0)],
     )
     health_pb2_grpc.add_HealthServicer_to_server(runtime.health, server)
@@ -171,6 +185,9 @@ async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
         tasks.append(asyncio.create_task(runtime.watch_database(), name="watch-database"))
         # Every service relays its own outbox: a committed change always reaches NATS.
         tasks.append(asyncio.create_task(OutboxRelay(runtime.pool, runtime.nats).run(), name="outbox-relay"))
+        tasks.append(asyncio.create_task(runtime.revoked_users.run(), name="deny-list"))
+        consumer = revocation_consumer(runtime.pool, runtime.nats)
+        tasks.append(asyncio.create_task(consumer.run(), name="deny-list-consumer"))
         for job in spec.background:
             tasks.append(asyncio.create_task(job(runtime), name=getattr(job, "__name__", "background")))
         runtime.ready.set()
@@ -186,6 +203,7 @@ async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
         task.cancel()
     await asyncio.gather(starter, *tasks, return_exceptions=True)
     await runtime.nats.close()
+    await runtime.jwks.close()
     if runtime.pool is not None:
         try:
             await asyncio.wait_for(runtime.pool.close(), timeout=5)

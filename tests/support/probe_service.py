@@ -68,6 +68,8 @@ SPEC = ServiceSpec(
     migrations_dir=pathlib.Path(__file__).parent / "probe_migrations",
     register=register,
     grpc_services=[PROBE_SERVICE],
+    # Raw bytes, no contract: the kit's error mapping and lifecycle are tested without tokens.
+    open_methods=frozenset({f"/{PROBE_SERVICE}/Sleep", f"/{PROBE_SERVICE}/Fail"}),
 )
 
 if __name__ == "__main__":
