@@ -1,8 +1,8 @@
 """Generates Envoy's whole configuration from the contract's descriptor set.
 
-Which gRPC services the gateway routes, which process serves each, which are transcoded to HTTP/JSON
-and which methods stream all come from the protos (service options and google.api.http rules);
-nothing here is written per route. `python -m gateway.generate --help` writes a file; the stack
+Which gRPC services the gateway routes, which process serves each, which are transcoded to HTTP/JSON,
+which methods stream and which answer without an access token all come from the protos (service and
+method options, google.api.http rules); nothing here is written per route. `python -m gateway.generate --help` writes a file; the stack
 calls `write_config`. gateway/README.md explains the choices.
 """
 
@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import ipaddress
 import pathlib
+import re
 import sys
 
 import yaml
@@ -23,6 +24,7 @@ if str(GEN_DIR) not in sys.path:
     sys.path.append(str(GEN_DIR))
 
 from dockyard.api.v1 import options_pb2  # noqa: E402
+from dockyard_kit.auth import CLOCK_LEEWAY_SECONDS  # noqa: E402
 
 DEFAULT_DESCRIPTOR_SET = GEN_DIR / "dockyard.pb"
 DEFAULT_SERVICE_ADDRESSES = {
@@ -43,6 +45,16 @@ TYPE_PREFIX = "type.googleapis.com/"
 HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 GRPC_CONTENT_TYPE = "application/grpc"  # also the prefix of application/grpc+proto and grpc-web
 UNROUTED_CLUSTER = "unrouted"
+
+# jwt_authn: identity's keys are fetched, as any client would, from the gateway's own listener, which
+# transcodes the public GetJwks. Envoy never refetches on an unknown kid (only when its copy expires),
+# so identity must publish a new key at least JWKS_CACHE_DURATION before signing with it.
+JWT_PROVIDER = "dockyard"
+JWKS_PATH = "/.well-known/jwks.json"
+JWKS_CLUSTER = "gateway-jwks"
+JWKS_CACHE_DURATION = "60s"
+# Where jwt_authn records why it refused a token (request dynamic metadata), for local_reply_config.
+JWT_FAILURE_METADATA = "jwt_failure"
 
 # Locally generated replies (no route, bad query, body too large, ...) as JSON bodies shaped like the
 # google.rpc.Status the transcoder renders for a service's errors: HTTP status -> gRPC code.
@@ -82,6 +94,22 @@ ACCESS_LOG_FORMAT = {
 
 
 @dataclasses.dataclass(frozen=True)
+class HttpBinding:
+    """One google.api.http rule (or additional binding) of a method."""
+
+    verb: str  # GET, POST, ... as HTTP sends it
+    template: str  # e.g. /v1/users/{user_id}:disable
+
+
+@dataclasses.dataclass(frozen=True)
+class PublicMethod:
+    """A method marked (dockyard.api.v1.public): callable without an access token."""
+
+    grpc_path: str  # /<package>.<Service>/<Method>
+    http: tuple[HttpBinding, ...]
+
+
+@dataclasses.dataclass(frozen=True)
 class GrpcService:
     """One gRPC service of the contract, as far as the gateway cares."""
 
@@ -90,6 +118,7 @@ class GrpcService:
     internal: bool
     has_http_rules: bool
     server_streaming_methods: tuple[str, ...]
+    public_methods: tuple[PublicMethod, ...] = ()
 
     @property
     def path_prefix(self) -> str:
@@ -113,9 +142,28 @@ def read_contract(descriptor_set: pathlib.Path) -> list[GrpcService]:
                     internal=options.Extensions[options_pb2.internal],
                     has_http_rules=any(m.options.HasExtension(annotations_pb2.http) for m in service.method),
                     server_streaming_methods=tuple(m.name for m in service.method if m.server_streaming),
+                    public_methods=tuple(
+                        PublicMethod(f"/{file.package}.{service.name}/{m.name}", _http_bindings(m.options))
+                        for m in service.method
+                        if m.options.Extensions[options_pb2.public]
+                    ),
                 )
             )
     return services
+
+
+def _http_bindings(options: descriptor_pb2.MethodOptions) -> tuple[HttpBinding, ...]:
+    if not options.HasExtension(annotations_pb2.http):
+        return ()
+    rule = options.Extensions[annotations_pb2.http]
+    bindings = []
+    for binding in (rule, *rule.additional_bindings):
+        pattern = binding.WhichOneof("pattern")
+        if pattern == "custom":
+            bindings.append(HttpBinding(binding.custom.kind.upper(), binding.custom.path))
+        elif pattern is not None:
+            bindings.append(HttpBinding(pattern.upper(), getattr(binding, pattern)))
+    return tuple(bindings)
 
 
 def _service_of_package(package: str) -> str:
@@ -146,8 +194,11 @@ def build_config(
     admin_port: int,
     service_addresses: dict[str, str],
     max_request_bytes: int = 1 << 20,
+    jwt_issuer: str = "dockyard",
+    jwt_audience: str = "dockyard",
 ) -> dict:
-    """The Envoy bootstrap (as a dict) for the contract in `descriptor_set`."""
+    """The Envoy bootstrap (as a dict) for the contract in `descriptor_set`. Access tokens must come
+    from `jwt_issuer` for `jwt_audience` (DOCKYARD_JWT_ISSUER / DOCKYARD_JWT_AUDIENCE)."""
     descriptor_set = pathlib.Path(descriptor_set).resolve()
     services = read_contract(descriptor_set)
     for service in routed_services(services):
@@ -156,6 +207,8 @@ def build_config(
                 f"{service.full_name} is served by {service.served_by!r}, which has no address "
                 f"(known: {', '.join(sorted(service_addresses))})"
             )
+    authentication = jwt_authn(services, jwt_issuer, jwt_audience)
+    own_listener = _loopback_for(listen_host)
     return {
         "admin": {"address": _socket_address("127.0.0.1", admin_port)},
         "overload_manager": {
@@ -171,8 +224,15 @@ def build_config(
             ]
         },
         "static_resources": {
-            "listeners": [listener(descriptor_set, services, listen_host, listen_port, max_request_bytes)],
-            "clusters": [cluster(name, address) for name, address in service_addresses.items()],
+            "listeners": [
+                listener(
+                    descriptor_set, services, listen_host, listen_port, max_request_bytes, authentication
+                )
+            ],
+            "clusters": [
+                *(cluster(name, address) for name, address in service_addresses.items()),
+                jwks_cluster(own_listener, listen_port),
+            ],
         },
     }
 
@@ -186,7 +246,12 @@ def write_config(path: pathlib.Path, **kwargs) -> pathlib.Path:
 
 
 def listener(
-    descriptor_set: pathlib.Path, services: list[GrpcService], host: str, port: int, max_request_bytes: int
+    descriptor_set: pathlib.Path,
+    services: list[GrpcService],
+    host: str,
+    port: int,
+    max_request_bytes: int,
+    authentication: dict,
 ) -> dict:
     manager = {
         "@type": TYPE_PREFIX
@@ -205,7 +270,7 @@ def listener(
         "access_log": [access_log()],
         "route_config": route_config(services),
         "local_reply_config": local_reply_config(max_request_bytes),
-        "http_filters": http_filters(descriptor_set, services, max_request_bytes),
+        "http_filters": http_filters(descriptor_set, services, max_request_bytes, authentication),
     }
     return {
         "name": "gateway",
@@ -216,14 +281,17 @@ def listener(
     }
 
 
-def http_filters(descriptor_set: pathlib.Path, services: list[GrpcService], max_request_bytes: int) -> list:
-    """The HTTP filter chain, in order. Authentication (jwt_authn) belongs right after CORS: preflight
+def http_filters(
+    descriptor_set: pathlib.Path, services: list[GrpcService], max_request_bytes: int, authentication: dict
+) -> list:
+    """The HTTP filter chain, in order. Authentication (jwt_authn) comes right after CORS: preflight
     requests carry no token, and a request that fails authentication should not be buffered first."""
     return [
         {
             "name": "envoy.filters.http.cors",
             "typed_config": {"@type": TYPE_PREFIX + "envoy.extensions.filters.http.cors.v3.Cors"},
         },
+        authentication,
         request_body_limit(max_request_bytes),
         transcoder(descriptor_set, services, max_request_bytes),
         {
@@ -245,6 +313,94 @@ def cors_policy() -> dict:
         # Preflights end here whatever their origin: the catch-all route must never forward one.
         "forward_not_matching_preflights": False,
     }
+
+
+def jwt_authn(services: list[GrpcService], issuer: str, audience: str) -> dict:
+    """Every request needs a valid access token except those for public methods, which the filter
+    (running before the transcoder) sees either as gRPC (/<package>.<Service>/<Method>) or as HTTP
+    (their google.api.http rules, method included). Unknown paths need a token too: anonymous clients
+    learn nothing about what exists. The token is forwarded, for services verify it again."""
+    public = [method for service in routed_services(services) for method in service.public_methods]
+    if not any(binding == HttpBinding("GET", JWKS_PATH) for method in public for binding in method.http):
+        raise ValueError(f"no public method serves GET {JWKS_PATH}, which jwt_authn fetches the keys from")
+    rules = []
+    for method in public:
+        rules.append({"match": {"path": method.grpc_path}})
+        rules.extend(
+            {
+                "match": {
+                    **_template_match(binding.template),
+                    "headers": [{"name": ":method", "string_match": {"exact": binding.verb}}],
+                }
+            }
+            for binding in method.http
+        )
+    rules.append({"match": {"prefix": "/"}, "requires": {"provider_name": JWT_PROVIDER}})
+    provider = {
+        "issuer": issuer,
+        "audiences": [audience],
+        "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+        "forward": True,
+        "require_expiration": True,
+        "clock_skew_seconds": CLOCK_LEEWAY_SECONDS,
+        "failed_status_in_metadata": JWT_FAILURE_METADATA,
+        "remote_jwks": {
+            # The cluster says where the request goes; the URI's host is only its authority.
+            "http_uri": {
+                "uri": f"http://{JWKS_CLUSTER}{JWKS_PATH}",
+                "cluster": JWKS_CLUSTER,
+                "timeout": "2s",
+            },
+            "cache_duration": JWKS_CACHE_DURATION,
+            # Fetched by the main thread for all workers, before the copy expires; the listener does
+            # not wait for the first fetch, as the fetch goes through that very listener.
+            "async_fetch": {"fast_listener": True, "failed_refetch_duration": "1s"},
+            "retry_policy": {
+                "num_retries": 2,
+                "retry_back_off": {"base_interval": "0.2s", "max_interval": "1s"},
+            },
+        },
+    }
+    return {
+        "name": "envoy.filters.http.jwt_authn",
+        "typed_config": {
+            "@type": TYPE_PREFIX + "envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+            "providers": {JWT_PROVIDER: provider},
+            "rules": rules,
+            "bypass_cors_preflight": True,
+        },
+    }
+
+
+def _template_match(template: str) -> dict:
+    """A route match for the paths an HTTP rule's path template accepts."""
+    if "{" not in template and "*" not in template:
+        return {"path": template}
+    return {"safe_regex": {"regex": template_regex(template)}}
+
+
+def template_regex(template: str) -> str:
+    """An RE2 regex for a google.api.http path template: `*` and a plain `{var}` are one segment,
+    `**` any number, `{var=pattern}` its pattern. Variables never match ":" either, so that
+    `/v1/x/{id}` cannot stand in for `/v1/x/{id}:verb` (a verb may belong to a method that needs a
+    token); a public path whose variable holds a ":" then needs a token, which fails safe."""
+    parts, position = [], 0
+    while position < len(template):
+        if template.startswith("{", position):
+            end = template.index("}", position)
+            _, _, pattern = template[position + 1 : end].partition("=")
+            parts.append(template_regex(pattern or "*"))
+            position = end + 1
+        elif template.startswith("**", position):
+            parts.append("[^:]*")
+            position += 2
+        elif template.startswith("*", position):
+            parts.append("[^/:]+")
+            position += 1
+        else:
+            parts.append(re.escape(template[position]))
+            position += 1
+    return "".join(parts)
 
 
 def request_body_limit(max_request_bytes: int) -> dict:
@@ -375,13 +531,23 @@ def local_reply_config(max_request_bytes: int) -> dict:
         404: "no route for %REQ(X-ENVOY-ORIGINAL-METHOD?:METHOD)% %PATH(NQ:ORIG_OR_PATH)%",
         413: f"request body larger than {max_request_bytes} bytes",
     }
+    # jwt_authn answers a token for another audience with 403; like any other bad token, it is a 401.
+    refused_token = [_status_is(403), _jwt_refused()]
     mappers = [
+        {
+            "filter": {"and_filter": {"filters": [*refused_token, _answered_as_http()]}},
+            "status_code": 401,
+            "body_format_override": _json_body(LOCAL_REPLY_GRPC_CODES[401], "%LOCAL_REPLY_BODY%"),
+        },
+        {"filter": {"and_filter": {"filters": refused_token}}, "status_code": 401},
+    ]
+    mappers.extend(
         {
             "filter": {"and_filter": {"filters": [_status_is(status), _answered_as_http()]}},
             "body_format_override": _json_body(code, json_messages.get(status, "%LOCAL_REPLY_BODY%")),
         }
         for status, code in LOCAL_REPLY_GRPC_CODES.items()
-    ]
+    )
     mappers.append(
         {
             "filter": _answered_as_http(),
@@ -396,6 +562,13 @@ def local_reply_config(max_request_bytes: int) -> dict:
         }
     )
     return {"mappers": mappers}
+
+
+def _jwt_refused() -> dict:
+    """jwt_authn refused the request's token (it recorded why in the request's metadata)."""
+    path = [{"key": JWT_FAILURE_METADATA}]
+    matcher = {"filter": "envoy.filters.http.jwt_authn", "path": path, "value": {"present_match": True}}
+    return {"metadata_filter": {"matcher": matcher}}
 
 
 def _answered_as_http() -> dict:
@@ -474,6 +647,28 @@ def cluster(name: str, address: str) -> dict:
     return spec
 
 
+def jwks_cluster(host: str, port: int) -> dict:
+    """The gateway's own listener, where jwt_authn fetches identity's keys (HTTP/1.1, like a client)."""
+    return {
+        "name": JWKS_CLUSTER,
+        "type": "STATIC" if _is_ip(host) else "STRICT_DNS",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": JWKS_CLUSTER,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _socket_address(host, port)}}]}],
+        },
+    }
+
+
+def _loopback_for(listen_host: str) -> str:
+    """Where the gateway reaches its own listener: a wildcard listener is reached on loopback."""
+    if listen_host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if listen_host == "::":
+        return "::1"
+    return listen_host
+
+
 def _socket_address(host: str, port: int) -> dict:
     return {"socket_address": {"address": host, "port_value": port}}
 
@@ -533,6 +728,14 @@ def main(argv: list[str] | None = None) -> int:
         default=1 << 20,
         help="HTTP request body limit (default: %(default)s)",
     )
+    parser.add_argument(
+        "--jwt-issuer", default="dockyard", help="DOCKYARD_JWT_ISSUER of the tokens (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--jwt-audience",
+        default="dockyard",
+        help="DOCKYARD_JWT_AUDIENCE of the tokens (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
 
     listen_host, listen_port = _split_address(args.listen)
@@ -544,6 +747,8 @@ def main(argv: list[str] | None = None) -> int:
         admin_port=args.admin_port,
         service_addresses={name: getattr(args, name) for name in DEFAULT_SERVICE_ADDRESSES},
         max_request_bytes=args.max_request_bytes,
+        jwt_issuer=args.jwt_issuer,
+        jwt_audience=args.jwt_audience,
     )
     print(path)
     return 0

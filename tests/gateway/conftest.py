@@ -1,6 +1,8 @@
 """One Envoy per test module, in front of one real gRPC backend serving as identity and audit;
 projects and deployer point at ports where nothing listens."""
 
+import asyncio
+
 import pytest
 
 from dockyard_kit.stack.components import free_port
@@ -36,5 +38,8 @@ async def gateway(backend, descriptor_set, tmp_path_factory):
     await gateway.start()
     await gateway.wait_health("identity", "healthy")
     await gateway.wait_health("audit", "healthy")
+    # Envoy's first JWKS fetch, made before its own listener was up, is retried after a second. Until
+    # then a request waits for a fetch of its own, which changes which filter answers first.
+    await asyncio.wait_for(backend.auth.fetched.wait(), timeout=10)
     yield gateway
     await gateway.stop()

@@ -1,5 +1,6 @@
 """What the gateway tests run against: a descriptor set of the contract plus the fixture services, a
-real grpc.aio backend in the test's event loop, and a real Envoy running the generated configuration."""
+real grpc.aio backend in the test's event loop (publishing the JWKS of a key the tests sign access
+tokens with), and a real Envoy running the generated configuration."""
 
 import asyncio
 import datetime
@@ -10,14 +11,17 @@ import pathlib
 import urllib.request
 
 import grpc
+from google.api import httpbody_pb2
 from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message_factory
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_tools import protoc
 
+from dockyard.identity.v1 import identity_pb2_grpc
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
 from dockyard_kit.stack.components import Envoy, free_port
 from gateway.generate import write_config
+from tests.support.tokens import Signer
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIXTURE_PROTOS = pathlib.Path(__file__).parent / "protos"
@@ -27,6 +31,13 @@ CHECKED_AT = datetime.datetime(2026, 11, 23, 8, 0, 0, 123000, tzinfo=datetime.UT
 MAX_REQUEST_BYTES = 64 << 10
 # Sent by a test as an HTTP header or gRPC metadata: the backend then fails the call this way.
 FAIL_HEADER = "x-test-fail"
+# The backend publishes this key as identity's; tests sign their access tokens with it.
+SIGNER = Signer()
+
+
+def bearer(token: str | None = None) -> dict[str, str]:
+    """An authorization header with `token`, or with a fresh valid one."""
+    return {"authorization": f"Bearer {token or SIGNER.token()}"}
 
 
 def build_descriptor_set(path: pathlib.Path) -> pathlib.Path:
@@ -55,7 +66,7 @@ def fixture_messages(descriptor_set: pathlib.Path) -> dict[str, type]:
     pool = descriptor_pool.DescriptorPool()
     for file in descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes()).file:
         pool.Add(file)
-    names = ("CreateWidgetRequest", "WatchWidgetsRequest", "Widget")
+    names = ("CreateWidgetRequest", "GetWidgetRequest", "WatchWidgetsRequest", "Widget")
     return {
         name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"{FIXTURE_PACKAGE}.{name}"))
         for name in names
@@ -84,6 +95,8 @@ class SystemService(system_pb2_grpc.SystemServiceServicer):
         failure = metadata.get(FAIL_HEADER)
         if failure == "not_found":
             await context.abort(grpc.StatusCode.NOT_FOUND, "status page 7 not found")
+        if failure == "permission_denied":
+            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "status pages are for admins")
         if failure == "invalid_argument":
             status = invalid_name_status()
             await context.abort(
@@ -100,13 +113,29 @@ class SystemService(system_pb2_grpc.SystemServiceServicer):
         return answer
 
 
+class AuthService(identity_pb2_grpc.AuthServiceServicer):
+    """Identity's GetJwks, publishing SIGNER's key; counts the fetches (Envoy's)."""
+
+    def __init__(self) -> None:
+        self.jwks_fetches = 0
+        self.fetched = asyncio.Event()
+
+    async def GetJwks(self, request, context):
+        self.jwks_fetches += 1
+        self.fetched.set()
+        return httpbody_pb2.HttpBody(content_type="application/json", data=SIGNER.jwks())
+
+
 class Backend:
-    """A real grpc.aio server on 127.0.0.1 serving SystemService, the fixture service and
-    grpc.health.v1 (SERVING), standing in for the identity and audit processes."""
+    """A real grpc.aio server on 127.0.0.1 serving SystemService, identity's GetJwks, the fixture
+    service and grpc.health.v1 (SERVING), standing in for the identity and audit processes."""
 
     def __init__(self, descriptor_set: pathlib.Path) -> None:
         self.messages = fixture_messages(descriptor_set)
         self.system = SystemService()
+        self.auth = AuthService()
+        # The authorization metadata of each fixture-service call, as the backend received it.
+        self.authorizations: list[str] = []
         self.health = health.aio.HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.address = ""
@@ -114,6 +143,7 @@ class Backend:
     async def start(self) -> None:
         self.server = grpc.aio.server()
         system_pb2_grpc.add_SystemServiceServicer_to_server(self.system, self.server)
+        identity_pb2_grpc.add_AuthServiceServicer_to_server(self.auth, self.server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         self.server.add_generic_rpc_handlers((self._fixture_service(),))
         port = self.server.add_insecure_port("127.0.0.1:0")
@@ -127,10 +157,23 @@ class Backend:
     def _fixture_service(self) -> grpc.GenericRpcHandler:
         messages = self.messages
 
+        def record(context) -> None:
+            self.authorizations.append(dict(context.invocation_metadata()).get("authorization", ""))
+
         async def create_widget(request, context):
+            record(context)
             return messages["Widget"](name=request.name, size=request.size)
 
+        async def get_widget(request, context):
+            record(context)
+            return messages["Widget"](name=request.name, size=len(request.shelf))
+
+        async def archive_widget(request, context):
+            record(context)
+            return messages["Widget"](name=request.name, archived=True)
+
         async def watch_widgets(request, context):
+            record(context)
             for number in range(request.count):
                 await asyncio.sleep(0.05)
                 yield messages["Widget"](name=f"widget-{number}", size=number)
@@ -142,6 +185,16 @@ class Backend:
             "CreateWidget": grpc.unary_unary_rpc_method_handler(
                 create_widget,
                 request_deserializer=messages["CreateWidgetRequest"].FromString,
+                response_serializer=serialize,
+            ),
+            "GetWidget": grpc.unary_unary_rpc_method_handler(
+                get_widget,
+                request_deserializer=messages["GetWidgetRequest"].FromString,
+                response_serializer=serialize,
+            ),
+            "ArchiveWidget": grpc.unary_unary_rpc_method_handler(
+                archive_widget,
+                request_deserializer=messages["GetWidgetRequest"].FromString,
                 response_serializer=serialize,
             ),
             "WatchWidgets": grpc.unary_stream_rpc_method_handler(

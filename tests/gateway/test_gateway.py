@@ -11,7 +11,14 @@ import grpc
 from google.rpc import status_pb2
 
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
-from tests.gateway.support import CHECKED_AT, FAIL_HEADER, MAX_REQUEST_BYTES, invalid_name_status
+from tests.gateway.support import (
+    CHECKED_AT,
+    FAIL_HEADER,
+    MAX_REQUEST_BYTES,
+    SIGNER,
+    bearer,
+    invalid_name_status,
+)
 
 JSON = {"content-type": "application/json"}
 
@@ -85,7 +92,7 @@ async def test_unknown_paths_are_json_404s(gateway):
         ("POST", "/v1/system/status"),
         ("GET", "/v1/fixture/internal"),
     ]:
-        response = await gateway.request(method, path)
+        response = await gateway.request(method, path, headers=bearer())
         assert response.status == 404, path
         assert response.headers["content-type"] == "application/json"
         assert response.json() == {"code": 5, "message": f"no route for {method} {path.split('?')[0]}"}
@@ -100,13 +107,14 @@ async def test_unknown_query_parameters_are_400_not_503(gateway):
 
 
 async def test_bodies_over_the_limit_are_413(gateway):
-    small = await gateway.request("POST", "/v1/fixture/widgets", b'{"name": "crate", "size": 3}', JSON)
+    headers = {**JSON, **bearer()}
+    small = await gateway.request("POST", "/v1/fixture/widgets", b'{"name": "crate", "size": 3}', headers)
     assert small.status == 200
     assert small.json() == {"name": "crate", "size": 3, "archived": False}
 
     too_big = json.dumps({"name": "x" * MAX_REQUEST_BYTES}).encode()
     for method, path in [("POST", "/v1/fixture/widgets"), ("GET", "/v1/system/status"), ("POST", "/nope")]:
-        response = await gateway.request(method, path, too_big, JSON)
+        response = await gateway.request(method, path, too_big, headers)
         assert response.status == 413, path
         assert response.json() == {
             "code": 8,
@@ -121,7 +129,7 @@ async def test_a_body_sent_slowly_is_still_limited(gateway):
 
     def send_slowly() -> bytes:
         with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as connection:
-            head = f"POST /v1/fixture/widgets HTTP/1.1\r\nhost: gateway\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
+            head = f"POST /v1/fixture/widgets HTTP/1.1\r\nhost: gateway\r\nauthorization: Bearer {SIGNER.token()}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n\r\n"
             connection.sendall(head.encode())
             for start in range(0, len(body), 4096):
                 if select.select([connection], [], [], 0)[0]:
@@ -137,7 +145,7 @@ async def test_a_body_sent_slowly_is_still_limited(gateway):
 async def test_unknown_json_body_fields_are_dropped_not_rejected(gateway):
     """Envoy cannot reject them (see gateway/README.md); this pins the behaviour services must expect."""
     response = await gateway.request(
-        "POST", "/v1/fixture/widgets", b'{"name": "crate", "colour": "red"}', JSON
+        "POST", "/v1/fixture/widgets", b'{"name": "crate", "colour": "red"}', {**JSON, **bearer()}
     )
 
     assert response.status == 200
@@ -145,7 +153,7 @@ async def test_unknown_json_body_fields_are_dropped_not_rejected(gateway):
 
 
 async def test_server_streaming_reaches_http_clients_as_server_sent_events(gateway):
-    response = await gateway.request("GET", "/v1/fixture/widgets:watch?count=3")
+    response = await gateway.request("GET", "/v1/fixture/widgets:watch?count=3", headers=bearer())
 
     assert response.status == 200
     assert response.headers["content-type"] == "text/event-stream"
@@ -158,7 +166,7 @@ async def test_grpc_calls_to_internal_unknown_or_down_services(gateway):
 
         async def call(path: str) -> grpc.aio.AioRpcError:
             try:
-                await channel.unary_unary(path)(b"", timeout=5)
+                await channel.unary_unary(path)(b"", metadata=tuple(bearer().items()), timeout=5)
             except grpc.aio.AioRpcError as error:
                 return error
             raise AssertionError(f"{path} answered")
@@ -206,9 +214,9 @@ async def test_request_ids_are_kept_or_generated_and_reach_the_service(gateway, 
 
 
 async def test_access_logs_are_json_without_queries_or_credentials(gateway):
-    token = "Bearer very-secret-token"
+    token = SIGNER.token()
     response = await gateway.request(
-        "GET", "/v1/fixture/widgets:watch?count=1", headers={"authorization": token, "x-request-id": "log-me"}
+        "GET", "/v1/fixture/widgets:watch?count=1", headers={**bearer(token), "x-request-id": "log-me"}
     )
     assert response.status == 200
 
@@ -228,4 +236,4 @@ async def test_access_logs_are_json_without_queries_or_credentials(gateway):
     assert entry["upstream_cluster"] == "audit"
     assert isinstance(entry["duration_ms"], int)
     assert entry["bytes_sent"] > 0
-    assert not any("very-secret-token" in line or "count=1" in line for line in gateway.lines)
+    assert not any(token in line or "count=1" in line for line in gateway.lines)

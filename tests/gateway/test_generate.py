@@ -1,14 +1,24 @@
 """The generator on its own: what the contract (plus the fixture services) turns into."""
 
+import dataclasses
 import os
 import pathlib
+import re
 import subprocess
 import sys
 
 import pytest
 import yaml
 
-from gateway.generate import DEFAULT_DESCRIPTOR_SET, build_config
+from dockyard_kit.auth import CLOCK_LEEWAY_SECONDS
+from gateway.generate import (
+    DEFAULT_DESCRIPTOR_SET,
+    JWKS_CLUSTER,
+    build_config,
+    jwt_authn,
+    read_contract,
+    template_regex,
+)
 from tests.gateway.support import REPO_ROOT
 
 SERVICE_ADDRESSES = {
@@ -94,7 +104,8 @@ def test_server_streaming_methods_have_no_deadline_and_match_before_their_servic
 def test_one_health_checked_http2_cluster_per_service(descriptor_set):
     clusters = {c["name"]: c for c in generate(descriptor_set)["static_resources"]["clusters"]}
 
-    assert set(clusters) == set(SERVICE_ADDRESSES)
+    assert set(clusters) == {*SERVICE_ADDRESSES, JWKS_CLUSTER}
+    del clusters[JWKS_CLUSTER]
     for cluster in clusters.values():
         options = cluster["typed_extension_protocol_options"][
             "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
@@ -144,7 +155,13 @@ def test_cli_writes_a_configuration_envoy_accepts(tmp_path):
     }
     assert addresses == {
         name: {"address": "127.0.0.1", "port_value": port}
-        for name, port in [("identity", 50051), ("projects", 50052), ("deployer", 50053), ("audit", 50054)]
+        for name, port in [
+            ("identity", 50051),
+            ("projects", 50052),
+            ("deployer", 50053),
+            ("audit", 50054),
+            (JWKS_CLUSTER, 8080),  # the gateway's own listener
+        ]
     }
 
     envoy = pathlib.Path(sys.executable).parent / "envoy"
@@ -153,3 +170,86 @@ def test_cli_writes_a_configuration_envoy_accepts(tmp_path):
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "deprecated" not in (check.stdout + check.stderr).lower()
+
+
+def test_jwt_authn_follows_cors_and_checks_the_configured_issuer_and_audience(descriptor_set):
+    config = generate(descriptor_set, jwt_issuer="https://id.example", jwt_audience="dockyard-api")
+    names = [f["name"] for f in connection_manager(config)["http_filters"]]
+    assert names[:3] == ["envoy.filters.http.cors", "envoy.filters.http.jwt_authn", "request-body-limit"]
+
+    authentication = http_filter(config, "envoy.filters.http.jwt_authn")
+    provider = authentication["providers"]["dockyard"]
+    assert (provider["issuer"], provider["audiences"]) == ("https://id.example", ["dockyard-api"])
+    assert provider["forward"] is True  # services verify the token again
+    assert provider["from_headers"] == [{"name": "authorization", "value_prefix": "Bearer "}]
+    assert provider["clock_skew_seconds"] == CLOCK_LEEWAY_SECONDS
+    jwks = provider["remote_jwks"]
+    assert jwks["http_uri"]["cluster"] == JWKS_CLUSTER
+    assert jwks["http_uri"]["uri"].endswith("/.well-known/jwks.json")
+    assert jwks["async_fetch"]["fast_listener"] is True
+    # The default issuer and audience are the settings' defaults.
+    default = http_filter(generate(descriptor_set), "envoy.filters.http.jwt_authn")["providers"]["dockyard"]
+    assert (default["issuer"], default["audiences"]) == ("dockyard", ["dockyard"])
+
+
+def test_only_public_methods_are_exempt_on_their_grpc_and_http_paths(descriptor_set):
+    rules = http_filter(generate(descriptor_set), "envoy.filters.http.jwt_authn")["rules"]
+    exempt = [rule["match"] for rule in rules if "requires" not in rule]
+
+    def http(verb: str, **match) -> dict:
+        return {**match, "headers": [{"name": ":method", "string_match": {"exact": verb}}]}
+
+    assert {"path": "/dockyard.identity.v1.AuthService/Login"} in exempt
+    assert http("POST", path="/v1/auth/login") in exempt
+    assert http("GET", path="/.well-known/jwks.json") in exempt
+    assert http("GET", path="/v1/system/status") in exempt
+    assert {"path": "/dockyard.audit.v1.GatewayFixtureService/GetWidget"} in exempt
+    assert http("GET", safe_regex={"regex": "/v1/fixture/widgets/[^/:]+"}) in exempt
+    assert http("GET", safe_regex={"regex": "/v1/fixture/shelves/[^/:]+/widgets/[^/:]+"}) in exempt
+    exempt_paths = {str(match) for match in exempt}
+    for not_public in ("ArchiveWidget", "CreateWidget", "GetCurrentUser", "ComponentService", "/v1/users"):
+        assert not any(not_public in path for path in exempt_paths), not_public
+    assert rules[-1] == {"match": {"prefix": "/"}, "requires": {"provider_name": "dockyard"}}
+
+
+@pytest.mark.parametrize(
+    ("template", "matches", "does_not_match"),
+    [
+        (
+            "/v1/users/{user_id}",
+            ["/v1/users/42"],
+            ["/v1/users/42/teams", "/v1/users/42:disable", "/v1/users/"],
+        ),
+        ("/v1/users/{user_id}:disable", ["/v1/users/42:disable"], ["/v1/users/42", "/v1/users/42:enable"]),
+        ("/v1/{name=projects/*/apps/*}", ["/v1/projects/p/apps/a"], ["/v1/projects/p/apps/a/b"]),
+        ("/v1/files/{path=**}", ["/v1/files/a/b/c", "/v1/files/"], ["/v1/files/a:delete"]),
+        ("/v1/*/items", ["/v1/x/items"], ["/v1/x/y/items"]),
+        ("/v1/a.b/{id}", ["/v1/a.b/1"], ["/v1/aXb/1"]),
+    ],
+)
+def test_path_templates_become_regexes_that_never_match_more(template, matches, does_not_match):
+    regex = template_regex(template)
+    assert all(re.fullmatch(regex, path) for path in matches), regex
+    assert not any(re.fullmatch(regex, path) for path in does_not_match), regex
+
+
+def test_a_contract_without_a_public_jwks_is_an_error(descriptor_set):
+    services = [
+        dataclasses.replace(service, public_methods=())
+        if service.full_name.endswith("AuthService")
+        else service
+        for service in read_contract(descriptor_set)
+    ]
+    with pytest.raises(ValueError, match=r"no public method serves GET /\.well-known/jwks\.json"):
+        jwt_authn(services, "dockyard", "dockyard")
+
+
+def test_the_keys_are_fetched_from_the_gateways_own_listener(descriptor_set):
+    def jwks_address(listen_host: str) -> dict:
+        clusters = generate(descriptor_set, listen_host=listen_host, listen_port=8443)["static_resources"]
+        (jwks,) = [c for c in clusters["clusters"] if c["name"] == JWKS_CLUSTER]
+        return jwks["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"]
+
+    assert jwks_address("0.0.0.0")["socket_address"] == {"address": "127.0.0.1", "port_value": 8443}
+    assert jwks_address("::")["socket_address"] == {"address": "::1", "port_value": 8443}
+    assert jwks_address("10.0.0.7")["socket_address"] == {"address": "10.0.0.7", "port_value": 8443}
