@@ -5,8 +5,12 @@ import pathlib
 
 import grpc
 
+from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
 from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
+from services.identity.domain.housekeeping import purge_expired_credentials
+from services.identity.rpc.api_tokens import ApiTokenServicer
+from services.identity.rpc.auth import AuthServicer
 from services.identity.rpc.system import SystemServicer
 from services.identity.system_status import Peers
 
@@ -15,13 +19,20 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
     system_pb2_grpc.add_SystemServiceServicer_to_server(
         SystemServicer(runtime, Peers(runtime.settings)), server
     )
+    identity_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(runtime), server)
+    identity_pb2_grpc.add_ApiTokenServiceServicer_to_server(ApiTokenServicer(runtime), server)
 
 
 SPEC = ServiceSpec(
     name="identity",
     migrations_dir=pathlib.Path(__file__).parent / "migrations",
     register=register,
-    grpc_services=[system_pb2.DESCRIPTOR.services_by_name["SystemService"].full_name],
+    grpc_services=[
+        system_pb2.DESCRIPTOR.services_by_name["SystemService"].full_name,
+        identity_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
+        identity_pb2.DESCRIPTOR.services_by_name["ApiTokenService"].full_name,
+    ],
+    background=[purge_expired_credentials],
 )
 
 if __name__ == "__main__":
