@@ -18,10 +18,13 @@ bound to its kid. A key's life:
 
 Keys are maintained lazily, on the signing and JWKS paths (both run often: every sign-in, every
 verifier's JWKS refresh), under an advisory lock so replicas agree. When no key is ready (first
-start, a forced rotation, a master secret that changed, or nobody asked during a successor's
-pre-publication) the newest key that can sign signs at once. A key whose private half was sealed
-under a master secret the service no longer holds cannot sign, but its public half still verifies
-the tokens it signed until it expires.
+start, a rotation on demand, a master secret that changed, or nobody asked during a successor's
+pre-publication), of the keys that can sign, the one published longest signs. A key whose private
+half was sealed under a master secret the service no longer holds cannot sign, but its public half
+still verifies the tokens it signed until it expires.
+
+`TokenIssuer.rotate` rotates on demand: a new key is published now and the current one stops
+signing VERIFIER_CACHE_ALLOWANCE later, once every verifier's cached JWKS has the new key.
 """
 
 import dataclasses
@@ -46,6 +49,9 @@ SIGNING_PERIOD = datetime.timedelta(days=30)
 PREPUBLISH = datetime.timedelta(days=1)
 # Verifiers accept tokens a little past exp when their clock is behind ours.
 CLOCK_LEEWAY = datetime.timedelta(seconds=60)
+# Longer than any verifier keeps a JWKS copy without refetching: Envoy keeps it 60 s and never
+# refetches on an unknown kid (gateway/generate.py); services refetch on one (dockyard_kit/jwks.py).
+VERIFIER_CACHE_ALLOWANCE = datetime.timedelta(minutes=2)
 
 
 def utcnow() -> datetime.datetime:
@@ -76,10 +82,13 @@ def published_until(retired_at: datetime.datetime, access_token_ttl: datetime.ti
 
 
 def choose_signer(keys: list[KeyLifetime], now: datetime.datetime) -> KeyLifetime | None:
-    """The newest key that is ready; failing that, the newest that may sign at all."""
+    """The newest key that is ready; failing that, of the keys that may sign at all, the one
+    published longest (verifiers are likeliest to know it)."""
     candidates = [key for key in keys if key.can_sign and key.retired_at > now and key.expires_at > now]
     ready = [key for key in candidates if key.created_at + PREPUBLISH <= now]
-    return max(ready or candidates, key=lambda key: (key.created_at, key.kid), default=None)
+    if ready:
+        return max(ready, key=lambda key: (key.created_at, key.kid))
+    return min(candidates, key=lambda key: (key.created_at, key.kid), default=None)
 
 
 def needs_new_key(keys: list[KeyLifetime], now: datetime.datetime) -> bool:
@@ -179,13 +188,15 @@ class TokenIssuer:
         return {"keys": [json.loads(row["public_jwk"]) for row in rows]}
 
     async def rotate(self, pool: asyncpg.Pool) -> str:
-        """Retires every signing key now (each stays published until the tokens it signed have
-        expired) and makes a new key the signer at once. Returns the new kid."""
+        """Publishes a new key now, which signs once every key before it retires, at the latest
+        VERIFIER_CACHE_ALLOWANCE from now (each stays published until the tokens it signed have
+        expired). Returns the new kid."""
         now = utcnow()
+        retired_at = now + VERIFIER_CACHE_ALLOWANCE
         async with db.transaction(pool) as conn:
             await store.lock_for_maintenance(conn)
             await store.retire_signing_keys(
-                conn, now=now, expires_at=published_until(now, self.access_token_ttl)
+                conn, retired_at=retired_at, expires_at=published_until(retired_at, self.access_token_ttl)
             )
             return await self._create_key(conn, now)
 

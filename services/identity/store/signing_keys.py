@@ -50,12 +50,12 @@ async def insert_key(
 
 
 async def retire_signing_keys(
-    conn: asyncpg.Connection, *, now: datetime.datetime, expires_at: datetime.datetime
+    conn: asyncpg.Connection, *, retired_at: datetime.datetime, expires_at: datetime.datetime
 ) -> None:
-    """Every key that may still sign stops now, and stays published until `expires_at`."""
+    """Every key that would sign past `retired_at` stops then, and stays published until `expires_at`."""
     await conn.execute(
         "UPDATE signing_keys SET retired_at = $1, expires_at = $2 WHERE retired_at > $1",
-        now,
+        retired_at,
         expires_at,
     )
 

@@ -10,6 +10,7 @@ from services.identity.domain.tokens import (
     CLOCK_LEEWAY,
     PREPUBLISH,
     SIGNING_PERIOD,
+    VERIFIER_CACHE_ALLOWANCE,
     AccessGrant,
     KeyLifetime,
     access_claims,
@@ -63,6 +64,11 @@ def test_a_ready_key_signs_in_preference_to_a_newer_unready_one():
     assert choose_signer([old, new], T0 + 5 * DAY + datetime.timedelta(hours=1)).kid == "old"
 
 
+def test_with_no_key_ready_the_one_published_longest_signs():
+    young, younger = key("young", T0), key("younger", T0 + datetime.timedelta(hours=1))
+    assert choose_signer([younger, young], T0 + datetime.timedelta(hours=2)).kid == "young"
+
+
 def test_when_the_signer_retired_before_its_successor_was_ready_the_successor_signs_at_once():
     first = key("k1", T0)
     late_successor = key("k2", first.retired_at + datetime.timedelta(minutes=1))
@@ -75,13 +81,17 @@ def test_a_key_sealed_under_a_master_secret_no_longer_held_cannot_sign_so_a_new_
     assert needs_new_key([orphan], T0 + 2 * DAY)
 
 
-def test_a_forcibly_retired_key_stays_published_until_its_tokens_expire_but_never_signs_again():
+def test_on_a_rotation_the_new_key_signs_once_verifiers_caches_know_it_and_the_old_one_stays_published():
     now = T0 + 3 * DAY
-    retired = KeyLifetime("k1", T0, now, published_until(now, TTL))
-    replacement = key("k2", now)
-    assert choose_signer([retired, replacement], now).kid == "k2"
-    assert retired.expires_at == now + TTL + CLOCK_LEEWAY
-    assert not needs_new_key([retired, replacement], now)
+    retires = now + VERIFIER_CACHE_ALLOWANCE
+    old = KeyLifetime("k1", T0, retires, published_until(retires, TTL))
+    new = key("k2", now)
+
+    assert choose_signer([old, new], now).kid == "k1"
+    assert choose_signer([old, new], retires - datetime.timedelta(seconds=1)).kid == "k1"
+    assert choose_signer([old, new], retires).kid == "k2"
+    assert old.expires_at == retires + TTL + CLOCK_LEEWAY
+    assert not needs_new_key([old, new], now) and not needs_new_key([old, new], retires)
 
 
 def test_access_claims_follow_the_kit_contract():
