@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import asyncpg
 import sqlalchemy as sa
+from prometheus_client import Gauge
 from sqlalchemy.dialects import postgresql
 
 from dockyard.events.v1.envelope_pb2 import Event
@@ -29,6 +30,8 @@ log = logging.getLogger("dockyard.auth")
 TABLE = "revoked_users"
 CONSUMER_NAME = "revocations"
 SUBJECTS = [subject_for(event_type("identity", "user", verb)) for verb in ("disabled", "enabled", "deleted")]
+
+DENY_LIST_USERS = Gauge("dockyard_deny_list_users", "Disabled or deleted users this process refuses")
 
 RELOAD_INTERVAL_SECONDS = 0.5
 # Three missed reloads: the list may be missing a revocation, so nobody is let in on its word.
@@ -104,6 +107,7 @@ class RevokedUsers:
             rows = await conn.fetch(f"SELECT user_id FROM {TABLE}")
         self._user_ids = frozenset(str(row["user_id"]) for row in rows)
         self._loaded_at = loaded_at
+        DENY_LIST_USERS.set(len(self._user_ids))
 
     async def run(self) -> None:
         """Reloads every reload_interval until cancelled; a failed reload is retried at the next."""

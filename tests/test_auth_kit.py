@@ -25,7 +25,7 @@ from dockyard_kit.auth import (
 from dockyard_kit.events import new_event
 from dockyard_kit.interceptors import ServerInterceptor
 from dockyard_kit.jwks import JwksCache, JwksUnavailable, parse_key_set
-from dockyard_kit.revocations import SUBJECTS, RevokedUsers, apply_user_event
+from dockyard_kit.revocations import DENY_LIST_USERS, SUBJECTS, RevokedUsers, apply_user_event
 from services.projects.__main__ import SPEC as PROJECTS
 from tests.support.tokens import (
     AUDIENCE,
@@ -439,6 +439,7 @@ async def test_the_deny_list_follows_identity_events(projects_pool):
     await revoked.reload()
     assert revoked.is_revoked(disabled) and revoked.is_revoked(deleted)
     assert not revoked.is_revoked(str(uuid.uuid4()))
+    assert DENY_LIST_USERS._value.get() == 2  # what the process's metrics report
 
     await apply(projects_pool, "enabled", disabled)
     await apply(projects_pool, "enabled", deleted)  # a deleted user is never re-enabled
