@@ -12,6 +12,8 @@ from services.identity.domain.housekeeping import purge_expired_credentials
 from services.identity.rpc.api_tokens import ApiTokenServicer
 from services.identity.rpc.auth import AuthServicer
 from services.identity.rpc.system import SystemServicer
+from services.identity.rpc.teams import TeamServicer
+from services.identity.rpc.users import UserServicer
 from services.identity.system_status import Peers
 
 
@@ -21,6 +23,8 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
     )
     identity_pb2_grpc.add_AuthServiceServicer_to_server(AuthServicer(runtime), server)
     identity_pb2_grpc.add_ApiTokenServiceServicer_to_server(ApiTokenServicer(runtime), server)
+    identity_pb2_grpc.add_UserServiceServicer_to_server(UserServicer(runtime), server)
+    identity_pb2_grpc.add_TeamServiceServicer_to_server(TeamServicer(runtime), server)
 
 
 SPEC = ServiceSpec(
@@ -31,6 +35,8 @@ SPEC = ServiceSpec(
         system_pb2.DESCRIPTOR.services_by_name["SystemService"].full_name,
         identity_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
         identity_pb2.DESCRIPTOR.services_by_name["ApiTokenService"].full_name,
+        identity_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
+        identity_pb2.DESCRIPTOR.services_by_name["TeamService"].full_name,
     ],
     background=[purge_expired_credentials],
 )

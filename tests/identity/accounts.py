@@ -2,7 +2,8 @@
 
 Against the database (domain functions, one database per test): `create_people`, `as_caller`,
 `outbox_events`. Against the stack (gRPC through the gateway or straight to identity, REST through
-the gateway): `setup_admin`, `login`, `create_account`, `api_token_access`, `code_of`, `rest`."""
+the gateway): `setup_admin`, `login`, `create_account`, `api_token_access`, `code_of`, `rest`, and
+`People`, every kind of caller of the authorization matrices."""
 
 import http.client
 import json
@@ -18,6 +19,12 @@ from services.identity.domain import users
 
 PASSWORD = "correct horse battery"
 TIMEOUT = 30
+
+OK = grpc.StatusCode.OK
+DENIED = grpc.StatusCode.PERMISSION_DENIED
+NOT_FOUND = grpc.StatusCode.NOT_FOUND
+UNAUTHENTICATED = grpc.StatusCode.UNAUTHENTICATED
+INVALID = grpc.StatusCode.INVALID_ARGUMENT
 
 
 # -- against the database -----------------------------------------------------------------------
@@ -163,3 +170,87 @@ def rest(port: int, method: str, path: str, body=None, token: str = "") -> tuple
         return response.status, json.loads(raw) if raw else {}
     finally:
         connection.close()
+
+
+# -- the authorization matrices -----------------------------------------------------------------
+
+CALLERS = (
+    "super_admin",
+    "admin",
+    "developer",
+    "viewer",
+    "owner",
+    "member",
+    "unrelated",
+    "anonymous",
+    "read_only_admin",
+    "project_limited_admin",
+)
+
+
+class People:
+    """Every kind of caller, on one running platform. `crew` is a team that `owner` owns, with
+    `member` and the `bystander` (a developer the user matrix acts upon) as members; `developer`,
+    `viewer` and `unrelated` are in no team. The API tokens are the admin's: even an admin's token
+    does no more than its scope allows."""
+
+    def __init__(self, channel) -> None:
+        self.channel = channel
+        self.super_admin = Account(setup_admin(channel, "root"), login(channel, "root"))
+        self.admin = create_account(channel, self.super_admin, "admin1", "admin")
+        self.developer = create_account(channel, self.super_admin, "dev1", "developer")
+        self.viewer = create_account(channel, self.super_admin, "viewer1", "viewer")
+        self.owner = create_account(channel, self.super_admin, "owner1", "developer")
+        self.member = create_account(channel, self.super_admin, "member1", "developer")
+        self.unrelated = create_account(channel, self.super_admin, "loner1", "developer")
+        self.read_only_admin = api_token_access(channel, self.admin, "ci-read", scope="read_only")
+        self.project_limited_admin = api_token_access(
+            channel, self.admin, "ci-project", scope="read_write", project_ids=[random_id()]
+        )
+        self.anonymous = Account(identity_pb2.User(), "")
+        self.crew = self.new_team()
+        self.bystander = self.new_target()
+
+    def new_team(self) -> identity_pb2.Team:
+        """A team like crew: `owner` its owner, `member` a member."""
+        team = identity_pb2_grpc.TeamServiceStub(self.channel).CreateTeam(
+            identity_pb2.CreateTeamRequest(team=identity_pb2.Team(name=f"team-{random_id()[:8]}")),
+            metadata=self.owner.metadata,
+            timeout=TIMEOUT,
+        )
+        self.add_member(team, self.member.user)
+        return team
+
+    def add_member(self, team: identity_pb2.Team, user: identity_pb2.User, role: str = "member") -> None:
+        identity_pb2_grpc.TeamServiceStub(self.channel).AddTeamMember(
+            identity_pb2.AddTeamMemberRequest(
+                team_id=team.id, member=identity_pb2.TeamMember(user_id=user.id, role=role)
+            ),
+            metadata=self.owner.metadata,
+            timeout=TIMEOUT,
+        )
+
+    def new_target(self) -> identity_pb2.User:
+        """A fresh developer in crew, for a call that may change or delete it."""
+        user = create_user(self.channel, self.super_admin, f"t{random_id()[:8]}", "developer")
+        self.add_member(self.crew, user)
+        return user
+
+
+def expect(*, admins: grpc.StatusCode, others: grpc.StatusCode = DENIED, **by_caller) -> dict:
+    """Expected codes by caller: `admins` for super_admin and admin, `others` for developer, viewer
+    and the unrelated user, UNAUTHENTICATED for anonymous; PERMISSION_DENIED unless `by_caller`
+    names another code for a caller."""
+    codes = dict.fromkeys(CALLERS, DENIED)
+    codes.update(super_admin=admins, admin=admins, developer=others, viewer=others, unrelated=others)
+    codes.update(anonymous=UNAUTHENTICATED, **by_caller)
+    return codes
+
+
+def outcomes(people: People, method, request_for, target_for, expected: dict) -> dict:
+    """Calls `method` once as each caller of `expected`, with `request_for(people, target)` where
+    `target_for(expected code)` picks the target: the codes each caller got."""
+    return {
+        name: code_of(method, request_for(people, target_for(code)), getattr(people, name).metadata)
+        for name, code in expected.items()
+    }

@@ -11,6 +11,7 @@ from dockyard_kit import db, migrations
 from dockyard_kit.config import SERVICES
 from dockyard_kit.stack.components import free_port
 from tests.conftest import REPO_ROOT
+from tests.identity.accounts import People
 from tests.support.stack_process import StackProcess
 
 
@@ -40,6 +41,12 @@ def identity_channel(stack):
     """gRPC straight to the identity service, bypassing the gateway."""
     with grpc.insecure_channel(stack.addresses["identity"]) as channel:
         yield channel
+
+
+@pytest.fixture(scope="module")
+def people(identity_channel) -> People:
+    """Every kind of caller (tests/identity/accounts.py), signed in to this module's platform."""
+    return People(identity_channel)
 
 
 @pytest.fixture

@@ -4,12 +4,34 @@ TeamService through the real platform (gateway and direct gRPC).
 The rules the database backs (a team keeps an owner) and the outbox are checked through the domain
 functions against PostgreSQL; everything a client sees is checked through the stack."""
 
-import pytest
+import contextlib
+import json
 
-from dockyard.identity.v1 import events_pb2
+import grpc
+import pytest
+from google.protobuf import field_mask_pb2
+
+from dockyard.identity.v1 import events_pb2, identity_pb2, identity_pb2_grpc
 from dockyard_kit.errors import FailedPrecondition
 from services.identity.domain import teams, users
-from tests.identity.accounts import as_caller, create_people, outbox_events, payload
+from tests.identity.accounts import (
+    DENIED,
+    INVALID,
+    NOT_FOUND,
+    OK,
+    as_caller,
+    code_of,
+    create_account,
+    create_people,
+    expect,
+    field_of,
+    outbox_events,
+    outcomes,
+    payload,
+    random_id,
+    rest,
+    rpc_error,
+)
 
 
 async def test_the_creator_owns_the_team_and_the_last_owner_stays(identity_pool):
@@ -60,3 +82,266 @@ async def test_membership_events_follow_every_change_also_through_deletions(iden
     assert role_changed.member.username == "other"
     assert payload(events[0], events_pb2.TeamChanged).team.settings == {}
     assert payload(events[4], events_pb2.TeamChanged).team.description == "the platform team"
+
+
+# -- through the platform -----------------------------------------------------------------------
+
+
+# (rpc, request for a team like crew, expected codes, whether an allowed call changes its team)
+TEAM_MATRIX = [
+    (
+        "ListTeams",
+        lambda people, team: identity_pb2.ListTeamsRequest(),
+        expect(admins=OK, others=OK, owner=OK, member=OK, read_only_admin=OK),
+        False,
+    ),
+    (
+        "GetTeam",
+        lambda people, team: identity_pb2.GetTeamRequest(team_id=team.id),
+        expect(admins=OK, others=NOT_FOUND, owner=OK, member=OK, read_only_admin=OK),
+        False,
+    ),
+    (
+        "CreateTeam",
+        lambda people, team: identity_pb2.CreateTeamRequest(
+            team=identity_pb2.Team(name=f"new-{random_id()}")
+        ),
+        expect(admins=OK, others=OK, viewer=DENIED, owner=OK, member=OK),
+        False,
+    ),
+    (
+        "UpdateTeam",
+        lambda people, team: identity_pb2.UpdateTeamRequest(
+            team=identity_pb2.Team(id=team.id, description="renamed"),
+            update_mask=field_mask_pb2.FieldMask(paths=["description"]),
+        ),
+        expect(admins=OK, others=NOT_FOUND, owner=OK),
+        True,
+    ),
+    (
+        "DeleteTeam",
+        lambda people, team: identity_pb2.DeleteTeamRequest(team_id=team.id),
+        expect(admins=OK, others=NOT_FOUND, owner=OK),
+        True,
+    ),
+    (
+        "ListTeamMembers",
+        lambda people, team: identity_pb2.ListTeamMembersRequest(team_id=team.id),
+        expect(admins=OK, others=NOT_FOUND, owner=OK, member=OK, read_only_admin=OK),
+        False,
+    ),
+    (
+        "AddTeamMember",
+        lambda people, team: identity_pb2.AddTeamMemberRequest(
+            team_id=team.id, member=identity_pb2.TeamMember(user_id=people.unrelated.id, role="member")
+        ),
+        expect(admins=OK, others=NOT_FOUND, owner=OK),
+        True,
+    ),
+    (
+        "UpdateTeamMember",
+        lambda people, team: identity_pb2.UpdateTeamMemberRequest(
+            team_id=team.id, user_id=people.member.id, member=identity_pb2.TeamMember(role="viewer")
+        ),
+        expect(admins=OK, others=NOT_FOUND, owner=OK),
+        True,
+    ),
+    (
+        "RemoveTeamMember",
+        lambda people, team: identity_pb2.RemoveTeamMemberRequest(team_id=team.id, user_id=people.member.id),
+        expect(admins=OK, others=NOT_FOUND, owner=OK, member=OK),  # a member may leave
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize("route", ["gateway", "direct"])
+@pytest.mark.parametrize(
+    ("rpc", "request_for", "expected", "changes_team"), TEAM_MATRIX, ids=[row[0] for row in TEAM_MATRIX]
+)
+def test_the_team_service_authorization_matrix(
+    people, gateway_channel, identity_channel, route, rpc, request_for, expected, changes_team
+):
+    """Every TeamService RPC as every kind of caller. Callers expected to succeed at a change act on
+    a fresh team like crew each; the others on crew, which nothing may change."""
+    channel = gateway_channel if route == "gateway" else identity_channel
+    method = getattr(identity_pb2_grpc.TeamServiceStub(channel), rpc)
+
+    def team_for(expected_code):
+        return people.new_team() if changes_team and expected_code == OK else people.crew
+
+    assert outcomes(people, method, request_for, team_for, expected) == expected
+
+
+def team_stub(channel):
+    return identity_pb2_grpc.TeamServiceStub(channel)
+
+
+def members_of(people, team) -> list[tuple[str, str]]:
+    response = team_stub(people.channel).ListTeamMembers(
+        identity_pb2.ListTeamMembersRequest(team_id=team.id), metadata=people.super_admin.metadata
+    )
+    return [(member.username, member.role) for member in response.members]
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "field"),
+    [
+        ("ab", INVALID, "name"),
+        ("t" * 101, INVALID, "name"),
+        ("crew-twin", grpc.StatusCode.ALREADY_EXISTS, "name"),
+    ],
+)
+def test_a_bad_team_name_is_named_over_grpc_and_rest(people, stack, name, code, field):
+    stub = team_stub(people.channel)
+    create = identity_pb2.CreateTeamRequest(team=identity_pb2.Team(name="crew-twin"))
+    with contextlib.suppress(grpc.RpcError):
+        stub.CreateTeam(create, metadata=people.developer.metadata)
+    listed = lambda: stub.ListTeams(identity_pb2.ListTeamsRequest(), metadata=people.admin.metadata).teams  # noqa: E731
+    before = len(listed())
+    error = rpc_error(
+        stub.CreateTeam,
+        identity_pb2.CreateTeamRequest(team=identity_pb2.Team(name=name)),
+        people.developer.metadata,
+    )
+    assert (error.code(), field_of(error)) == (code, field)
+    status, body = rest(stack.port, "POST", "/v1/teams", {"name": name}, people.developer.token)
+    assert status == {INVALID: 400, grpc.StatusCode.ALREADY_EXISTS: 409}[code], body
+    assert len(listed()) == before
+
+
+def test_the_creator_owns_a_new_team(people):
+    team = team_stub(people.channel).CreateTeam(
+        identity_pb2.CreateTeamRequest(
+            team=identity_pb2.Team(name="founders", description="first", settings={"region": "eu"})
+        ),
+        metadata=people.developer.metadata,
+    )
+    assert (team.name, team.description, dict(team.settings)) == ("founders", "first", {"region": "eu"})
+    assert members_of(people, team) == [("dev1", "owner")]
+
+
+def test_ownership_rules_between_owners_and_team_admins(people):
+    stub = team_stub(people.channel)
+    team = people.new_team()
+    people.add_member(team, people.developer.user, role="admin")
+    team_admin = people.developer
+
+    def change(actor, user, role):
+        request = identity_pb2.UpdateTeamMemberRequest(
+            team_id=team.id, user_id=user.id, member=identity_pb2.TeamMember(role=role)
+        )
+        return code_of(stub.UpdateTeamMember, request, actor.metadata)
+
+    def remove(actor, user):
+        request = identity_pb2.RemoveTeamMemberRequest(team_id=team.id, user_id=user.id)
+        return code_of(stub.RemoveTeamMember, request, actor.metadata)
+
+    def add(actor, user, role):
+        request = identity_pb2.AddTeamMemberRequest(
+            team_id=team.id, member=identity_pb2.TeamMember(user_id=user.id, role=role)
+        )
+        return code_of(stub.AddTeamMember, request, actor.metadata)
+
+    assert add(team_admin, people.unrelated.user, "owner") == DENIED  # only owners make owners
+    assert add(team_admin, people.unrelated.user, "viewer") == OK
+    assert add(team_admin, people.unrelated.user, "member") == grpc.StatusCode.ALREADY_EXISTS
+    assert add(team_admin, people.viewer.user, "chief") == INVALID
+    assert add(team_admin, identity_pb2.User(id=random_id()), "member") == NOT_FOUND
+    assert change(team_admin, people.member.user, "admin") == OK
+    assert change(team_admin, people.owner.user, "member") == DENIED  # nor unmake them
+    assert remove(team_admin, people.owner.user) == DENIED
+    # The only owner can be neither demoted nor removed, even by themselves or a platform admin.
+    for refused in (
+        change(people.owner, people.owner.user, "admin"),
+        remove(people.super_admin, people.owner.user),
+    ):
+        assert refused == grpc.StatusCode.FAILED_PRECONDITION
+    assert change(people.owner, people.member.user, "owner") == OK
+    assert change(people.owner, people.owner.user, "member") == OK  # another owner remains
+    assert remove(people.unrelated, people.unrelated.user) == OK  # anyone may leave
+    assert sorted(members_of(people, team)) == [("dev1", "admin"), ("member1", "owner"), ("owner1", "member")]
+
+
+def test_the_last_owner_refusal_reads_well(people):
+    team = people.new_team()
+    error = rpc_error(
+        team_stub(people.channel).UpdateTeamMember,
+        identity_pb2.UpdateTeamMemberRequest(
+            team_id=team.id, user_id=people.owner.id, member=identity_pb2.TeamMember(role="member")
+        ),
+        people.owner.metadata,
+    )
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert error.details() == (
+        "a team must keep at least one owner: make another member an owner first, or delete the team"
+    )
+
+
+def test_update_team_with_a_mask_and_over_rest(people, stack):
+    team = people.new_team()
+    status, body = rest(
+        stack.port,
+        "PATCH",
+        f"/v1/teams/{team.id}?update_mask=description,settings",
+        {"name": "ignored", "description": "we ship", "settings": {"color": "blue"}},
+        people.owner.token,
+    )
+    assert status == 200, body
+    assert (body["name"], body["description"], body["settings"]) == (team.name, "we ship", {"color": "blue"})
+    status, body = rest(stack.port, "PATCH", f"/v1/teams/{team.id}?update_mask=id", {}, people.owner.token)
+    assert status == 400 and "update_mask" in json.dumps(body), body
+    status, body = rest(stack.port, "GET", f"/v1/teams/{team.id}", token=people.unrelated.token)
+    assert status == 404, body
+    status, body = rest(stack.port, "DELETE", f"/v1/teams/{team.id}", token=people.owner.token)
+    assert status == 200, body
+    status, body = rest(stack.port, "GET", f"/v1/teams/{team.id}", token=people.super_admin.token)
+    assert status == 404, body
+
+
+def test_teams_and_members_page_in_name_order(people):
+    stub = team_stub(people.channel)
+    pager = create_account(people.channel, people.super_admin, "pager", "developer")
+    names = [f"paged-{letter}" for letter in "dbeac"]
+    for name in names:
+        stub.CreateTeam(
+            identity_pb2.CreateTeamRequest(team=identity_pb2.Team(name=name)), metadata=pager.metadata
+        )
+
+    def every_page(list_page, items):
+        seen, token = [], ""
+        while True:
+            page = list_page(token)
+            seen += items(page)
+            token = page.next_page_token
+            if not token:
+                return seen
+
+    teams = every_page(
+        lambda token: stub.ListTeams(
+            identity_pb2.ListTeamsRequest(page_size=2, page_token=token), metadata=pager.metadata
+        ),
+        lambda page: [team.name for team in page.teams],
+    )
+    assert teams == sorted(names)  # the pager's own teams only
+    every_team = every_page(
+        lambda token: stub.ListTeams(
+            identity_pb2.ListTeamsRequest(page_size=3, page_token=token), metadata=people.admin.metadata
+        ),
+        lambda page: [team.name for team in page.teams],
+    )
+    assert set(names) < set(every_team) and every_team == sorted(every_team)
+    members = every_page(
+        lambda token: stub.ListTeamMembers(
+            identity_pb2.ListTeamMembersRequest(team_id=people.crew.id, page_size=1, page_token=token),
+            metadata=people.member.metadata,
+        ),
+        lambda page: [member.username for member in page.members],
+    )
+    assert {"owner1", "member1"} <= set(members) and members == sorted(members)
+    for request, field in (
+        (identity_pb2.ListTeamsRequest(page_size=101), "page_size"),
+        (identity_pb2.ListTeamsRequest(page_token="nope"), "page_token"),
+    ):
+        error = rpc_error(stub.ListTeams, request, pager.metadata)
+        assert (error.code(), field_of(error)) == (INVALID, field)

@@ -1,14 +1,50 @@
-"""Users: first-run setup, the account rules and their races, and the events they write, checked
-through the domain functions against PostgreSQL (one database per test)."""
+"""Users: first-run setup, the account rules and their races, the events they write, and UserService
+through the real platform.
+
+The races and the outbox are checked through the domain functions against PostgreSQL (one database
+per test); what a client sees is checked on the whole stack, over gRPC through the gateway and
+straight to identity, and over REST through the gateway."""
 
 import asyncio
+import json
+import time
 
+import grpc
 import pytest
+from google.protobuf import field_mask_pb2
 
-from dockyard.identity.v1 import events_pb2
+from dockyard.identity.v1 import events_pb2, identity_pb2, identity_pb2_grpc
 from dockyard_kit.errors import FailedPrecondition, PermissionDenied
 from services.identity.domain import users
-from tests.identity.accounts import PASSWORD, as_caller, create_people, outbox_events, payload
+from tests.identity.accounts import (
+    DENIED,
+    INVALID,
+    NOT_FOUND,
+    OK,
+    PASSWORD,
+    UNAUTHENTICATED,
+    Account,
+    api_token_access,
+    as_caller,
+    code_of,
+    create_account,
+    create_people,
+    create_user,
+    expect,
+    field_of,
+    login,
+    outbox_events,
+    outcomes,
+    payload,
+    random_id,
+    rest,
+    rpc_error,
+)
+
+# The issue's bound for a disabled user's tokens to stop working everywhere, with room for a slow
+# machine; re-enabling travels the same way.
+DENY_LIST_DELAY_SECONDS = 5
+
 
 # -- against the database -----------------------------------------------------------------------
 
@@ -111,3 +147,333 @@ async def test_every_change_writes_its_event_and_a_refused_one_none(identity_poo
     assert payload(events[2], events_pb2.UserChanged).user.email == "2nd@example.com"
     assert payload(events[4], events_pb2.UserChanged).user.disabled
     assert {event.actor_user_id for event in events[2:]} == {str(first["id"])}
+
+
+# -- through the platform -----------------------------------------------------------------------
+
+
+def _new_user(people, target) -> identity_pb2.CreateUserRequest:
+    name = f"n{random_id()[:8]}"
+    return identity_pb2.CreateUserRequest(
+        user=identity_pb2.User(username=name, email=f"{name}@example.com", password=PASSWORD)
+    )
+
+
+def _update_email(people, target) -> identity_pb2.UpdateUserRequest:
+    return identity_pb2.UpdateUserRequest(
+        user=identity_pb2.User(id=target.id, email=f"{random_id()[:8]}@example.com"),
+        update_mask=field_mask_pb2.FieldMask(paths=["email"]),
+    )
+
+
+# (rpc, request for a target, expected codes, whether an allowed call changes its target)
+USER_MATRIX = [
+    (
+        "GetCurrentUser",
+        lambda people, target: identity_pb2.GetCurrentUserRequest(),
+        expect(admins=OK, owner=OK, member=OK, others=OK, read_only_admin=OK, project_limited_admin=OK),
+        False,
+    ),
+    (
+        "ListUsers",
+        lambda people, target: identity_pb2.ListUsersRequest(),
+        expect(admins=OK, read_only_admin=OK),
+        False,
+    ),
+    (
+        "ListUsers(team_id)",
+        lambda people, target: identity_pb2.ListUsersRequest(team_id=people.crew.id),
+        expect(admins=OK, owner=OK, member=OK, read_only_admin=OK),
+        False,
+    ),
+    (
+        "GetUser",
+        lambda people, target: identity_pb2.GetUserRequest(user_id=target.id),
+        expect(admins=OK, owner=OK, member=OK, others=NOT_FOUND, read_only_admin=OK),
+        False,
+    ),
+    ("CreateUser", _new_user, expect(admins=OK), False),
+    ("UpdateUser", _update_email, expect(admins=OK), True),
+    (
+        "DisableUser",
+        lambda people, target: identity_pb2.DisableUserRequest(user_id=target.id),
+        expect(admins=OK),
+        True,
+    ),
+    (
+        "EnableUser",
+        lambda people, target: identity_pb2.EnableUserRequest(user_id=target.id),
+        expect(admins=OK),
+        True,
+    ),
+    (
+        "DeleteUser",
+        lambda people, target: identity_pb2.DeleteUserRequest(user_id=target.id),
+        expect(admins=OK),
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize("route", ["gateway", "direct"])
+@pytest.mark.parametrize(
+    ("case", "request_for", "expected", "changes_target"), USER_MATRIX, ids=[row[0] for row in USER_MATRIX]
+)
+def test_the_user_service_authorization_matrix(
+    people, gateway_channel, identity_channel, route, case, request_for, expected, changes_target
+):
+    """Every UserService RPC as every kind of caller. Callers expected to succeed at a change act
+    on a fresh target each; the others on the bystander, whom nothing may change."""
+    channel = gateway_channel if route == "gateway" else identity_channel
+    method = getattr(identity_pb2_grpc.UserServiceStub(channel), case.split("(")[0])
+
+    def target_for(expected_code):
+        fresh = changes_target and expected_code == OK
+        return people.new_target() if fresh else people.bystander
+
+    assert outcomes(people, method, request_for, target_for, expected) == expected
+
+
+# The bad values of the seed's user constraints, each with the field the error names.
+BAD_NEW_USERS = [
+    ({"username": "ab"}, INVALID, "username"),
+    ({"username": "Bob"}, INVALID, "username"),
+    ({"username": "b" * 51}, INVALID, "username"),
+    ({"email": "bob@example"}, INVALID, "email"),
+    ({"email": "bob.example.com"}, INVALID, "email"),
+    ({"role": "root"}, INVALID, "role"),
+    ({"password": "too short"}, INVALID, "password"),
+    ({"username": "dev1"}, grpc.StatusCode.ALREADY_EXISTS, "username"),
+    ({"email": "DEV1@example.com"}, grpc.StatusCode.ALREADY_EXISTS, "email"),
+]
+
+
+def user_count(channel, people) -> int:
+    users_stub = identity_pb2_grpc.UserServiceStub(channel)
+    request = identity_pb2.ListUsersRequest(page_size=100)
+    return len(users_stub.ListUsers(request, metadata=people.super_admin.metadata).users)
+
+
+@pytest.mark.parametrize(("bad", "code", "field"), BAD_NEW_USERS)
+def test_a_bad_new_user_gets_its_field_named_over_grpc_and_rest(
+    people, identity_channel, stack, bad, code, field
+):
+    before = user_count(identity_channel, people)
+    values = {"username": "newcomer", "email": "newcomer@example.com", "password": PASSWORD, **bad}
+    error = rpc_error(
+        identity_pb2_grpc.UserServiceStub(identity_channel).CreateUser,
+        identity_pb2.CreateUserRequest(user=identity_pb2.User(**values)),
+        people.super_admin.metadata,
+    )
+    assert (error.code(), field_of(error)) == (code, field), error.details()
+    status, body = rest(stack.port, "POST", "/v1/users", values, people.super_admin.token)
+    assert status == {INVALID: 400, grpc.StatusCode.ALREADY_EXISTS: 409}[code], body
+    assert field in json.dumps(body["details"]), body
+    assert user_count(identity_channel, people) == before
+
+
+def test_malformed_ids_are_invalid_arguments_named_by_field(people, identity_channel, stack):
+    error = rpc_error(
+        identity_pb2_grpc.UserServiceStub(identity_channel).GetUser,
+        identity_pb2.GetUserRequest(user_id="not-a-uuid"),
+        people.super_admin.metadata,
+    )
+    assert (error.code(), field_of(error)) == (INVALID, "user_id")
+    status, body = rest(stack.port, "GET", "/v1/users/not-a-uuid", token=people.super_admin.token)
+    assert status == 400, body
+    status, body = rest(stack.port, "GET", f"/v1/users/{random_id()}", token=people.super_admin.token)
+    assert status == 404, body
+
+
+def test_a_user_reads_and_edits_their_own_profile_over_rest(people, identity_channel, stack):
+    me = create_account(identity_channel, people.super_admin, "selfie", "developer")
+    status, body = rest(stack.port, "GET", "/v1/users/me", token=me.token)
+    assert status == 200, body
+    assert (body["username"], body["role"], body.get("password", "")) == ("selfie", "developer", "")
+    status, body = rest(
+        stack.port,
+        "PATCH",
+        f"/v1/users/{me.id}?update_mask=email,preferences",
+        {"email": "Selfie@Example.org", "preferences": {"theme": "dark"}, "role": "admin"},
+        me.token,
+    )
+    assert status == 200, body
+    assert (body["email"], body["preferences"], body["role"]) == (
+        "Selfie@Example.org",
+        {"theme": "dark"},
+        "developer",
+    )
+    # Without a mask, the fields the body sets are the ones to change (role among them: refused).
+    status, body = rest(
+        stack.port, "PATCH", f"/v1/users/{me.id}", {"username": "selfie2", "role": "admin"}, me.token
+    )
+    assert status == 403, body
+    status, body = rest(stack.port, "PATCH", f"/v1/users/{me.id}", {"username": "selfie2"}, me.token)
+    assert (status, body.get("username")) == (200, "selfie2"), body
+    status, body = rest(stack.port, "PATCH", f"/v1/users/{me.id}?update_mask=created_at", {}, me.token)
+    assert status == 400 and "update_mask" in json.dumps(body), body
+
+
+def test_changing_ones_own_password_takes_the_current_one(people, identity_channel):
+    me = create_account(identity_channel, people.super_admin, "rotator", "developer")
+    update = identity_pb2_grpc.UserServiceStub(identity_channel).UpdateUser
+    new_password = "a much better passphrase"
+
+    def change(old_password: str, metadata=me.metadata):
+        request = identity_pb2.UpdateUserRequest(
+            user=identity_pb2.User(id=me.id, password=new_password),
+            update_mask=field_mask_pb2.FieldMask(paths=["password"]),
+            old_password=old_password,
+        )
+        return update(request, metadata=metadata, timeout=30)
+
+    for wrong in ("", "not the password"):
+        with pytest.raises(grpc.RpcError) as raised:
+            change(wrong)
+        assert (raised.value.code(), field_of(raised.value)) == (INVALID, "old_password")
+    assert login(identity_channel, "rotator", PASSWORD)
+    change(PASSWORD)
+    assert login(identity_channel, "rotator", new_password)
+    with pytest.raises(grpc.RpcError):
+        login(identity_channel, "rotator", PASSWORD)
+    # An admin resets someone else's password without knowing it.
+    new_password = "reset by an admin, twelve+"
+    change("", people.admin.metadata)
+    assert login(identity_channel, "rotator", new_password)
+
+
+def set_role(channel, actor: Account, target_id: str, role: str) -> grpc.StatusCode:
+    request = identity_pb2.UpdateUserRequest(
+        user=identity_pb2.User(id=target_id, role=role), update_mask=field_mask_pb2.FieldMask(paths=["role"])
+    )
+    return code_of(identity_pb2_grpc.UserServiceStub(channel).UpdateUser, request, actor.metadata)
+
+
+def test_roles_change_by_admins_and_admin_roles_by_a_super_admin_only(people, identity_channel):
+    target = create_user(identity_channel, people.super_admin, "climber", "viewer")
+    read_write_admin_token = api_token_access(identity_channel, people.admin, "ci-write", scope="read_write")
+    assert set_role(identity_channel, people.admin, target.id, "developer") == OK
+    assert set_role(identity_channel, people.admin, target.id, "admin") == DENIED
+    assert set_role(identity_channel, read_write_admin_token, target.id, "viewer") == DENIED
+    assert set_role(identity_channel, people.developer, target.id, "viewer") == DENIED
+    assert set_role(identity_channel, people.super_admin, target.id, "admin") == OK
+    assert set_role(identity_channel, people.admin, target.id, "developer") == DENIED  # an admin now
+    assert set_role(identity_channel, people.super_admin, target.id, "boss") == INVALID
+    assert set_role(identity_channel, people.super_admin, people.super_admin.id, "admin") == DENIED
+    assert set_role(identity_channel, people.admin, people.admin.id, "super_admin") == DENIED
+    assert set_role(identity_channel, people.super_admin, target.id, "developer") == OK
+
+
+def test_an_admin_cannot_act_on_admin_accounts(people, identity_channel):
+    other_admin = create_user(identity_channel, people.super_admin, "admin2", "admin")
+    stub = identity_pb2_grpc.UserServiceStub(identity_channel)
+    for method, request in (
+        (stub.DisableUser, identity_pb2.DisableUserRequest(user_id=other_admin.id)),
+        (stub.DeleteUser, identity_pb2.DeleteUserRequest(user_id=other_admin.id)),
+        (stub.UpdateUser, _update_email(people, other_admin)),
+        (stub.DisableUser, identity_pb2.DisableUserRequest(user_id=people.super_admin.id)),
+    ):
+        assert code_of(method, request, people.admin.metadata) == DENIED
+    assert (
+        code_of(
+            stub.DeleteUser,
+            identity_pb2.DeleteUserRequest(user_id=other_admin.id),
+            people.super_admin.metadata,
+        )
+        == OK
+    )
+
+
+def test_the_last_super_admin_cannot_be_disabled_or_deleted(people, identity_channel):
+    stub = identity_pb2_grpc.UserServiceStub(identity_channel)
+    super_admins = stub.ListUsers(
+        identity_pb2.ListUsersRequest(role="super_admin"), metadata=people.super_admin.metadata
+    )
+    assert [user.username for user in super_admins.users] == ["root"]
+    for method, request in (
+        (stub.DisableUser, identity_pb2.DisableUserRequest(user_id=people.super_admin.id)),
+        (stub.DeleteUser, identity_pb2.DeleteUserRequest(user_id=people.super_admin.id)),
+    ):
+        error = rpc_error(method, request, people.super_admin.metadata)
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "last active super_admin" in error.details()
+    assert (
+        stub.GetCurrentUser(identity_pb2.GetCurrentUserRequest(), metadata=people.super_admin.metadata).role
+        == "super_admin"
+    )
+
+
+def test_a_disabled_user_is_refused_until_enabled_again(people, identity_channel, gateway_channel):
+    account = create_account(identity_channel, people.super_admin, "sleepy", "developer")
+    stub = identity_pb2_grpc.UserServiceStub(identity_channel)
+    disabled = stub.DisableUser(
+        identity_pb2.DisableUserRequest(user_id=account.id), metadata=people.admin.metadata
+    )
+    assert disabled.disabled
+    for channel in (identity_channel, gateway_channel):
+        me = identity_pb2_grpc.UserServiceStub(channel).GetCurrentUser
+        assert code_of(me, identity_pb2.GetCurrentUserRequest(), account.metadata) == UNAUTHENTICATED
+    with pytest.raises(grpc.RpcError):
+        login(identity_channel, "sleepy")
+    enabled = stub.EnableUser(
+        identity_pb2.EnableUserRequest(user_id=account.id), metadata=people.admin.metadata
+    )
+    assert not enabled.disabled
+    # Identity refuses a disabled account at once (it reads the account); the deny-list every
+    # service keeps learns of the re-enabling from the event, within its propagation delay.
+    fresh = Account(enabled, login(identity_channel, "sleepy"))
+    deadline = time.monotonic() + DENY_LIST_DELAY_SECONDS
+    while code_of(stub.GetCurrentUser, identity_pb2.GetCurrentUserRequest(), fresh.metadata) != OK:
+        assert time.monotonic() < deadline, "the re-enabled user is still refused"
+        time.sleep(0.05)
+
+
+def test_deleting_the_only_owner_of_a_team_is_refused_with_a_clear_message(people, identity_channel):
+    stub = identity_pb2_grpc.UserServiceStub(identity_channel)
+    error = rpc_error(
+        stub.DeleteUser, identity_pb2.DeleteUserRequest(user_id=people.owner.id), people.super_admin.metadata
+    )
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "a team must keep at least one owner" in error.details()
+    assert stub.GetUser(
+        identity_pb2.GetUserRequest(user_id=people.owner.id), metadata=people.super_admin.metadata
+    )
+
+
+def test_list_users_pages_by_username_and_filters(people, identity_channel):
+    for name in ("pg-c", "pg-a", "pg-e", "pg-b", "pg-d"):
+        create_user(identity_channel, people.super_admin, name, "viewer")
+    stub = identity_pb2_grpc.UserServiceStub(identity_channel)
+
+    def list_users(**fields):
+        return stub.ListUsers(
+            identity_pb2.ListUsersRequest(**fields), metadata=people.admin.metadata, timeout=30
+        )
+
+    seen, token = [], ""
+    while True:
+        page = list_users(prefix="PG-", page_size=2, page_token=token)
+        assert len(page.users) <= 2
+        seen += [user.username for user in page.users]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == ["pg-a", "pg-b", "pg-c", "pg-d", "pg-e"]
+    assert [user.username for user in list_users(prefix="pg-d@").users] == ["pg-d"]  # an email prefix
+    assert [user.username for user in list_users(prefix="pg_").users] == []  # "_" is no wildcard
+    assert {user.role for user in list_users(role="viewer").users} == {"viewer"}
+    crew = [user.username for user in list_users(team_id=people.crew.id).users]
+    assert {"owner1", "member1"} <= set(crew) and crew == sorted(crew)
+    for fields, field in (
+        ({"page_size": 101}, "page_size"),
+        ({"page_size": -1}, "page_size"),
+        ({"page_token": "garbage"}, "page_token"),
+        (
+            {"page_token": list_users(prefix="pg-", page_size=1).next_page_token, "prefix": "pg-b"},
+            "page_token",
+        ),
+        ({"role": "root"}, "role"),
+        ({"team_id": "crew"}, "team_id"),
+    ):
+        error = rpc_error(stub.ListUsers, identity_pb2.ListUsersRequest(**fields), people.admin.metadata)
+        assert (error.code(), field_of(error)) == (INVALID, field), fields

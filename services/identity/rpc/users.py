@@ -1,0 +1,98 @@
+"""UserService: requests to domain calls, rows to messages. Who may do what is decided in
+domain/access.py, called by domain/users.py with the data it loads."""
+
+import asyncpg
+from google.protobuf import empty_pb2
+
+from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
+from dockyard_kit.auth import Caller, require_caller
+from dockyard_kit.server import ServiceRuntime
+from services.identity.domain import users
+from services.identity.rpc import convert
+from services.identity.rpc.auth import database
+
+
+async def identity_caller(pool) -> Caller:
+    """The verified caller of this RPC, with their account's current role."""
+    return await users.with_current_role(pool, require_caller())
+
+
+def _changes(user: identity_pb2.User, paths: set[str]) -> dict:
+    return {
+        path: convert.dict_from_struct(user.preferences) if path == "preferences" else getattr(user, path)
+        for path in paths
+    }
+
+
+class UserServicer(identity_pb2_grpc.UserServiceServicer):
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return database(self.runtime)
+
+    async def GetCurrentUser(self, request, context) -> identity_pb2.User:
+        return convert.user(await users.current_account(self.pool, require_caller()))
+
+    async def ListUsers(self, request, context) -> identity_pb2.ListUsersResponse:
+        caller = await identity_caller(self.pool)
+        rows, next_page_token = await users.list_users(
+            self.pool,
+            caller,
+            page_size=request.page_size,
+            page_token=request.page_token,
+            role=request.role,
+            prefix=request.prefix,
+            team_id=convert.parse_id(request.team_id, "team_id") if request.team_id else None,
+        )
+        return identity_pb2.ListUsersResponse(
+            users=[convert.user(row) for row in rows], next_page_token=next_page_token
+        )
+
+    async def GetUser(self, request, context) -> identity_pb2.User:
+        caller = await identity_caller(self.pool)
+        user_id = convert.parse_id(request.user_id, "user_id")
+        return convert.user(await users.get_user(self.pool, caller, user_id))
+
+    async def CreateUser(self, request, context) -> identity_pb2.User:
+        caller = await identity_caller(self.pool)
+        user = request.user
+        row = await users.create_user(
+            self.pool,
+            caller,
+            username=user.username,
+            email=user.email,
+            password=user.password,
+            role=user.role,
+            preferences=convert.dict_from_struct(user.preferences),
+        )
+        return convert.user(row)
+
+    async def UpdateUser(self, request, context) -> identity_pb2.User:
+        caller = await identity_caller(self.pool)
+        user_id = convert.parse_id(request.user.id, "user_id")
+        paths = convert.mask_paths(request.update_mask, request.user, users.UPDATABLE_FIELDS)
+        row = await users.update_user(
+            self.pool,
+            caller,
+            user_id,
+            _changes(request.user, paths),
+            old_password=request.old_password,
+        )
+        return convert.user(row)
+
+    async def DeleteUser(self, request, context) -> empty_pb2.Empty:
+        caller = await identity_caller(self.pool)
+        await users.delete_user(self.pool, caller, convert.parse_id(request.user_id, "user_id"))
+        return empty_pb2.Empty()
+
+    async def DisableUser(self, request, context) -> identity_pb2.User:
+        caller = await identity_caller(self.pool)
+        user_id = convert.parse_id(request.user_id, "user_id")
+        return convert.user(await users.set_disabled(self.pool, caller, user_id, True))
+
+    async def EnableUser(self, request, context) -> identity_pb2.User:
+        caller = await identity_caller(self.pool)
+        user_id = convert.parse_id(request.user_id, "user_id")
+        return convert.user(await users.set_disabled(self.pool, caller, user_id, False))
