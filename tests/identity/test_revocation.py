@@ -1,0 +1,197 @@
+"""Disabling or deleting a user stops their still-unexpired access token everywhere within 2 seconds
+(issue 3, "Authentication everywhere"), measured from the moment the admin's call is sent until each
+place refuses it with the kit's deny-list answer ("this account is disabled"):
+
+  - identity called directly, in the stack's process and in a second identity replica;
+  - the gateway, over gRPC and HTTP (Envoy passes the token; identity behind it refuses);
+  - another service: a second projects replica, whose in-memory deny-list is read from its metrics
+    (projects has no RPC that needs a token yet). The projects replicas share one event consumer, so
+    either may have written the row this one only reloads.
+
+Identity also refuses such a caller from its own users table at once; waiting for the deny-list's
+answer measures the path every other service depends on.
+"""
+
+import asyncio
+import functools
+import os
+import re
+import time
+import urllib.request
+
+import grpc
+import pytest
+
+from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
+from dockyard_kit.auth import REVOKED_USER
+from dockyard_kit.stack.components import free_port
+from tests.conftest import REPO_ROOT
+from tests.identity.accounts import TIMEOUT, Account, bearer, create_account, login, rest, setup_admin
+from tests.support.processes import ServiceProcess
+
+WITHIN_SECONDS = 2.0
+POLL_SECONDS = 0.02
+
+
+def stack_environment(stack) -> dict[str, str]:
+    """What a further replica needs to join the running stack: its database, NATS, master secret and
+    the addresses of its peers."""
+    output = stack.output()
+    return {
+        **os.environ,
+        "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'gen'}",
+        "POSTGRES_HOST": "127.0.0.1",
+        "POSTGRES_PORT": re.search(r"PostgreSQL on 127\.0\.0\.1:(\d+)", output)[1],
+        "POSTGRES_DATABASE": "dockyard",
+        "POSTGRES_USER": "postgres",
+        "POSTGRES_PASSWORD_FILE": str(stack.data_dir / "postgres" / "postgres-password"),
+        "NATS_URL": re.search(r"NATS JetStream on (nats://\S+)", output)[1],
+        "DOCKYARD_SECRET_KEY_FILE": str(stack.data_dir / "secret.key"),
+        **{f"DOCKYARD_{name.upper()}_ADDR": address for name, address in stack.addresses.items()},
+    }
+
+
+@pytest.fixture(scope="module")
+def replicas(stack):
+    """A second identity and a second projects process (with metrics) beside the stack's."""
+    environment = stack_environment(stack)
+    identity = ServiceProcess("services.identity", environment)
+    projects = ServiceProcess(
+        "services.projects", {**environment, "DOCKYARD_METRICS_ADDR": f"127.0.0.1:{free_port()}"}
+    )
+    try:
+        identity.wait_health("SERVING")
+        projects.wait_health("SERVING")
+        yield {"identity": identity, "projects": projects}
+    finally:
+        assert identity.stop() == 0
+        assert projects.stop() == 0
+
+
+@pytest.fixture(scope="module")
+def root(identity_channel) -> Account:
+    return Account(setup_admin(identity_channel, "root"), login(identity_channel, "root"))
+
+
+def deny_list_size(projects: ServiceProcess) -> int:
+    url = f"http://{projects.env['DOCKYARD_METRICS_ADDR']}/metrics"
+    with urllib.request.urlopen(url, timeout=2) as answer:
+        text = answer.read().decode()
+    return int(float(re.search(r"^dockyard_deny_list_users (\S+)$", text, re.MULTILINE)[1]))
+
+
+class Places:
+    """Everywhere the token is judged, each as a check that says whether it is refused now."""
+
+    def __init__(self, stack, replicas) -> None:
+        self.stack = stack
+        self.replicas = replicas
+        self.channels = {
+            "identity": grpc.aio.insecure_channel(stack.addresses["identity"]),
+            "identity replica": grpc.aio.insecure_channel(replicas["identity"].address),
+            "gateway (gRPC)": grpc.aio.insecure_channel(f"127.0.0.1:{stack.port}"),
+        }
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+
+    async def grpc_answer(self, place: str, token: str) -> tuple[grpc.StatusCode, str]:
+        stub = identity_pb2_grpc.UserServiceStub(self.channels[place])
+        try:
+            await stub.GetCurrentUser(identity_pb2.GetCurrentUserRequest(), metadata=bearer(token), timeout=5)
+        except grpc.aio.AioRpcError as error:
+            return error.code(), error.details()
+        return grpc.StatusCode.OK, ""
+
+    async def http_refuses(self, token: str) -> bool:
+        status, body = await asyncio.to_thread(rest, self.stack.port, "GET", "/v1/users/me", None, token)
+        return (status, body.get("code"), body.get("message")) == (401, 16, REVOKED_USER)
+
+    def refusals(self, token: str, projects_deny_list_size: int) -> dict:
+        """Checks that the token is refused (projects: that its deny-list has reached this size)."""
+
+        async def grpc_refuses(place: str) -> bool:
+            return await self.grpc_answer(place, token) == (grpc.StatusCode.UNAUTHENTICATED, REVOKED_USER)
+
+        checks = {place: functools.partial(grpc_refuses, place) for place in self.channels}
+        checks["gateway (HTTP)"] = functools.partial(self.http_refuses, token)
+        checks["projects replica"] = functools.partial(
+            asyncio.to_thread, lambda: deny_list_size(self.replicas["projects"]) == projects_deny_list_size
+        )
+        return checks
+
+    def acceptances(self, token: str) -> dict:
+        """Checks that the token is accepted, at each gRPC place."""
+
+        async def grpc_accepts(place: str) -> bool:
+            return (await self.grpc_answer(place, token))[0] == grpc.StatusCode.OK
+
+        return {place: functools.partial(grpc_accepts, place) for place in self.channels}
+
+
+async def delays_until(checks: dict, started: float) -> dict[str, float]:
+    """Polls every check at once until each holds; how long after `started` each first did."""
+
+    async def measure(check) -> float:
+        while not await check():
+            if time.monotonic() - started > 10 * WITHIN_SECONDS:
+                return float("inf")
+            await asyncio.sleep(POLL_SECONDS)
+        return time.monotonic() - started
+
+    delays = await asyncio.gather(*(measure(check) for check in checks.values()))
+    return dict(zip(checks, delays, strict=True))
+
+
+async def as_root(identity_channel, root: Account, method: str, request) -> None:
+    """UserService/<method> by the super_admin, off the event loop."""
+    rpc = getattr(identity_pb2_grpc.UserServiceStub(identity_channel), method)
+    await asyncio.to_thread(rpc, request, metadata=root.metadata, timeout=TIMEOUT)
+
+
+def report(what: str, delays: dict[str, float]) -> None:
+    print(f"\n{what}: " + ", ".join(f"{place} {delay * 1000:.0f} ms" for place, delay in delays.items()))
+
+
+@pytest.fixture
+async def places(stack, replicas):
+    places = Places(stack, replicas)
+    yield places
+    await places.close()
+
+
+async def test_a_disabled_users_token_is_refused_everywhere_within_2_seconds(
+    identity_channel, root, replicas, places
+):
+    user = create_account(identity_channel, root, "disabled-soon", "developer")
+    checks = places.refusals(user.token, deny_list_size(replicas["projects"]) + 1)
+    assert all([await accepts() for accepts in places.acceptances(user.token).values()])
+
+    started = time.monotonic()
+    await as_root(identity_channel, root, "DisableUser", identity_pb2.DisableUserRequest(user_id=user.id))
+    delays = await delays_until(checks, started)
+
+    report("disabled user refused", delays)
+    assert all(delay < WITHIN_SECONDS for delay in delays.values()), delays
+
+    # Enabled again, the same token works again (it has not expired).
+    started = time.monotonic()
+    await as_root(identity_channel, root, "EnableUser", identity_pb2.EnableUserRequest(user_id=user.id))
+    accepted = await delays_until(places.acceptances(user.token), started)
+    report("re-enabled user accepted", accepted)
+    assert all(delay < WITHIN_SECONDS for delay in accepted.values()), accepted
+
+
+async def test_a_deleted_users_token_is_refused_everywhere_within_2_seconds(
+    identity_channel, root, replicas, places
+):
+    user = create_account(identity_channel, root, "deleted-soon", "developer")
+    checks = places.refusals(user.token, deny_list_size(replicas["projects"]) + 1)
+
+    started = time.monotonic()
+    await as_root(identity_channel, root, "DeleteUser", identity_pb2.DeleteUserRequest(user_id=user.id))
+    delays = await delays_until(checks, started)
+
+    report("deleted user refused", delays)
+    assert all(delay < WITHIN_SECONDS for delay in delays.values()), delays
