@@ -18,7 +18,8 @@ from dockyard_kit.crypto import KeyRing
 from dockyard_kit.errors import AlreadyExists, NotFound, PermissionDenied, Unauthenticated
 from services.identity.domain import api_tokens, users
 from services.identity.domain.tokens import TokenIssuer, utcnow
-from tests.identity.auth_support import admin_database, call, jwks, login, unverified, verify
+from tests.identity.accounts import CALLERS, DENIED, OK, TIMEOUT, UNAUTHENTICATED, code_of
+from tests.identity.auth_support import admin_database, call, jwks, unverified, verify
 
 PASSWORD = "correct horse battery"
 PROJECT_A = "7b0b5e1e-9f33-4a7e-9a3c-1f1f0c6a2d11"
@@ -178,15 +179,9 @@ async def test_names_are_unique_among_ones_live_tokens(identity_pool, owner):
 
 
 @pytest.fixture(scope="module")
-def signed_in_admin(stack) -> str:
-    """First-run setup and a password sign-in: the super_admin's access token."""
-    status, body = call(
-        stack, "POST", "/v1/setup", {"username": "root", "email": "root@example.com", "password": PASSWORD}
-    )
-    assert status == 200, body
-    status, body = login(stack, "root", PASSWORD)
-    assert status == 200, body
-    return body["access_token"]
+def signed_in_admin(people) -> str:
+    """The super_admin's access token from a password sign-in."""
+    return people.super_admin.token
 
 
 def create_over_http(stack, token: str, **fields):
@@ -223,10 +218,11 @@ def test_create_exchange_use_and_delete_over_http(stack, signed_in_admin):
         token["id"],
     )
 
-    # The exchanged token works where a read is enough, but cannot manage API tokens.
-    status, listed = call(stack, "GET", "/v1/users/me/api-tokens", token=exchanged["access_token"])
+    # A project-limited token is for project work: in identity it neither lists nor manages tokens.
+    assert call(stack, "GET", "/v1/users/me/api-tokens", token=exchanged["access_token"])[0] == 403
+    status, listed = call(stack, "GET", "/v1/users/me/api-tokens", token=signed_in_admin)
     assert status == 200, listed
-    assert [item["id"] for item in listed["tokens"]] == [token["id"]] and "secret" not in str(listed)
+    assert token["id"] in [item["id"] for item in listed["tokens"]] and "secret" not in str(listed)
     assert create_over_http(stack, exchanged["access_token"], name="minted")[0] == 403
     assert (
         call(stack, "DELETE", f"/v1/users/me/api-tokens/{token['id']}", token=exchanged["access_token"])[0]
@@ -285,3 +281,54 @@ async def test_an_expired_api_token_is_refused_at_the_exchange(stack, signed_in_
         )
     status, body = call(stack, "POST", "/v1/auth/token", {"api_token": created["secret"]})
     assert status == 401, body
+
+
+# -- the authorization matrix ---------------------------------------------------------------------
+
+HUMANS = ("super_admin", "admin", "developer", "viewer", "owner", "member", "unrelated")
+
+
+def api_token_expectations(*, read_only_admin: grpc.StatusCode) -> dict:
+    """Every person manages their own tokens; an API token manages none; project-limited tokens
+    make no identity call but GetCurrentUser."""
+    return {
+        **dict.fromkeys(HUMANS, OK),
+        "anonymous": UNAUTHENTICATED,
+        "read_only_admin": read_only_admin,
+        "project_limited_admin": DENIED,
+    }
+
+
+@pytest.mark.parametrize("route", ["gateway", "direct"])
+def test_the_api_token_service_authorization_matrix(people, gateway_channel, identity_channel, route):
+    stub = identity_pb2_grpc.ApiTokenServiceStub(gateway_channel if route == "gateway" else identity_channel)
+
+    def create(name: str) -> identity_pb2.CreateApiTokenRequest:
+        return identity_pb2.CreateApiTokenRequest(
+            token=identity_pb2.ApiToken(name=f"{name}-{uuid.uuid4().hex[:8]}")
+        )
+
+    listed = {
+        name: code_of(stub.ListApiTokens, identity_pb2.ListApiTokensRequest(), getattr(people, name).metadata)
+        for name in CALLERS
+    }
+    created = {
+        name: code_of(stub.CreateApiToken, create(name), getattr(people, name).metadata) for name in CALLERS
+    }
+
+    def delete_as(name: str) -> grpc.StatusCode:
+        caller = getattr(people, name)
+        # A person deletes a token of their own; the others try the admin's read-only token.
+        if name in HUMANS:
+            token_id = stub.CreateApiToken(create(name), metadata=caller.metadata, timeout=TIMEOUT).token.id
+        else:
+            token_id = unverified(people.read_only_admin.token)[1]["api_token_id"]
+        return code_of(
+            stub.DeleteApiToken, identity_pb2.DeleteApiTokenRequest(token_id=token_id), caller.metadata
+        )
+
+    deleted = {name: delete_as(name) for name in CALLERS}
+
+    assert listed == api_token_expectations(read_only_admin=OK)
+    assert created == api_token_expectations(read_only_admin=DENIED)
+    assert deleted == api_token_expectations(read_only_admin=DENIED)

@@ -8,7 +8,8 @@ access token carrying the token's scope, projects and id, and the owner's CURREN
 never does more than its owner does today. Deleting a token revokes it.
 
 Only a person signed in with a password manages tokens: a caller using an API token may list them
-but not create or delete them, so a leaked token cannot mint or hide others.
+(unless it is limited to projects, like any identity call) but not create or delete them, so a
+leaked token cannot mint or hide others.
 """
 
 import dataclasses
@@ -23,6 +24,7 @@ from dockyard_kit import db
 from dockyard_kit.auth import READ_ONLY, SCOPES, Caller
 from dockyard_kit.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from dockyard_kit.events import enqueue, new_event
+from services.identity.domain.access import check_identity_call
 from services.identity.domain.sessions import hash_token
 from services.identity.domain.tokens import AccessGrant, IssuedToken, TokenIssuer, utcnow
 from services.identity.store import api_tokens as store
@@ -152,6 +154,7 @@ async def create(
 
 
 async def list_tokens(pool: asyncpg.Pool, caller: Caller) -> list[asyncpg.Record]:
+    check_identity_call(caller, writes=False)
     async with pool.acquire() as conn:
         return await store.list_active(conn, uuid.UUID(caller.user_id))
 
