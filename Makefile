@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 GENERATED := gen/.generated
 PROTOS := $(shell find proto -name '*.proto')
 
-.PHONY: run test proto lint clean
+.PHONY: run test proto lint bench clean
 
 run: $(INSTALLED) $(GENERATED)
 	$(PY) -m dockyard_kit.stack
@@ -22,6 +22,9 @@ lint: $(INSTALLED) $(GENERATED) node_modules/.bin/buf
 	$(VENV)/bin/ruff format --check .
 	# buf lints the descriptor set (it carries source info): no schema registry is needed for googleapis.
 	node_modules/.bin/buf lint gen/dockyard.pb#format=binpb --config proto/buf.yaml --path dockyard
+
+bench: $(INSTALLED) $(GENERATED)
+	PYTHONPATH=$(CURDIR):$(CURDIR)/gen $(PY) -m bench
 
 clean:
 	rm -rf gen $(VENV) node_modules

@@ -1,0 +1,8 @@
+"""`make bench`: every benchmark, one after the other."""
+
+import importlib
+
+BENCHMARKS = ["bench.list_users"]
+
+for name in BENCHMARKS:
+    importlib.import_module(name).main()
