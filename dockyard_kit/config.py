@@ -5,6 +5,7 @@ A bad value stops start-up with a message that names the variable (see `load`).
 
 import hashlib
 import hmac
+import ipaddress
 import pathlib
 import sys
 from typing import Annotated
@@ -58,6 +59,8 @@ class Settings(BaseSettings):
     # Where this process listens, when not at its own DOCKYARD_<SERVICE>_ADDR (e.g. 0.0.0.0:50051 in a
     # container while its peers reach it by a service name).
     DOCKYARD_LISTEN_ADDR: str = ""
+    # Peers whose X-Forwarded-For is believed (the gateway); comma-separated IP addresses.
+    DOCKYARD_TRUSTED_PROXIES: str = "127.0.0.1,::1"
     # Prometheus metrics of this process ("" turns the endpoint off).
     DOCKYARD_METRICS_ADDR: str = ""
 
@@ -97,6 +100,13 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected nats://host:port, got {url!r}")
         return value
 
+    @field_validator("DOCKYARD_TRUSTED_PROXIES")
+    @classmethod
+    def _trusted_proxies(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            ipaddress.ip_address(part)  # ValueError names the bad address
+        return value
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
@@ -127,6 +137,9 @@ class Settings(BaseSettings):
     def service_address(self, service: str) -> str:
         """Where a service's peers reach it."""
         return getattr(self, f"DOCKYARD_{service.upper()}_ADDR")
+
+    def trusted_proxies(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.DOCKYARD_TRUSTED_PROXIES.split(",") if part.strip())
 
     def listen_address(self, service: str) -> str:
         return self.DOCKYARD_LISTEN_ADDR or self.service_address(service)

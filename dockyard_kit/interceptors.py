@@ -45,10 +45,21 @@ current_request: contextvars.ContextVar[RequestInfo | None] = contextvars.Contex
 )
 
 
-def _request_info(method: str, context: grpc.aio.ServicerContext) -> RequestInfo:
+def client_address(forwarded_for: str, peer_ip: str, trusted_proxies: frozenset[str]) -> str:
+    """The client's address. Only a trusted proxy (the gateway) is believed, and only for the entry
+    it appended itself, the rightmost: anything to its left came from the client and can be forged."""
+    if forwarded_for and peer_ip in trusted_proxies:
+        return forwarded_for.rsplit(",", 1)[-1].strip() or peer_ip
+    return peer_ip
+
+
+def _request_info(
+    method: str, context: grpc.aio.ServicerContext, trusted_proxies: frozenset[str]
+) -> RequestInfo:
     metadata = {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
-    forwarded = metadata.get("x-forwarded-for", "")
-    client_ip = forwarded.split(",")[0].strip() if forwarded else _peer_ip(context.peer() or "")
+    client_ip = client_address(
+        metadata.get("x-forwarded-for", ""), _peer_ip(context.peer() or ""), trusted_proxies
+    )
     return RequestInfo(
         request_id=metadata.get("x-request-id") or str(uuid.uuid4()),
         method=method,
@@ -68,8 +79,11 @@ def _peer_ip(peer: str) -> str:
 
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
-    def __init__(self, service: str, pool_provider, authenticator: Authenticator) -> None:
+    def __init__(
+        self, service: str, pool_provider, authenticator: Authenticator, trusted_proxies: frozenset[str]
+    ) -> None:
         self.service = service
+        self.trusted_proxies = trusted_proxies
         # The pool is created after the server starts listening, hence a provider, not a pool.
         self.pool_provider = pool_provider
         self.authenticator = authenticator
@@ -155,7 +169,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapper
 
     def _begin(self, method: str, context) -> RequestInfo:
-        info = _request_info(method, context)
+        info = _request_info(method, context, self.trusted_proxies)
         current_request.set(info)
         return info
 

@@ -147,7 +147,11 @@ def _describe(exc: BaseException) -> str:
 async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
     runtime = ServiceRuntime(spec, settings)
     server = grpc.aio.server(
-        interceptors=[ServerInterceptor(spec.name, lambda: runtime.pool, runtime.authenticator)],
+        interceptors=[
+            ServerInterceptor(
+                spec.name, lambda: runtime.pool, runtime.authenticator, settings.trusted_proxies()
+            )
+        ],
         options=[("grpc.max_receive_message_length", 4 << 20), ("grpc.so_reuseport", 0)],
     )
     health_pb2_grpc.add_HealthServicer_to_server(runtime.health, server)

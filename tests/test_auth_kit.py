@@ -327,7 +327,9 @@ async def served():
     deny_list = DenyList()
     keys = StaticKeys(SIGNER)
     authenticator = Authenticator(verifier(keys), deny_list)
-    server = grpc.aio.server(interceptors=[ServerInterceptor("test", lambda: None, authenticator)])
+    server = grpc.aio.server(
+        interceptors=[ServerInterceptor("test", lambda: None, authenticator, frozenset())]
+    )
     server.add_generic_rpc_handlers(
         (
             grpc.method_handlers_generic_handler(

@@ -72,3 +72,21 @@ def test_role_passwords_differ_per_service_and_are_stable():
         DOCKYARD_SECRET_KEY="k"
     ).service_role_password("identity")
     assert settings.service_role_password("identity") != settings.service_role_password("projects")
+
+
+def test_a_forged_forwarded_for_is_not_the_client_address():
+    from dockyard_kit.interceptors import client_address
+
+    gateway = frozenset({"127.0.0.1"})
+    # The gateway appends the address it saw; what the client wrote to its left is ignored.
+    assert client_address("203.0.113.9, 198.51.100.7", "127.0.0.1", gateway) == "198.51.100.7"
+    # A direct caller that is not a trusted proxy cannot claim another address at all.
+    assert client_address("203.0.113.9", "10.1.2.3", gateway) == "10.1.2.3"
+    assert client_address("", "10.1.2.3", gateway) == "10.1.2.3"
+
+
+def test_trusted_proxies_must_be_addresses(secret_key_file):
+    result = start_with(
+        {"DOCKYARD_SECRET_KEY_FILE": str(secret_key_file), "DOCKYARD_TRUSTED_PROXIES": "gateway"}
+    )
+    assert result.returncode == 2 and "DOCKYARD_TRUSTED_PROXIES" in result.stderr
