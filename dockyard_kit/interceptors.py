@@ -2,6 +2,7 @@
 access logs and Prometheus metrics, in that order of concern, around every RPC."""
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import logging
@@ -120,53 +121,41 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
     def _wrap_unary(self, behaviour, method: str):
         async def wrapper(request, context):
-            info = self._begin(method, context)
-            started = time.perf_counter()
-            code = grpc.StatusCode.OK
-            try:
-                await self._authenticate(context, info)
-                response = await behaviour(request, context)
-                code = context.code() or grpc.StatusCode.OK
-                return response
-            except AbortError:
-                code = context.code() or grpc.StatusCode.UNKNOWN  # the handler chose its own status
-                raise
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED
-                raise
-            except Exception as exc:
-                error = await self._to_domain_error(exc, info)
-                code = error.code
-                await self._abort(error, context, info)  # raises AbortError, which ends the RPC
-            finally:
-                self._finish(info, code, started)
+            async with self._handling(method, context):
+                return await behaviour(request, context)
 
         return wrapper
 
     def _wrap_stream(self, behaviour, method: str):
         async def wrapper(request, context):
-            info = self._begin(method, context)
-            started = time.perf_counter()
-            code = grpc.StatusCode.OK
-            try:
-                await self._authenticate(context, info)
+            async with self._handling(method, context):
                 async for item in behaviour(request, context):
                     yield item
-                code = context.code() or grpc.StatusCode.OK
-            except AbortError:
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                raise
-            except asyncio.CancelledError:
-                code = grpc.StatusCode.CANCELLED
-                raise
-            except Exception as exc:
-                error = await self._to_domain_error(exc, info)
-                code = error.code
-                await self._abort(error, context, info)  # raises AbortError, which ends the RPC
-            finally:
-                self._finish(info, code, started)
 
         return wrapper
+
+    @contextlib.asynccontextmanager
+    async def _handling(self, method: str, context):
+        """Around one RPC: authenticate, turn any failure into its status, and account for it."""
+        info = self._begin(method, context)
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        try:
+            await self._authenticate(context, info)
+            yield
+            code = context.code() or grpc.StatusCode.OK
+        except AbortError:
+            code = context.code() or grpc.StatusCode.UNKNOWN  # the handler chose its own status
+            raise
+        except asyncio.CancelledError:
+            code = grpc.StatusCode.CANCELLED
+            raise
+        except Exception as exc:
+            error = await self._to_domain_error(exc, info)
+            code = error.code
+            await self._abort(error, context, info)  # raises AbortError, which ends the RPC
+        finally:
+            self._finish(info, code, started)
 
     def _begin(self, method: str, context) -> RequestInfo:
         info = _request_info(method, context, self.trusted_proxies)

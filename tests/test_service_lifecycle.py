@@ -134,14 +134,20 @@ def test_metrics_count_rpcs_and_time_them_by_method_and_code(probe):
     call(probe.address, "Sleep", b"0")
     with pytest.raises(grpc.RpcError):
         call(probe.address, "Fail", b"not_found")
-    with urllib.request.urlopen(probe.metrics_url, timeout=5) as response:
-        text = response.read().decode()
+    not_found = (
+        f'dockyard_grpc_requests_total{{code="NOT_FOUND",method="/{PROBE_SERVICE}/Fail",service="probe"}} 1.0'
+    )
+    # An aborted RPC's status reaches the client before the server has counted it: poll briefly.
+    deadline = time.monotonic() + 5
+    while True:
+        with urllib.request.urlopen(probe.metrics_url, timeout=5) as response:
+            text = response.read().decode()
+        if not_found in text or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     sleep_ok = f'method="/{PROBE_SERVICE}/Sleep",service="probe"'
     assert f'dockyard_grpc_requests_total{{code="OK",{sleep_ok}}} 1.0' in text
-    assert (
-        f'dockyard_grpc_requests_total{{code="NOT_FOUND",method="/{PROBE_SERVICE}/Fail",service="probe"}} 1.0'
-        in text
-    )
+    assert not_found in text
     assert f'dockyard_grpc_request_duration_seconds_count{{code="OK",{sleep_ok}}} 1.0' in text
 
 

@@ -192,6 +192,9 @@ class Stack:
             listen_port=self.gateway_port,
             admin_port=admin_port,
             service_addresses={name: self.env[f"DOCKYARD_{name.upper()}_ADDR"] for name in SERVICES},
+            # The edge checks tokens against the same issuer and audience as the services.
+            jwt_issuer=self.env.get("DOCKYARD_JWT_ISSUER") or "dockyard",
+            jwt_audience=self.env.get("DOCKYARD_JWT_AUDIENCE") or "dockyard",
         )
         envoy = Envoy(config_path, admin_port, log_line)
         self._launch(envoy, f"gateway on {self.gateway_host}:{self.gateway_port}", envoy.start)

