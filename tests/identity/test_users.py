@@ -331,9 +331,14 @@ def test_changing_ones_own_password_takes_the_current_one(people, identity_chann
         with pytest.raises(grpc.RpcError) as raised:
             change(wrong)
         assert (raised.value.code(), field_of(raised.value)) == (INVALID, "old_password")
-    assert login(identity_channel, "rotator", PASSWORD)
+    auth = identity_pb2_grpc.AuthServiceStub(identity_channel)
+    session = auth.Login(identity_pb2.LoginRequest(username="rotator", password=PASSWORD), timeout=30)
     change(PASSWORD)
     assert login(identity_channel, "rotator", new_password)
+    # The session signed in with the old password ended with the change.
+    with pytest.raises(grpc.RpcError) as ended:
+        auth.Refresh(identity_pb2.RefreshRequest(refresh_token=session.refresh_token), timeout=30)
+    assert ended.value.code() == UNAUTHENTICATED
     with pytest.raises(grpc.RpcError):
         login(identity_channel, "rotator", PASSWORD)
     # An admin resets someone else's password without knowing it.

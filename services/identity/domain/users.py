@@ -17,6 +17,7 @@ from dockyard_kit.auth import PLATFORM_ROLES, Caller
 from dockyard_kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from services.identity.domain import access, events, passwords
 from services.identity.domain.pagination import parse_page, split_page
+from services.identity.store import sessions as sessions_store
 from services.identity.store import teams as teams_store
 from services.identity.store import users as users_store
 
@@ -216,6 +217,10 @@ async def update_user(
         if verified_hash is not None and before["password_hash"] != verified_hash:
             raise Aborted("the password changed while this request checked the old one; retry")
         after = await users_store.update_user(conn, user_id, columns)
+        if "password" in changes:
+            # A new password ends every session signed in with the old one (a leaked password's
+            # sessions must not outlive the change); access tokens run out within minutes.
+            await sessions_store.revoke_user_sessions(conn, user_id, after["updated_at"])
         if any(field in changes for field in PROFILE_FIELDS):
             await events.user_event(conn, "updated", after, actor=caller.user_id)
         if after["role"] != before["role"]:

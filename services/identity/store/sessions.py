@@ -50,6 +50,12 @@ async def revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID, now: dat
     )
 
 
+async def revoke_user_sessions(conn: asyncpg.Connection, user_id: uuid.UUID, now: datetime.datetime) -> None:
+    await conn.execute(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", user_id, now
+    )
+
+
 async def delete_expired(conn: asyncpg.Connection, expired_before: datetime.datetime) -> int:
     result = await conn.execute("DELETE FROM refresh_tokens WHERE expires_at < $1", expired_before)
     return int(result.split()[-1])
