@@ -73,7 +73,6 @@ class ServiceRuntime:
         self.pool: asyncpg.Pool | None = None
         self.database = DatabaseState(head_revision=migrations.head_revision(spec.name, spec.migrations_dir))
         self.health = health.aio.HealthServicer()
-        self.ready = asyncio.Event()
         self.stopping = asyncio.Event()
         self.nats = NatsLink(settings.NATS_URL, settings.DOCKYARD_EVENTS_STREAM, name=spec.name)
         # Every RPC that needs a caller is checked against identity's keys and this deny-list.
@@ -194,7 +193,6 @@ async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
         tasks.append(asyncio.create_task(consumer.run(), name="deny-list-consumer"))
         for job in spec.background:
             tasks.append(asyncio.create_task(job(runtime), name=getattr(job, "__name__", "background")))
-        runtime.ready.set()
 
     starter = asyncio.create_task(start_work(), name="start-up")
     await runtime.stopping.wait()

