@@ -134,7 +134,8 @@ class ServiceRuntime:
             return dataclasses.replace(
                 state, reachable=True, error="", server_version=version, current_revision=revision
             )
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # Any failure of the probe means "not serving"; an unexpected one must not end the watch.
+        except Exception as exc:
             return dataclasses.replace(state, reachable=False, error=_describe(exc))
 
 
