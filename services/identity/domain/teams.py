@@ -13,8 +13,8 @@ import asyncpg
 from dockyard_kit import db
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import InvalidArgument, NotFound
+from dockyard_kit.pagination import parse_page, split_page
 from services.identity.domain import access, events
-from services.identity.domain.pagination import parse_page, split_page
 from services.identity.store import teams as teams_store
 from services.identity.store import users as users_store
 

@@ -15,8 +15,8 @@ import asyncpg
 from dockyard_kit import db
 from dockyard_kit.auth import PLATFORM_ROLES, Caller
 from dockyard_kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from dockyard_kit.pagination import parse_page, split_page
 from services.identity.domain import access, events, passwords
-from services.identity.domain.pagination import parse_page, split_page
 from services.identity.store import sessions as sessions_store
 from services.identity.store import teams as teams_store
 from services.identity.store import users as users_store

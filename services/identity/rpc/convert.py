@@ -1,23 +1,8 @@
 """Between protobuf and identity's rows and values: resources for responses and event payloads,
 ids and field masks from requests. A user's password and hash are never copied into a message."""
 
-import json
-import uuid
-
-from google.protobuf import field_mask_pb2, json_format, struct_pb2
-
 from dockyard.identity.v1 import events_pb2, identity_pb2
-from dockyard_kit.errors import InvalidArgument
-
-
-def struct_from_json(value: str) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    struct.update(json.loads(value))
-    return struct
-
-
-def dict_from_struct(struct: struct_pb2.Struct) -> dict:
-    return json_format.MessageToDict(struct)
+from dockyard_kit.protoconv import struct_from_json
 
 
 def user(row) -> identity_pb2.User:
@@ -68,30 +53,3 @@ def team_changed(row) -> events_pb2.TeamChanged:
 
 def team_member_changed(row, previous_role: str = "") -> events_pb2.TeamMemberChanged:
     return events_pb2.TeamMemberChanged(member=team_member(row), previous_role=previous_role)
-
-
-def parse_id(value: str, field: str) -> uuid.UUID:
-    """A resource id from a request: malformed ids are the client's mistake, named by field."""
-    if not value:
-        raise InvalidArgument(field, "is required")
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise InvalidArgument(field, "must be a UUID") from None
-
-
-def mask_paths(mask: field_mask_pb2.FieldMask, message, allowed: tuple[str, ...]) -> set[str]:
-    """The fields an update changes: the mask's paths, each one of `allowed`; without a mask, the
-    allowed fields the message sets (AIP-134)."""
-    if not mask.paths:
-        present = {field.name for field, _ in message.ListFields()}
-        paths = present & set(allowed)
-        if not paths:
-            raise InvalidArgument("update_mask", f"name at least one of {', '.join(allowed)}")
-        return paths
-    unknown = sorted(set(mask.paths) - set(allowed))
-    if unknown:
-        raise InvalidArgument(
-            "update_mask", f"cannot update {', '.join(unknown)}; updatable: {', '.join(allowed)}"
-        )
-    return set(mask.paths)

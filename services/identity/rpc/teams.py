@@ -5,6 +5,7 @@ import asyncpg
 from google.protobuf import empty_pb2
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
+from dockyard_kit import protoconv
 from dockyard_kit.server import ServiceRuntime
 from services.identity.domain import teams
 from services.identity.rpc import convert
@@ -14,7 +15,7 @@ from services.identity.rpc.users import identity_caller
 
 def _changes(team: identity_pb2.Team, paths: set[str]) -> dict:
     return {
-        path: convert.dict_from_struct(team.settings) if path == "settings" else getattr(team, path)
+        path: protoconv.dict_from_struct(team.settings) if path == "settings" else getattr(team, path)
         for path in paths
     }
 
@@ -38,7 +39,7 @@ class TeamServicer(identity_pb2_grpc.TeamServiceServicer):
 
     async def GetTeam(self, request, context) -> identity_pb2.Team:
         caller = await identity_caller(self.pool)
-        team_id = convert.parse_id(request.team_id, "team_id")
+        team_id = protoconv.parse_id(request.team_id, "team_id")
         return convert.team(await teams.get_team(self.pool, caller, team_id))
 
     async def CreateTeam(self, request, context) -> identity_pb2.Team:
@@ -48,21 +49,21 @@ class TeamServicer(identity_pb2_grpc.TeamServiceServicer):
             caller,
             name=request.team.name,
             description=request.team.description,
-            settings=convert.dict_from_struct(request.team.settings),
+            settings=protoconv.dict_from_struct(request.team.settings),
         )
         return convert.team(row)
 
     async def UpdateTeam(self, request, context) -> identity_pb2.Team:
         caller = await identity_caller(self.pool)
-        team_id = convert.parse_id(request.team.id, "team_id")
-        paths = convert.mask_paths(request.update_mask, request.team, teams.UPDATABLE_FIELDS)
+        team_id = protoconv.parse_id(request.team.id, "team_id")
+        paths = protoconv.mask_paths(request.update_mask, request.team, teams.UPDATABLE_FIELDS)
         return convert.team(
             await teams.update_team(self.pool, caller, team_id, _changes(request.team, paths))
         )
 
     async def DeleteTeam(self, request, context) -> empty_pb2.Empty:
         caller = await identity_caller(self.pool)
-        await teams.delete_team(self.pool, caller, convert.parse_id(request.team_id, "team_id"))
+        await teams.delete_team(self.pool, caller, protoconv.parse_id(request.team_id, "team_id"))
         return empty_pb2.Empty()
 
     async def ListTeamMembers(self, request, context) -> identity_pb2.ListTeamMembersResponse:
@@ -70,7 +71,7 @@ class TeamServicer(identity_pb2_grpc.TeamServiceServicer):
         rows, next_page_token = await teams.list_members(
             self.pool,
             caller,
-            convert.parse_id(request.team_id, "team_id"),
+            protoconv.parse_id(request.team_id, "team_id"),
             page_size=request.page_size,
             page_token=request.page_token,
         )
@@ -80,21 +81,21 @@ class TeamServicer(identity_pb2_grpc.TeamServiceServicer):
 
     async def AddTeamMember(self, request, context) -> identity_pb2.TeamMember:
         caller = await identity_caller(self.pool)
-        team_id = convert.parse_id(request.team_id, "team_id")
-        user_id = convert.parse_id(request.member.user_id, "user_id")
+        team_id = protoconv.parse_id(request.team_id, "team_id")
+        user_id = protoconv.parse_id(request.member.user_id, "user_id")
         row = await teams.add_member(self.pool, caller, team_id, user_id, request.member.role)
         return convert.team_member(row)
 
     async def UpdateTeamMember(self, request, context) -> identity_pb2.TeamMember:
         caller = await identity_caller(self.pool)
-        team_id = convert.parse_id(request.team_id, "team_id")
-        user_id = convert.parse_id(request.user_id, "user_id")
+        team_id = protoconv.parse_id(request.team_id, "team_id")
+        user_id = protoconv.parse_id(request.user_id, "user_id")
         row = await teams.update_member(self.pool, caller, team_id, user_id, request.member.role)
         return convert.team_member(row)
 
     async def RemoveTeamMember(self, request, context) -> empty_pb2.Empty:
         caller = await identity_caller(self.pool)
-        team_id = convert.parse_id(request.team_id, "team_id")
-        user_id = convert.parse_id(request.user_id, "user_id")
+        team_id = protoconv.parse_id(request.team_id, "team_id")
+        user_id = protoconv.parse_id(request.user_id, "user_id")
         await teams.remove_member(self.pool, caller, team_id, user_id)
         return empty_pb2.Empty()

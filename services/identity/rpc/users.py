@@ -5,6 +5,7 @@ import asyncpg
 from google.protobuf import empty_pb2
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
+from dockyard_kit import protoconv
 from dockyard_kit.auth import Caller, require_caller
 from dockyard_kit.server import ServiceRuntime
 from services.identity.domain import users
@@ -19,7 +20,7 @@ async def identity_caller(pool) -> Caller:
 
 def _changes(user: identity_pb2.User, paths: set[str]) -> dict:
     return {
-        path: convert.dict_from_struct(user.preferences) if path == "preferences" else getattr(user, path)
+        path: protoconv.dict_from_struct(user.preferences) if path == "preferences" else getattr(user, path)
         for path in paths
     }
 
@@ -44,7 +45,7 @@ class UserServicer(identity_pb2_grpc.UserServiceServicer):
             page_token=request.page_token,
             role=request.role,
             prefix=request.prefix,
-            team_id=convert.parse_id(request.team_id, "team_id") if request.team_id else None,
+            team_id=protoconv.parse_id(request.team_id, "team_id") if request.team_id else None,
         )
         return identity_pb2.ListUsersResponse(
             users=[convert.user(row) for row in rows], next_page_token=next_page_token
@@ -52,7 +53,7 @@ class UserServicer(identity_pb2_grpc.UserServiceServicer):
 
     async def GetUser(self, request, context) -> identity_pb2.User:
         caller = await identity_caller(self.pool)
-        user_id = convert.parse_id(request.user_id, "user_id")
+        user_id = protoconv.parse_id(request.user_id, "user_id")
         return convert.user(await users.get_user(self.pool, caller, user_id))
 
     async def CreateUser(self, request, context) -> identity_pb2.User:
@@ -65,14 +66,14 @@ class UserServicer(identity_pb2_grpc.UserServiceServicer):
             email=user.email,
             password=user.password,
             role=user.role,
-            preferences=convert.dict_from_struct(user.preferences),
+            preferences=protoconv.dict_from_struct(user.preferences),
         )
         return convert.user(row)
 
     async def UpdateUser(self, request, context) -> identity_pb2.User:
         caller = await identity_caller(self.pool)
-        user_id = convert.parse_id(request.user.id, "user_id")
-        paths = convert.mask_paths(request.update_mask, request.user, users.UPDATABLE_FIELDS)
+        user_id = protoconv.parse_id(request.user.id, "user_id")
+        paths = protoconv.mask_paths(request.update_mask, request.user, users.UPDATABLE_FIELDS)
         row = await users.update_user(
             self.pool,
             caller,
@@ -84,15 +85,15 @@ class UserServicer(identity_pb2_grpc.UserServiceServicer):
 
     async def DeleteUser(self, request, context) -> empty_pb2.Empty:
         caller = await identity_caller(self.pool)
-        await users.delete_user(self.pool, caller, convert.parse_id(request.user_id, "user_id"))
+        await users.delete_user(self.pool, caller, protoconv.parse_id(request.user_id, "user_id"))
         return empty_pb2.Empty()
 
     async def DisableUser(self, request, context) -> identity_pb2.User:
         caller = await identity_caller(self.pool)
-        user_id = convert.parse_id(request.user_id, "user_id")
+        user_id = protoconv.parse_id(request.user_id, "user_id")
         return convert.user(await users.set_disabled(self.pool, caller, user_id, True))
 
     async def EnableUser(self, request, context) -> identity_pb2.User:
         caller = await identity_caller(self.pool)
-        user_id = convert.parse_id(request.user_id, "user_id")
+        user_id = protoconv.parse_id(request.user_id, "user_id")
         return convert.user(await users.set_disabled(self.pool, caller, user_id, False))

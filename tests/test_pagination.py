@@ -3,7 +3,7 @@
 import pytest
 
 from dockyard_kit.errors import InvalidArgument
-from services.identity.domain.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_page, split_page
+from dockyard_kit.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_page, split_page
 
 QUERY = {"list": "users", "role": "developer"}
 

@@ -1,0 +1,47 @@
+"""Between protobuf requests and Python values, for every service's RPC layer: ids and field masks
+from requests (malformed ones are the client's mistake, named by field), JSON columns to and from
+google.protobuf.Struct."""
+
+import json
+import uuid
+
+from google.protobuf import field_mask_pb2, json_format, struct_pb2
+
+from dockyard_kit.errors import InvalidArgument
+
+
+def struct_from_json(value: str) -> struct_pb2.Struct:
+    struct = struct_pb2.Struct()
+    struct.update(json.loads(value))
+    return struct
+
+
+def dict_from_struct(struct: struct_pb2.Struct) -> dict:
+    return json_format.MessageToDict(struct)
+
+
+def parse_id(value: str, field: str) -> uuid.UUID:
+    """A resource id from a request: malformed ids are the client's mistake, named by field."""
+    if not value:
+        raise InvalidArgument(field, "is required")
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise InvalidArgument(field, "must be a UUID") from None
+
+
+def mask_paths(mask: field_mask_pb2.FieldMask, message, allowed: tuple[str, ...]) -> set[str]:
+    """The fields an update changes: the mask's paths, each one of `allowed`; without a mask, the
+    allowed fields the message sets (AIP-134)."""
+    if not mask.paths:
+        present = {field.name for field, _ in message.ListFields()}
+        paths = present & set(allowed)
+        if not paths:
+            raise InvalidArgument("update_mask", f"name at least one of {', '.join(allowed)}")
+        return paths
+    unknown = sorted(set(mask.paths) - set(allowed))
+    if unknown:
+        raise InvalidArgument(
+            "update_mask", f"cannot update {', '.join(unknown)}; updatable: {', '.join(allowed)}"
+        )
+    return set(mask.paths)
