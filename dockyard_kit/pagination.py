@@ -10,9 +10,11 @@ serving a page of a different list.
 import base64
 import binascii
 import dataclasses
+import datetime
 import hashlib
 import json
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 
 from dockyard_kit.errors import InvalidArgument
 
@@ -70,10 +72,28 @@ def _encode(after: str, fingerprint: str) -> str:
     return base64.urlsafe_b64encode(content.encode()).decode("ascii").rstrip("=")
 
 
-def split_page(rows: Sequence, page: Page, key: str) -> tuple[Sequence, str]:
+def split_page(rows: Sequence, page: Page, key: str | Callable) -> tuple[Sequence, str]:
     """The rows to serve and the next page token ("" on the last page), from rows fetched with
-    `page.fetch_limit` in `key` order."""
+    `page.fetch_limit` in `key` order; `key` is a column name or a function of the row."""
     if len(rows) <= page.size:
         return rows, ""
     served = rows[: page.size]
-    return served, _encode(served[-1][key], page.query_fingerprint)
+    last = key(served[-1]) if callable(key) else served[-1][key]
+    return served, _encode(last, page.query_fingerprint)
+
+
+# Newest first: lists ordered by (created_at DESC, id DESC) page on both, so rows created in the
+# same microsecond are neither skipped nor repeated.
+
+
+def newest_first_key(row) -> str:
+    return f"{row['created_at'].isoformat()}|{row['id']}"
+
+
+def parse_newest_first(after: str) -> tuple[datetime.datetime, uuid.UUID]:
+    """The (created_at, id) a newest-first page token points after."""
+    try:
+        created_at, _, row_id = after.partition("|")
+        return datetime.datetime.fromisoformat(created_at), uuid.UUID(row_id)
+    except ValueError:
+        raise InvalidArgument("page_token", "is not a page token this service issued") from None

@@ -21,6 +21,7 @@ from prometheus_client import start_http_server
 from dockyard_kit import config, db, logs, migrations
 from dockyard_kit.auth import AccessTokenVerifier, Authenticator
 from dockyard_kit.component import COMPONENT_SERVICE, DockerStatusSource, add_component_service
+from dockyard_kit.errors import Unavailable
 from dockyard_kit.events import NatsLink, OutboxRelay
 from dockyard_kit.interceptors import ServerInterceptor
 from dockyard_kit.jwks import IdentityJwks, JwksCache
@@ -86,6 +87,12 @@ class ServiceRuntime:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    def require_pool(self) -> asyncpg.Pool:
+        """The service's pool; UNAVAILABLE while start-up has not reached the database yet."""
+        if self.pool is None:
+            raise Unavailable(f"the {self.name} database is not ready yet; retry shortly")
+        return self.pool
 
     async def set_serving(self, serving: bool) -> None:
         status = (

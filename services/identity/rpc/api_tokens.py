@@ -8,7 +8,6 @@ from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard_kit.auth import require_caller
 from dockyard_kit.server import ServiceRuntime
 from services.identity.domain import api_tokens
-from services.identity.rpc.auth import database
 
 
 class ApiTokenServicer(identity_pb2_grpc.ApiTokenServiceServicer):
@@ -16,13 +15,13 @@ class ApiTokenServicer(identity_pb2_grpc.ApiTokenServiceServicer):
         self.runtime = runtime
 
     async def ListApiTokens(self, request, context) -> identity_pb2.ListApiTokensResponse:
-        rows = await api_tokens.list_tokens(database(self.runtime), require_caller())
+        rows = await api_tokens.list_tokens(self.runtime.require_pool(), require_caller())
         return identity_pb2.ListApiTokensResponse(tokens=[api_tokens.api_token_message(row) for row in rows])
 
     async def CreateApiToken(self, request, context) -> identity_pb2.CreatedApiToken:
         token = request.token
         row, secret = await api_tokens.create(
-            database(self.runtime),
+            self.runtime.require_pool(),
             require_caller(),
             name=token.name,
             scope=token.scope,
@@ -32,5 +31,5 @@ class ApiTokenServicer(identity_pb2_grpc.ApiTokenServiceServicer):
         return identity_pb2.CreatedApiToken(token=api_tokens.api_token_message(row), secret=secret)
 
     async def DeleteApiToken(self, request, context) -> empty_pb2.Empty:
-        await api_tokens.revoke(database(self.runtime), require_caller(), request.token_id)
+        await api_tokens.revoke(self.runtime.require_pool(), require_caller(), request.token_id)
         return empty_pb2.Empty()

@@ -4,25 +4,16 @@ public (no access token needed): they are how one gets an access token."""
 import datetime
 import json
 
-import asyncpg
 from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard_kit.crypto import KeyRing
-from dockyard_kit.errors import Unavailable
 from dockyard_kit.server import ServiceRuntime
 from services.identity.domain import api_tokens, sessions
 from services.identity.domain.tokens import IssuedToken, TokenIssuer
 from services.identity.domain.users import create_first_super_admin
 from services.identity.rpc import convert
-
-
-def database(runtime: ServiceRuntime) -> asyncpg.Pool:
-    """The service's pool; UNAVAILABLE while start-up has not reached the database yet."""
-    if runtime.pool is None:
-        raise Unavailable("the identity database is not ready yet; retry shortly")
-    return runtime.pool
 
 
 def _token_response(access: IssuedToken, refresh_token: str = "") -> identity_pb2.TokenResponse:
@@ -45,13 +36,13 @@ class AuthServicer(identity_pb2_grpc.AuthServiceServicer):
 
     async def Setup(self, request, context) -> identity_pb2.User:
         row = await create_first_super_admin(
-            database(self.runtime), request.username, request.email, request.password
+            self.runtime.require_pool(), request.username, request.email, request.password
         )
         return convert.user(row)
 
     async def Login(self, request, context) -> identity_pb2.TokenResponse:
         session = await sessions.login(
-            database(self.runtime),
+            self.runtime.require_pool(),
             self.issuer,
             request.username,
             request.password,
@@ -61,18 +52,18 @@ class AuthServicer(identity_pb2_grpc.AuthServiceServicer):
 
     async def Refresh(self, request, context) -> identity_pb2.TokenResponse:
         session = await sessions.refresh(
-            database(self.runtime), self.issuer, request.refresh_token, refresh_ttl=self.refresh_ttl
+            self.runtime.require_pool(), self.issuer, request.refresh_token, refresh_ttl=self.refresh_ttl
         )
         return _token_response(session.access, session.refresh_token)
 
     async def Logout(self, request, context) -> empty_pb2.Empty:
-        await sessions.logout(database(self.runtime), request.refresh_token)
+        await sessions.logout(self.runtime.require_pool(), request.refresh_token)
         return empty_pb2.Empty()
 
     async def ExchangeApiToken(self, request, context) -> identity_pb2.TokenResponse:
-        access = await api_tokens.exchange(database(self.runtime), self.issuer, request.api_token)
+        access = await api_tokens.exchange(self.runtime.require_pool(), self.issuer, request.api_token)
         return _token_response(access)
 
     async def GetJwks(self, request, context) -> httpbody_pb2.HttpBody:
-        jwks = await self.issuer.jwks(database(self.runtime))
+        jwks = await self.issuer.jwks(self.runtime.require_pool())
         return httpbody_pb2.HttpBody(content_type="application/json", data=json.dumps(jwks).encode())

@@ -9,7 +9,6 @@ from dockyard_kit import protoconv
 from dockyard_kit.server import ServiceRuntime
 from services.identity.domain import teams
 from services.identity.rpc import convert
-from services.identity.rpc.auth import database
 from services.identity.rpc.users import identity_caller
 
 
@@ -26,7 +25,7 @@ class TeamServicer(identity_pb2_grpc.TeamServiceServicer):
 
     @property
     def pool(self) -> asyncpg.Pool:
-        return database(self.runtime)
+        return self.runtime.require_pool()
 
     async def ListTeams(self, request, context) -> identity_pb2.ListTeamsResponse:
         caller = await identity_caller(self.pool)

@@ -10,7 +10,6 @@ from dockyard_kit.auth import Caller, require_caller
 from dockyard_kit.server import ServiceRuntime
 from services.identity.domain import users
 from services.identity.rpc import convert
-from services.identity.rpc.auth import database
 
 
 async def identity_caller(pool) -> Caller:
@@ -31,7 +30,7 @@ class UserServicer(identity_pb2_grpc.UserServiceServicer):
 
     @property
     def pool(self) -> asyncpg.Pool:
-        return database(self.runtime)
+        return self.runtime.require_pool()
 
     async def GetCurrentUser(self, request, context) -> identity_pb2.User:
         return convert.user(await users.current_account(self.pool, require_caller()))
