@@ -64,10 +64,15 @@ class Settings(BaseSettings):
     # Prometheus metrics of this process ("" turns the endpoint off).
     DOCKYARD_METRICS_ADDR: str = ""
 
-    # The platform's master secret: database role passwords are derived from it (and, later, the
-    # keys that encrypt secrets at rest).
+    # The platform's master secret: database role passwords and the keys that encrypt secrets at
+    # rest are derived from it.
     DOCKYARD_SECRET_KEY: str | None = None
     DOCKYARD_SECRET_KEY_FILE: pathlib.Path | None = None
+    # After a rotation: the previous master secrets, one per line, still used to decrypt values
+    # until `python -m services.projects reencrypt` has moved them to the current one.
+    DOCKYARD_PREVIOUS_SECRET_KEYS_FILE: pathlib.Path | None = None
+    # How often the projects service refreshes the application_stats materialized view.
+    DOCKYARD_STATS_REFRESH_SECONDS: Annotated[float, Field(gt=0)] = 30.0
 
     # Access tokens: who issues them, for whom, and for how long; refresh tokens' lifetime.
     DOCKYARD_JWT_ISSUER: str = "dockyard"
@@ -126,7 +131,11 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _files_exist(self) -> "Settings":
-        for name in ("POSTGRES_PASSWORD_FILE", "DOCKYARD_SECRET_KEY_FILE"):
+        for name in (
+            "POSTGRES_PASSWORD_FILE",
+            "DOCKYARD_SECRET_KEY_FILE",
+            "DOCKYARD_PREVIOUS_SECRET_KEYS_FILE",
+        ):
             path = getattr(self, name)
             if path is not None and not path.is_file():
                 raise ValueError(f"{name}: no such file: {path}")
@@ -179,6 +188,12 @@ class Settings(BaseSettings):
         if self.DOCKYARD_SECRET_KEY:
             return self.DOCKYARD_SECRET_KEY.encode()
         raise ConfigError("DOCKYARD_SECRET_KEY or DOCKYARD_SECRET_KEY_FILE must be set")
+
+    def previous_secret_keys(self) -> list[bytes]:
+        if self.DOCKYARD_PREVIOUS_SECRET_KEYS_FILE is None:
+            return []
+        lines = self.DOCKYARD_PREVIOUS_SECRET_KEYS_FILE.read_bytes().splitlines()
+        return [line.strip() for line in lines if line.strip()]
 
     def service_role_password(self, service: str) -> str:
         """The database password of a service's own login role, derived from the master secret so

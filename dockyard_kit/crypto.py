@@ -70,8 +70,9 @@ class KeyRing:
         return cls(current_key_id=master_key_id(current_secret), _ciphers=ciphers)
 
     @classmethod
-    def from_settings(cls, settings: Settings, previous_secrets: Iterable[bytes] = ()) -> "KeyRing":
-        return cls.of(settings.secret_key(), previous_secrets)
+    def from_settings(cls, settings: Settings) -> "KeyRing":
+        """The current master secret and the previous ones (DOCKYARD_PREVIOUS_SECRET_KEYS_FILE)."""
+        return cls.of(settings.secret_key(), settings.previous_secret_keys())
 
     @property
     def key_ids(self) -> frozenset[str]:

@@ -12,7 +12,7 @@ from dockyard_kit.stack.components import Nats, Postgres, free_port
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
-pytest_plugins = ["tests.docker_support"]
+pytest_plugins = ["tests.docker_support", "tests.support.platform"]
 
 
 def _quiet(name: str, line: str) -> None:

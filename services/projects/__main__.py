@@ -1,15 +1,26 @@
-"""The projects service. Its own RPCs arrive with its issue; today it serves health, reflection and its
-component status, migrates its schema and relays its outbox."""
+"""The projects service: projects, applications, git sources, env vars, volumes, domains,
+certificates and managed databases, with a read model of identity's users and memberships."""
 
 import pathlib
 
-from dockyard_kit.server import ServiceSpec, run
+import grpc
+
+from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
+from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
+from services.projects.domain.stats import refresh_application_stats
+from services.projects.rpc.projects import ProjectServicer
+
+
+def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
+    projects_pb2_grpc.add_ProjectServiceServicer_to_server(ProjectServicer(runtime), server)
+
 
 SPEC = ServiceSpec(
     name="projects",
     migrations_dir=pathlib.Path(__file__).parent / "migrations",
-    register=lambda server, runtime: None,
-    grpc_services=[],
+    register=register,
+    grpc_services=[projects_pb2.DESCRIPTOR.services_by_name[name].full_name for name in ("ProjectService",)],
+    background=[refresh_application_stats],
 )
 
 if __name__ == "__main__":

@@ -1,0 +1,141 @@
+"""Between protobuf and the projects service's rows: resources for responses and event payloads.
+Secrets are masked here, once, for responses and events alike; only the reveal calls build messages
+with plaintext, from values the domain layer decrypted."""
+
+import json
+
+from dockyard.projects.v1 import projects_pb2
+from dockyard_kit.protoconv import struct_from_json
+from services.projects.domain.credentials import MASK, masked_connection_string
+
+
+def _json_text(value) -> str:
+    # asyncpg returns jsonb as text unless a codec is set; accept both.
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def project(row) -> projects_pb2.Project:
+    message = projects_pb2.Project(
+        id=str(row["id"]),
+        name=row["name"],
+        description=row["description"],
+        owner_id=str(row["owner_id"]),
+        team_id=str(row["team_id"]) if row["team_id"] else "",
+        metadata=struct_from_json(_json_text(row["metadata"])),
+    )
+    message.created_at.FromDatetime(row["created_at"])
+    message.updated_at.FromDatetime(row["updated_at"])
+    return message
+
+
+def application(row) -> projects_pb2.Application:
+    message = projects_pb2.Application(
+        id=str(row["id"]),
+        project_id=str(row["project_id"]),
+        name=row["name"],
+        type=row["type"],
+        status=row["status"],
+        source_type=row["source_type"],
+        source_config=struct_from_json(_json_text(row["source_config"])),
+        docker_config=struct_from_json(_json_text(row["docker_config"])),
+        env_vars=json.loads(_json_text(row["env_vars"])),
+        replicas=row["replicas"],
+    )
+    message.created_at.FromDatetime(row["created_at"])
+    message.updated_at.FromDatetime(row["updated_at"])
+    if row["deleted_at"] is not None:
+        message.deleted_at.FromDatetime(row["deleted_at"])
+    return message
+
+
+def git_source(row, webhook_secret: str = MASK) -> projects_pb2.GitSource:
+    """`webhook_secret` is masked unless the caller just chose or was just given it."""
+    return projects_pb2.GitSource(
+        id=str(row["id"]),
+        application_id=str(row["application_id"]),
+        provider=row["provider"],
+        repository=row["repository"],
+        branch=row["branch"],
+        commit_sha=row["commit_sha"] or "",
+        webhook_config=struct_from_json(_json_text(row["webhook_config"])),
+        webhook_secret=webhook_secret,
+    )
+
+
+def env_var(row, revealed_value: str | None = None) -> projects_pb2.EnvVar:
+    """A secret's value is masked unless `revealed_value` (decrypted by the domain) is given."""
+    if revealed_value is not None:
+        value = revealed_value
+    else:
+        value = MASK if row["is_secret"] else row["value"]
+    message = projects_pb2.EnvVar(
+        id=str(row["id"]),
+        application_id=str(row["application_id"]),
+        key=row["key"],
+        value=value,
+        is_secret=row["is_secret"],
+    )
+    message.created_at.FromDatetime(row["created_at"])
+    message.updated_at.FromDatetime(row["updated_at"])
+    return message
+
+
+def volume(row) -> projects_pb2.Volume:
+    message = projects_pb2.Volume(
+        id=str(row["id"]),
+        project_id=str(row["project_id"]),
+        name=row["name"],
+        type=row["type"],
+        mount_path=row["mount_path"],
+        size_gb=row["size_gb"],
+        application_id=str(row["application_id"]) if row["application_id"] else "",
+        database_id=str(row["database_id"]) if row["database_id"] else "",
+    )
+    message.created_at.FromDatetime(row["created_at"])
+    return message
+
+
+def domain(row) -> projects_pb2.Domain:
+    message = projects_pb2.Domain(
+        id=str(row["id"]),
+        project_id=str(row["project_id"]),
+        domain=row["domain"],
+        target_type=row["target_type"],
+        target_id=str(row["target_id"]),
+        tls_enabled=row["tls_enabled"],
+    )
+    message.created_at.FromDatetime(row["created_at"])
+    return message
+
+
+def certificate(row, revealed_private_key: str | None = None) -> projects_pb2.Certificate:
+    """`row` joins the certificate with its domain (columns `domain`, `project_id`)."""
+    message = projects_pb2.Certificate(
+        id=str(row["id"]),
+        domain_id=str(row["domain_id"]),
+        issuer=row["issuer"],
+        certificate=row["certificate"],
+        private_key=revealed_private_key if revealed_private_key is not None else MASK,
+        domain=row["domain"],
+        project_id=str(row["project_id"]),
+    )
+    message.expires_at.FromDatetime(row["expires_at"])
+    message.created_at.FromDatetime(row["created_at"])
+    return message
+
+
+def database(row) -> projects_pb2.Database:
+    message = projects_pb2.Database(
+        id=str(row["id"]),
+        project_id=str(row["project_id"]),
+        name=row["name"],
+        type=row["type"],
+        status=row["status"],
+        version=row["version"],
+        config=struct_from_json(_json_text(row["config"])),
+        connection_string=masked_connection_string(row["type"], row["name"], row["username"]),
+        username=row["username"],
+    )
+    message.created_at.FromDatetime(row["created_at"])
+    message.updated_at.FromDatetime(row["updated_at"])
+    return message
