@@ -59,8 +59,9 @@ def verify(token: str, document: dict) -> dict:
 
 
 @contextlib.asynccontextmanager
-async def admin_database(stack):
-    """The stack's database as its administrative login, searching the identity schema."""
+async def admin_database(stack, schema: str = "identity"):
+    """The stack's database as its administrative login (a superuser: row-level security does not
+    apply), searching `schema`."""
     port = re.search(r"PostgreSQL on 127\.0\.0\.1:(\d+)", stack.output())[1]
     password = (stack.data_dir / "postgres" / "postgres-password").read_text().strip()
     pool = await asyncpg.create_pool(
@@ -71,7 +72,7 @@ async def admin_database(stack):
         database="dockyard",
         min_size=1,
         max_size=2,
-        server_settings={"search_path": "identity"},
+        server_settings={"search_path": schema},
     )
     try:
         yield pool
