@@ -7,6 +7,7 @@ import grpc
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
+from services.projects.domain.identity_events import consume_identity_events
 from services.projects.domain.stats import refresh_application_stats
 from services.projects.rpc.projects import ProjectServicer
 
@@ -20,7 +21,7 @@ SPEC = ServiceSpec(
     migrations_dir=pathlib.Path(__file__).parent / "migrations",
     register=register,
     grpc_services=[projects_pb2.DESCRIPTOR.services_by_name[name].full_name for name in ("ProjectService",)],
-    background=[refresh_application_stats],
+    background=[refresh_application_stats, consume_identity_events],
 )
 
 if __name__ == "__main__":
