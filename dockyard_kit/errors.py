@@ -116,6 +116,13 @@ class ConstraintFields:
 _KEY_DETAIL = re.compile(r"Key \((?P<columns>[^)]*)\)=")
 
 
+def _named_by_client(columns: list[str]) -> list[str]:
+    """The columns of a unique key the client chose: (project_id, name) is unique per project, and
+    the field to name is `name`; parent ids go only when something else remains."""
+    chosen = [c for c in columns if not c.endswith("_id")]
+    return chosen or columns
+
+
 async def from_database_error(
     exc: asyncpg.PostgresError, pool: asyncpg.Pool | None, fields: ConstraintFields
 ) -> DomainError | None:
@@ -127,8 +134,10 @@ async def from_database_error(
         match = _KEY_DETAIL.search(getattr(exc, "detail", "") or "")
         columns = [c.strip() for c in match["columns"].split(",")] if match else []
         columns = columns or await fields.columns(pool, schema, constraint)
-        field = ",".join(columns)
-        return AlreadyExists(f"{field or constraint} already exists", field=field)
+        field = ",".join(_named_by_client(columns))
+        scope = [c for c in columns if c not in _named_by_client(columns)]
+        where = f" (unique per {', '.join(c.removesuffix('_id') for c in scope)})" if scope else ""
+        return AlreadyExists(f"{field or constraint} already exists{where}", field=field)
     if isinstance(exc, asyncpg.CheckViolationError):
         columns = await fields.columns(pool, schema, constraint)
         field = ",".join(columns) or constraint
