@@ -31,6 +31,8 @@ def start_with(env: dict[str, str]) -> subprocess.CompletedProcess:
         ("DOCKYARD_PROJECTS_ADDR", "no-port-here"),
         ("DOCKYARD_DB_POOL_MAX", "0"),
         ("POSTGRES_PASSWORD_FILE", "/nonexistent/password"),
+        ("DOCKYARD_PREVIOUS_SECRET_KEYS_FILE", "/nonexistent/previous.keys"),
+        ("DOCKYARD_STATS_REFRESH_SECONDS", "0"),
     ],
 )
 def test_bad_value_fails_start_naming_the_variable(variable, value, secret_key_file):

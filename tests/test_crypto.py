@@ -92,3 +92,19 @@ def test_the_ring_comes_from_the_settings_master_secret(tmp_path):
 
     assert ring.current_key_id == master_key_id(b"f" * 64)
     assert ring.key_ids == {master_key_id(b"f" * 64)}
+
+
+def test_previous_secrets_from_the_settings_decrypt_but_never_encrypt(tmp_path):
+    secret_file = tmp_path / "secret.key"
+    secret_file.write_bytes(NEW_SECRET + b"\n")
+    previous_file = tmp_path / "previous.keys"
+    previous_file.write_bytes(OLD_SECRET + b"\n\n")
+    ring = KeyRing.from_settings(
+        Settings(DOCKYARD_SECRET_KEY_FILE=secret_file, DOCKYARD_PREVIOUS_SECRET_KEYS_FILE=previous_file)
+    )
+
+    assert ring.current_key_id == master_key_id(NEW_SECRET)
+    assert ring.key_ids == {master_key_id(NEW_SECRET), master_key_id(OLD_SECRET)}
+    sealed_before = encrypt(b"value", key_ring=KeyRing.of(OLD_SECRET), associated_data=WHERE)
+    assert decrypt(sealed_before, key_ring=ring, associated_data=WHERE) == b"value"
+    assert key_id_of(encrypt(b"value", key_ring=ring, associated_data=WHERE)) == master_key_id(NEW_SECRET)
