@@ -9,18 +9,26 @@ from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
 from services.projects.domain.identity_events import consume_identity_events
 from services.projects.domain.stats import refresh_application_stats
+from services.projects.rpc.databases import DatabaseServicer
 from services.projects.rpc.projects import ProjectServicer
 
 
 def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
     projects_pb2_grpc.add_ProjectServiceServicer_to_server(ProjectServicer(runtime), server)
+    projects_pb2_grpc.add_DatabaseServiceServicer_to_server(DatabaseServicer(runtime), server)
 
 
 SPEC = ServiceSpec(
     name="projects",
     migrations_dir=pathlib.Path(__file__).parent / "migrations",
     register=register,
-    grpc_services=[projects_pb2.DESCRIPTOR.services_by_name[name].full_name for name in ("ProjectService",)],
+    grpc_services=[
+        projects_pb2.DESCRIPTOR.services_by_name[name].full_name
+        for name in (
+            "ProjectService",
+            "DatabaseService",
+        )
+    ],
     background=[refresh_application_stats, consume_identity_events],
 )
 

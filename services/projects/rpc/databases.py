@@ -1,0 +1,88 @@
+"""DatabaseService: requests to domain calls, rows to messages (connection strings masked)."""
+
+from google.protobuf import empty_pb2
+
+from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
+from dockyard_kit import protoconv
+from dockyard_kit.crypto import KeyRing
+from dockyard_kit.server import ServiceRuntime
+from services.projects.domain import databases
+from services.projects.domain.sealing import Sealer
+from services.projects.rpc import convert
+from services.projects.rpc.caller import projects_caller
+
+
+def _changes(database: projects_pb2.Database, paths: set[str]) -> dict:
+    return {
+        path: protoconv.dict_from_struct(database.config) if path == "config" else getattr(database, path)
+        for path in paths
+    }
+
+
+class DatabaseServicer(projects_pb2_grpc.DatabaseServiceServicer):
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self.sealer = Sealer(KeyRing.from_settings(runtime.settings))
+
+    async def ListDatabases(self, request, context) -> projects_pb2.ListDatabasesResponse:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        rows, next_page_token = await databases.list_databases(
+            pool,
+            caller,
+            protoconv.parse_id(request.project_id, "project_id"),
+            page_size=request.page_size,
+            page_token=request.page_token,
+            db_type=request.type,
+            status=request.status,
+        )
+        return projects_pb2.ListDatabasesResponse(
+            databases=[convert.database(row) for row in rows], next_page_token=next_page_token
+        )
+
+    async def GetDatabase(self, request, context) -> projects_pb2.Database:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        database_id = protoconv.parse_id(request.database_id, "database_id")
+        return convert.database(await databases.get_database(pool, caller, database_id))
+
+    async def CreateDatabase(self, request, context) -> projects_pb2.Database:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        row = await databases.create_database(
+            pool,
+            self.sealer,
+            caller,
+            protoconv.parse_id(request.project_id, "project_id"),
+            name=request.database.name,
+            db_type=request.database.type,
+            version=request.database.version,
+            config=protoconv.dict_from_struct(request.database.config),
+        )
+        return convert.database(row)
+
+    async def UpdateDatabase(self, request, context) -> projects_pb2.Database:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        database_id = protoconv.parse_id(request.database.id, "database.id")
+        paths = protoconv.mask_paths(request.update_mask, request.database, databases.UPDATABLE_FIELDS)
+        row = await databases.update_database(pool, caller, database_id, _changes(request.database, paths))
+        return convert.database(row)
+
+    async def DeleteDatabase(self, request, context) -> empty_pb2.Empty:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        await databases.delete_database(pool, caller, protoconv.parse_id(request.database_id, "database_id"))
+        return empty_pb2.Empty()
+
+    async def RevealDatabaseCredentials(self, request, context) -> projects_pb2.DatabaseCredentials:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        database_id = protoconv.parse_id(request.database_id, "database_id")
+        revealed = await databases.reveal_credentials(pool, self.sealer, caller, database_id)
+        return projects_pb2.DatabaseCredentials(
+            database_id=str(database_id),
+            username=revealed.username,
+            password=revealed.password,
+            connection_string=revealed.connection_string,
+        )

@@ -1,0 +1,98 @@
+"""SQL for managed databases. The sealed connection string is read only by `sealed_connection_string`;
+every other query leaves it out."""
+
+import datetime
+import json
+import uuid
+
+import asyncpg
+
+COLUMNS = "id, project_id, name, type, status, version, config, username, created_at, updated_at"
+
+
+async def fetch(conn: asyncpg.Connection, database_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {COLUMNS} FROM databases WHERE id = $1", database_id)
+
+
+async def sealed_connection_string(conn: asyncpg.Connection, database_id: uuid.UUID) -> str | None:
+    return await conn.fetchval("SELECT connection_string FROM databases WHERE id = $1", database_id)
+
+
+async def name_taken(conn: asyncpg.Connection, project_id: uuid.UUID, name: str) -> bool:
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM databases WHERE project_id = $1 AND name = $2)", project_id, name
+    )
+
+
+async def list_in_project(
+    conn: asyncpg.Connection,
+    project_id: uuid.UUID,
+    *,
+    after: tuple[datetime.datetime, uuid.UUID] | None,
+    limit: int,
+    db_type: str | None,
+    status: str | None,
+) -> list[asyncpg.Record]:
+    """Newest first (index ix_databases_project_newest), after the keyset cursor `after`."""
+    conditions, args = ["project_id = $1"], [project_id]
+
+    def condition(sql: str, *values) -> None:
+        for value in values:
+            args.append(value)
+            sql = sql.replace("$?", f"${len(args)}", 1)
+        conditions.append(sql)
+
+    if after is not None:
+        condition("(created_at, id) < ($?, $?)", *after)
+    if db_type is not None:
+        condition("type = $?", db_type)
+    if status is not None:
+        condition("status = $?", status)
+    args.append(limit)
+    return await conn.fetch(
+        f"SELECT {COLUMNS} FROM databases WHERE {' AND '.join(conditions)}"
+        f" ORDER BY created_at DESC, id DESC LIMIT ${len(args)}",
+        *args,
+    )
+
+
+async def insert(
+    conn: asyncpg.Connection,
+    *,
+    database_id: uuid.UUID,
+    project_id: uuid.UUID,
+    name: str,
+    db_type: str,
+    version: str,
+    config: dict,
+    username: str,
+    sealed_connection: str,
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "INSERT INTO databases (id, project_id, name, type, version, config, username, connection_string)"
+        f" VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) RETURNING {COLUMNS}",
+        database_id,
+        project_id,
+        name,
+        db_type,
+        version,
+        json.dumps(config),
+        username,
+        sealed_connection,
+    )
+
+
+async def update(conn: asyncpg.Connection, database_id: uuid.UUID, changes: dict) -> asyncpg.Record | None:
+    """`changes` holds version and/or config; None when the database is gone."""
+    assignments, args = [], [database_id]
+    for column, value in changes.items():
+        args.append(json.dumps(value) if column == "config" else value)
+        assignments.append(f"{column} = ${len(args)}{'::jsonb' if column == 'config' else ''}")
+    return await conn.fetchrow(
+        f"UPDATE databases SET {', '.join(assignments)}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
+        *args,
+    )
+
+
+async def delete(conn: asyncpg.Connection, database_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"DELETE FROM databases WHERE id = $1 RETURNING {COLUMNS}", database_id)

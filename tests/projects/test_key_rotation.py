@@ -1,0 +1,288 @@
+"""Master key rotation: `python -m services.projects.reencrypt` moves every sealed value of the
+projects schema from the old master secret (K1) to the new one (K2), against the projects schema in
+the test's own database, run as an operator would run it (a process with the service's settings)."""
+
+import asyncio
+import base64
+import dataclasses
+import pathlib
+import secrets
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from dockyard_kit import db
+from dockyard_kit.config import Settings
+from dockyard_kit.crypto import KeyRing, key_id_of, master_key_id
+from services.projects.domain.sealing import ENCRYPTED_COLUMNS, Sealer
+from services.projects.store.session import platform_transaction
+from tests.conftest import REPO_ROOT
+
+ROWS_PER_COLUMN = 3
+SEALED_VALUES = ROWS_PER_COLUMN * len(ENCRYPTED_COLUMNS)
+
+
+@dataclasses.dataclass
+class Rotation:
+    """K1 (the secret the values were sealed under), K2 (the new one), and how to run the command."""
+
+    k1: bytes
+    k2: bytes
+    env: dict[str, str]
+    previous_file: pathlib.Path
+    settings_k2: Settings
+
+    def run(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "services.projects.reencrypt", *args],
+            env=self.env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+
+@pytest.fixture
+async def rotation(tmp_path, service_env, settings, projects_pool) -> Rotation:
+    """K2 becomes the master secret and K1 a previous one. As the services' start-up would, the
+    projects role gets K2's password (role passwords derive from the master secret)."""
+    k2_file = tmp_path / "k2.key"
+    k2_file.write_text(secrets.token_hex(32))
+    previous_file = tmp_path / "previous.keys"
+    previous_file.write_bytes(settings.secret_key() + b"\n")
+    env = {
+        **service_env,
+        "DOCKYARD_SECRET_KEY_FILE": str(k2_file),
+        "DOCKYARD_PREVIOUS_SECRET_KEYS_FILE": str(previous_file),
+    }
+    settings_k2 = Settings(**{key: value for key, value in env.items() if key in Settings.model_fields})
+    return Rotation(settings.secret_key(), settings_k2.secret_key(), env, previous_file, settings_k2)
+
+
+async def seal_samples(pool, sealer: Sealer, rows: int = ROWS_PER_COLUMN) -> dict:
+    """`rows` values in every encrypted column, sealed by `sealer`, with the rows they need (a
+    project, applications, domains) and a plain env var that must stay as it is: (table, column) ->
+    {row id: plaintext}."""
+    plaintexts = {column: {} for column in ENCRYPTED_COLUMNS}
+
+    def sealed(table: str, column: str, plaintext: str) -> tuple[uuid.UUID, str]:
+        row_id = uuid.uuid4()
+        plaintexts[(table, column)][row_id] = plaintext
+        return row_id, sealer.seal(table, column, row_id, plaintext)
+
+    tag = secrets.token_hex(4)
+    async with platform_transaction(pool) as conn:
+        project_id = await conn.fetchval(
+            "INSERT INTO projects (name, owner_id) VALUES ($1, $2) RETURNING id",
+            f"rotation-{tag}",
+            uuid.uuid4(),
+        )
+        for n in range(rows):
+            application_id = await conn.fetchval(
+                "INSERT INTO applications (project_id, name, type, source_type)"
+                " VALUES ($1, $2, 'docker', 'docker') RETURNING id",
+                project_id,
+                f"app-{n}-{tag}",
+            )
+            await conn.execute(
+                "INSERT INTO env_vars (id, value, application_id, key, is_secret) VALUES ($1, $2, $3, $4, true)",
+                *sealed("env_vars", "value", f"secret value {n}"),
+                application_id,
+                f"SECRET_{n}",
+            )
+            await conn.execute(
+                "INSERT INTO env_vars (application_id, key, value) VALUES ($1, 'PLAIN', 'not a secret')",
+                application_id,
+            )
+            await conn.execute(
+                "INSERT INTO git_sources (id, webhook_secret, application_id, provider, repository)"
+                " VALUES ($1, $2, $3, 'github', 'acme/app')",
+                *sealed("git_sources", "webhook_secret", f"whsec_{n}_{secrets.token_hex(8)}"),
+                application_id,
+            )
+            domain_id = await conn.fetchval(
+                "INSERT INTO domains (project_id, domain, target_type, target_id)"
+                " VALUES ($1, $2, 'application', $3) RETURNING id",
+                project_id,
+                f"app{n}-{tag}.example.com",
+                application_id,
+            )
+            await insert_certificate(conn, sealed, domain_id, n, "now() + interval '30 days'")
+            await conn.execute(
+                "INSERT INTO databases (id, connection_string, project_id, name, type, version, username)"
+                " VALUES ($1, $2, $3, $4, 'postgresql', '18', 'app')",
+                *sealed("databases", "connection_string", f"postgresql://app:pw{n}@db-{n}:5432/app"),
+                project_id,
+                f"db-{n}",
+            )
+    return plaintexts
+
+
+async def insert_certificate(conn, sealed, domain_id: uuid.UUID, n: int, expires_at: str) -> None:
+    await conn.execute(
+        "INSERT INTO certificates (id, private_key, domain_id, issuer, certificate, expires_at)"
+        f" VALUES ($1, $2, $3, 'Test CA', '-----BEGIN CERTIFICATE-----', {expires_at})",
+        *sealed("certificates", "private_key", f"-----BEGIN PRIVATE KEY-----{n}"),
+        domain_id,
+    )
+
+
+async def stored_values(settings: Settings) -> dict:
+    """(table, column) -> {row id: stored text}, as the administrative login sees them."""
+    conn = await db.connect_admin(settings)
+    try:
+        values = {}
+        for table, column in ENCRYPTED_COLUMNS:
+            rows = await conn.fetch(f"SELECT id, {column} AS value FROM projects.{table}")
+            values[(table, column)] = {row["id"]: row["value"] for row in rows}
+        return values
+    finally:
+        await conn.close()
+
+
+def key_id(stored: str) -> str:
+    return key_id_of(base64.b64decode(stored))
+
+
+async def test_rotation_moves_every_sealed_value_to_the_new_key(projects_pool, settings, rotation):
+    plaintexts = await seal_samples(projects_pool, Sealer(KeyRing.of(rotation.k1)))
+    before = await stored_values(settings)
+    # Between restarting on K2 and running the command, old values read fine with the ring.
+    ring_with_previous = Sealer(KeyRing.of(rotation.k2, [rotation.k1]))
+    for (table, column), values in plaintexts.items():
+        for row_id, plaintext in values.items():
+            assert key_id(before[(table, column)][row_id]) == master_key_id(rotation.k1)
+            assert (
+                ring_with_previous.unseal(table, column, row_id, before[(table, column)][row_id]) == plaintext
+            )
+
+    await db.bootstrap_service_role(rotation.settings_k2, "projects")
+    first = rotation.run("--batch-size", "2")
+    assert first.returncode == 0, first.stderr
+    assert f"Re-encrypted {SEALED_VALUES} of {SEALED_VALUES} sealed values" in first.stdout
+    assert master_key_id(rotation.k2) in first.stdout
+    for table, column in ENCRYPTED_COLUMNS:
+        assert f"projects.{table}.{column}" in first.stdout
+
+    after = await stored_values(settings)
+    k2_alone = Sealer(KeyRing.of(rotation.k2))
+    for (table, column), values in plaintexts.items():
+        for row_id, plaintext in values.items():
+            stored = after[(table, column)][row_id]
+            assert key_id(stored) == master_key_id(rotation.k2)
+            assert k2_alone.unseal(table, column, row_id, stored) == plaintext
+    plain = [
+        value
+        for row_id, value in after[("env_vars", "value")].items()
+        if row_id not in plaintexts[("env_vars", "value")]
+    ]
+    assert plain == ["not a secret"] * ROWS_PER_COLUMN
+
+    second = rotation.run()
+    assert second.returncode == 0, second.stderr
+    assert f"Re-encrypted 0 of {SEALED_VALUES} sealed values" in second.stdout
+    assert await stored_values(settings) == after
+
+
+async def test_dry_run_counts_and_writes_nothing(projects_pool, settings, rotation):
+    await seal_samples(projects_pool, Sealer(KeyRing.of(rotation.k1)))
+    before = await stored_values(settings)
+    await db.bootstrap_service_role(rotation.settings_k2, "projects")
+    dry = rotation.run("--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert f"Would re-encrypt {SEALED_VALUES} of {SEALED_VALUES} sealed values" in dry.stdout
+    assert await stored_values(settings) == before
+
+
+async def test_a_value_under_an_unknown_key_stops_the_command_naming_the_key(
+    projects_pool, settings, rotation
+):
+    plaintexts = await seal_samples(projects_pool, Sealer(KeyRing.of(rotation.k1)))
+    # One more database, sealed under a master secret K3 that nobody configured.
+    k3 = secrets.token_hex(32).encode()
+    stray_id = uuid.uuid4()
+    [project_id] = {
+        row["project_id"] for row in await projects_pool.fetch("SELECT project_id FROM databases")
+    }
+    await projects_pool.execute(
+        "INSERT INTO databases (id, connection_string, project_id, name, type, version, username)"
+        " VALUES ($1, $2, $3, 'stray', 'redis', '7.4', 'app')",
+        stray_id,
+        Sealer(KeyRing.of(k3)).seal(
+            "databases", "connection_string", stray_id, "redis://app:pw@stray:6379/0"
+        ),
+        project_id,
+    )
+    before = await stored_values(settings)
+    await db.bootstrap_service_role(rotation.settings_k2, "projects")
+
+    failed = rotation.run("--batch-size", "100")
+    assert failed.returncode == 1
+    assert master_key_id(k3) in failed.stderr
+    assert "projects.databases.connection_string" in failed.stderr and str(stray_id) in failed.stderr
+    # Columns walked before it are done; its batch is rolled back whole (nothing in it moved to K2).
+    after = await stored_values(settings)
+    assert after[("databases", "connection_string")] == before[("databases", "connection_string")]
+    for column in ENCRYPTED_COLUMNS[:-1]:
+        assert {key_id(after[column][row_id]) for row_id in plaintexts[column]} == {
+            master_key_id(rotation.k2)
+        }
+
+    # With K3 among the previous secrets, a new run finishes the work.
+    rotation.previous_file.write_bytes(rotation.k1 + b"\n" + k3 + b"\n")
+    done = rotation.run("--batch-size", "100")
+    assert done.returncode == 0, done.stderr
+    assert f"Re-encrypted {ROWS_PER_COLUMN + 1} of {SEALED_VALUES + 1} sealed values" in done.stdout
+    databases = (await stored_values(settings))[("databases", "connection_string")]
+    assert {key_id(value) for value in databases.values()} == {master_key_id(rotation.k2)}
+
+
+async def test_expired_certificates_are_skipped_not_fatal(projects_pool, settings, rotation):
+    plaintexts = {("certificates", "private_key"): {}}
+
+    def sealed(table, column, plaintext):
+        row_id = uuid.uuid4()
+        plaintexts[(table, column)][row_id] = plaintext
+        return row_id, Sealer(KeyRing.of(rotation.k1)).seal(table, column, row_id, plaintext)
+
+    async with platform_transaction(projects_pool) as conn:
+        project_id = await conn.fetchval(
+            "INSERT INTO projects (name, owner_id) VALUES ('expiring', $1) RETURNING id", uuid.uuid4()
+        )
+        domain_id = await conn.fetchval(
+            "INSERT INTO domains (project_id, domain, target_type, target_id)"
+            " VALUES ($1, 'old.example.com', 'application', $2) RETURNING id",
+            project_id,
+            uuid.uuid4(),
+        )
+        await insert_certificate(
+            conn, sealed, domain_id, 0, "clock_timestamp() + interval '300 milliseconds'"
+        )
+        await insert_certificate(conn, sealed, domain_id, 1, "now() + interval '30 days'")
+    await asyncio.sleep(0.5)
+    await db.bootstrap_service_role(rotation.settings_k2, "projects")
+
+    result = rotation.run()
+    assert result.returncode == 0, result.stderr
+    assert "Re-encrypted 1 of 2 sealed values" in result.stdout
+    keys = {
+        key_id(value) for value in (await stored_values(settings))[("certificates", "private_key")].values()
+    }
+    assert keys == {master_key_id(rotation.k1), master_key_id(rotation.k2)}
+
+
+def test_help_explains_the_procedure(service_env):
+    result = subprocess.run(
+        [sys.executable, "-m", "services.projects.reencrypt", "--help"],
+        env=service_env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    for words in ("DOCKYARD_PREVIOUS_SECRET_KEYS_FILE", "--batch-size", "--dry-run", "Exit status"):
+        assert words in result.stdout
