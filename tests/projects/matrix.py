@@ -246,3 +246,19 @@ CASES = [
     Case(PROJECTS, "UpdateProject", Level.MANAGE, on_target(update_project)),
     Case(PROJECTS, "DeleteProject", Level.OWN, delete_project),
 ]
+
+
+def listing(stub, method: str, message) -> Case:
+    """A list of what is in the target project: READ."""
+    return Case(stub, method, Level.READ, on_target(lambda cast, caller: message(project_id=cast.project.id)))
+
+
+# Create, get, update, delete, reveal and purge cases of these services are still to come.
+CASES += [
+    listing(
+        projects_pb2_grpc.ApplicationServiceStub, "ListApplications", projects_pb2.ListApplicationsRequest
+    ),
+    listing(projects_pb2_grpc.VolumeServiceStub, "ListVolumes", projects_pb2.ListVolumesRequest),
+    listing(projects_pb2_grpc.DomainServiceStub, "ListDomains", projects_pb2.ListDomainsRequest),
+    listing(projects_pb2_grpc.DatabaseServiceStub, "ListDatabases", projects_pb2.ListDatabasesRequest),
+]
