@@ -240,6 +240,36 @@ async def test_a_value_under_an_unknown_key_stops_the_command_naming_the_key(
     assert {key_id(value) for value in databases.values()} == {master_key_id(rotation.k2)}
 
 
+async def test_a_write_by_the_running_service_is_never_overwritten(projects_pool, settings, rotation):
+    plaintexts = await seal_samples(projects_pool, Sealer(KeyRing.of(rotation.k1)))
+    database_id = next(iter(plaintexts[("databases", "connection_string")]))
+    await db.bootstrap_service_role(rotation.settings_k2, "projects")
+    service = await db.connect_admin(settings)
+    try:
+        # The service (restarted on K2) is changing a row when the command reaches it.
+        async with service.transaction():
+            await service.execute("SELECT 1 FROM projects.databases WHERE id = $1 FOR UPDATE", database_id)
+            command = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "services.projects.reencrypt", "--batch-size", "2",
+                env=rotation.env, cwd=REPO_ROOT,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            await asyncio.sleep(1.5)
+            assert command.returncode is None  # waiting for the row
+            newer = Sealer(KeyRing.of(rotation.k2)).seal(
+                "databases", "connection_string", database_id, "postgresql://app:changed@db:5432/app"
+            )
+            await service.execute(
+                "UPDATE projects.databases SET connection_string = $2 WHERE id = $1", database_id, newer
+            )
+        stdout, stderr = await asyncio.wait_for(command.communicate(), 60)
+    finally:
+        await service.close()
+    assert command.returncode == 0, stderr.decode()
+    assert f"Re-encrypted {SEALED_VALUES - 1} of {SEALED_VALUES} sealed values" in stdout.decode()
+    assert (await stored_values(settings))[("databases", "connection_string")][database_id] == newer
+
+
 async def test_expired_certificates_are_skipped_not_fatal(projects_pool, settings, rotation):
     plaintexts = {("certificates", "private_key"): {}}
 
