@@ -2,7 +2,7 @@
 
 import importlib
 
-BENCHMARKS = ["bench.list_users", "bench.identity_me_under_logins"]
+BENCHMARKS = ["bench.list_users", "bench.identity_me_under_logins", "bench.list_applications"]
 
 for name in BENCHMARKS:
     importlib.import_module(name).main()

@@ -9,12 +9,18 @@ from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
 from services.projects.domain.identity_events import consume_identity_events
 from services.projects.domain.stats import refresh_application_stats
+from services.projects.rpc.applications import ApplicationServicer
 from services.projects.rpc.databases import DatabaseServicer
+from services.projects.rpc.env_vars import EnvVarServicer
+from services.projects.rpc.git_sources import GitSourceServicer
 from services.projects.rpc.projects import ProjectServicer
 
 
 def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
     projects_pb2_grpc.add_ProjectServiceServicer_to_server(ProjectServicer(runtime), server)
+    projects_pb2_grpc.add_ApplicationServiceServicer_to_server(ApplicationServicer(runtime), server)
+    projects_pb2_grpc.add_GitSourceServiceServicer_to_server(GitSourceServicer(runtime), server)
+    projects_pb2_grpc.add_EnvVarServiceServicer_to_server(EnvVarServicer(runtime), server)
     projects_pb2_grpc.add_DatabaseServiceServicer_to_server(DatabaseServicer(runtime), server)
 
 
@@ -27,6 +33,9 @@ SPEC = ServiceSpec(
         for name in (
             "ProjectService",
             "DatabaseService",
+            "ApplicationService",
+            "GitSourceService",
+            "EnvVarService",
         )
     ],
     background=[refresh_application_stats, consume_identity_events],
