@@ -10,14 +10,20 @@ from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
 from services.projects.domain.identity_events import consume_identity_events
 from services.projects.domain.stats import refresh_application_stats
 from services.projects.rpc.applications import ApplicationServicer
+from services.projects.rpc.certificates import CertificateServicer
 from services.projects.rpc.databases import DatabaseServicer
+from services.projects.rpc.domains import DomainServicer
 from services.projects.rpc.env_vars import EnvVarServicer
 from services.projects.rpc.git_sources import GitSourceServicer
 from services.projects.rpc.projects import ProjectServicer
+from services.projects.rpc.volumes import VolumeServicer
 
 
 def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
     projects_pb2_grpc.add_ProjectServiceServicer_to_server(ProjectServicer(runtime), server)
+    projects_pb2_grpc.add_VolumeServiceServicer_to_server(VolumeServicer(runtime), server)
+    projects_pb2_grpc.add_DomainServiceServicer_to_server(DomainServicer(runtime), server)
+    projects_pb2_grpc.add_CertificateServiceServicer_to_server(CertificateServicer(runtime), server)
     projects_pb2_grpc.add_ApplicationServiceServicer_to_server(ApplicationServicer(runtime), server)
     projects_pb2_grpc.add_GitSourceServiceServicer_to_server(GitSourceServicer(runtime), server)
     projects_pb2_grpc.add_EnvVarServiceServicer_to_server(EnvVarServicer(runtime), server)
@@ -32,6 +38,9 @@ SPEC = ServiceSpec(
         projects_pb2.DESCRIPTOR.services_by_name[name].full_name
         for name in (
             "ProjectService",
+            "VolumeService",
+            "DomainService",
+            "CertificateService",
             "DatabaseService",
             "ApplicationService",
             "GitSourceService",

@@ -1,0 +1,175 @@
+"""Custom domains: host names routed to a live application or database of the same project.
+Access rules: domain/access.py (reads need READ, changes WRITE)."""
+
+import re
+import uuid
+
+import asyncpg
+
+from dockyard.projects.v1 import events_pb2
+from dockyard_kit.auth import Caller
+from dockyard_kit.errors import AlreadyExists, InvalidArgument, NotFound
+from dockyard_kit.pagination import newest_first_key, parse_newest_first, parse_page, split_page
+from services.projects.domain import access, cascade, events
+from services.projects.domain.access import Level
+from services.projects.rpc import convert
+from services.projects.store import domains as store
+from services.projects.store.session import caller_transaction
+
+UPDATABLE_FIELDS = ("target_type", "target_id", "tls_enabled")
+TARGET_TYPES = tuple(store.TARGET_TABLES)
+MAX_DOMAIN_CHARS = 253
+
+# The migration's check_domain_format: lower-case labels of letters, digits and inner hyphens, at
+# least two of them, the last starting with a letter.
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_TOP_LEVEL = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def normalize_domain(value: str) -> str:
+    """The host name as stored: lower-case, without a trailing dot, internationalized names in
+    their ASCII (IDNA) form; INVALID_ARGUMENT naming `domain` otherwise."""
+    name = value.strip().lower()
+    name = name.removesuffix(".")
+    if not name:
+        raise InvalidArgument("domain", "is required")
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise InvalidArgument("domain", "is not a valid internationalized host name") from None
+    if len(name) > MAX_DOMAIN_CHARS:
+        raise InvalidArgument("domain", f"must be at most {MAX_DOMAIN_CHARS} characters")
+    labels = name.split(".")
+    if len(labels) < 2:
+        raise InvalidArgument("domain", "must be a fully qualified host name such as app.example.com")
+    for label in labels:
+        if not 1 <= len(label) <= 63:
+            raise InvalidArgument("domain", "each dot-separated label must be 1-63 characters")
+        if not _LABEL.match(label):
+            raise InvalidArgument(
+                "domain",
+                f"label {label!r} may hold only letters, digits and hyphens, and not start or end with a hyphen",
+            )
+    if not _TOP_LEVEL.match(labels[-1]):
+        raise InvalidArgument("domain", f"the top-level label {labels[-1]!r} must start with a letter")
+    return name
+
+
+def validate_target_type(target_type: str) -> str:
+    if target_type not in TARGET_TYPES:
+        raise InvalidArgument("target_type", f"must be one of {', '.join(TARGET_TYPES)}")
+    return target_type
+
+
+async def check_target(
+    conn: asyncpg.Connection, project_id: uuid.UUID, target_type: str, target_id: uuid.UUID, field: str
+) -> None:
+    """The application or database `target_id` exists in the project and is live. One answer for
+    an unknown id and one of another project, so nothing leaks about projects the caller cannot see."""
+    row = await store.target(conn, target_type, target_id)
+    if row is None or row["project_id"] != project_id:
+        raise InvalidArgument(field, f"no {target_type} {target_id} in this project")
+    if not row["live"]:
+        raise InvalidArgument(field, f"{target_type} {target_id} is archived; restore it first")
+
+
+def _not_found(domain_id: uuid.UUID) -> NotFound:
+    return NotFound(f"domain {domain_id} not found")
+
+
+async def authorize_domain(
+    conn: asyncpg.Connection, caller: Caller, domain_id: uuid.UUID, needed: Level
+) -> asyncpg.Record:
+    """The domain, once the caller holds `needed` on its project (NOT_FOUND below READ)."""
+    row = await store.fetch(conn, domain_id)
+    if row is None:
+        raise _not_found(domain_id)
+    await access.authorize(conn, caller, row["project_id"], needed, _not_found(domain_id))
+    return row
+
+
+def _event(row) -> events_pb2.DomainChanged:
+    return events_pb2.DomainChanged(domain=convert.domain(row))
+
+
+async def create_domain(
+    pool: asyncpg.Pool,
+    caller: Caller,
+    project_id: uuid.UUID,
+    *,
+    domain: str,
+    target_type: str,
+    target_id: uuid.UUID,
+    tls_enabled: bool,
+) -> asyncpg.Record:
+    domain = normalize_domain(domain)
+    target_type = validate_target_type(target_type)
+    async with caller_transaction(pool, caller) as conn:
+        await access.authorize(conn, caller, project_id, Level.WRITE, access.project_not_found(project_id))
+        await check_target(conn, project_id, target_type, target_id, "target_id")
+        try:
+            row = await store.insert(
+                conn,
+                project_id=project_id,
+                domain=domain,
+                target_type=target_type,
+                target_id=target_id,
+                tls_enabled=tls_enabled,
+            )
+        except asyncpg.UniqueViolationError:
+            raise AlreadyExists(f"domain {domain} is already in use", field="domain") from None
+        await events.emit(conn, "domain", "created", row["id"], _event(row), actor=caller.user_id)
+    return row
+
+
+async def get_domain(pool: asyncpg.Pool, caller: Caller, domain_id: uuid.UUID) -> asyncpg.Record:
+    async with caller_transaction(pool, caller) as conn:
+        return await authorize_domain(conn, caller, domain_id, Level.READ)
+
+
+async def list_domains(
+    pool: asyncpg.Pool, caller: Caller, project_id: uuid.UUID, *, page_size: int, page_token: str
+) -> tuple[list, str]:
+    page = parse_page(page_size, page_token, {"list": "domains", "project_id": str(project_id)})
+    async with caller_transaction(pool, caller) as conn:
+        await access.authorize(conn, caller, project_id, Level.READ, access.project_not_found(project_id))
+        rows = await store.list_for_project(
+            conn,
+            project_id,
+            after=parse_newest_first(page.after) if page.after else None,
+            limit=page.fetch_limit,
+        )
+    return split_page(rows, page, newest_first_key)
+
+
+async def update_domain(
+    pool: asyncpg.Pool, caller: Caller, domain_id: uuid.UUID, changes: dict
+) -> asyncpg.Record:
+    """`changes`: a subset of UPDATABLE_FIELDS. A new target is checked together with the target
+    type it will have."""
+    if "target_type" in changes:
+        validate_target_type(changes["target_type"])
+    async with caller_transaction(pool, caller) as conn:
+        current = await authorize_domain(conn, caller, domain_id, Level.WRITE)
+        if "target_type" in changes or "target_id" in changes:
+            target_type = changes.get("target_type", current["target_type"])
+            target_id = changes.get("target_id", current["target_id"])
+            await check_target(conn, current["project_id"], target_type, target_id, "target_id")
+        row = await store.update(conn, domain_id, changes)
+        if row is None:
+            raise _not_found(domain_id)
+        await events.emit(conn, "domain", "updated", row["id"], _event(row), actor=caller.user_id)
+    return row
+
+
+async def delete_domain(pool: asyncpg.Pool, caller: Caller, domain_id: uuid.UUID) -> None:
+    """Deletes the domain and its certificates: a deleted event for each certificate, then the domain's."""
+    async with caller_transaction(pool, caller) as conn:
+        await authorize_domain(conn, caller, domain_id, Level.WRITE)
+        children = await store.children(conn, domain_id)
+        row = await store.delete(conn, domain_id)
+        if row is None:
+            raise _not_found(domain_id)
+        await cascade.emit_deleted(conn, children, actor=caller.user_id)
+        await events.emit(conn, "domain", "deleted", row["id"], _event(row), actor=caller.user_id)

@@ -1,0 +1,91 @@
+"""CertificateService: requests to domain calls, rows to messages (private keys masked, except the
+reveal's)."""
+
+from google.protobuf import empty_pb2
+
+from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
+from dockyard_kit import protoconv
+from dockyard_kit.crypto import KeyRing
+from dockyard_kit.server import ServiceRuntime
+from services.projects.domain import certificates
+from services.projects.domain.sealing import Sealer
+from services.projects.rpc import convert
+from services.projects.rpc.caller import projects_caller
+
+
+class CertificateServicer(projects_pb2_grpc.CertificateServiceServicer):
+    def __init__(self, runtime: ServiceRuntime) -> None:
+        self.runtime = runtime
+        self.sealer = Sealer(KeyRing.from_settings(runtime.settings))
+
+    async def ListCertificates(self, request, context) -> projects_pb2.ListCertificatesResponse:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        rows, next_page_token = await certificates.list_certificates(
+            pool,
+            caller,
+            protoconv.parse_id(request.domain_id, "domain_id"),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return projects_pb2.ListCertificatesResponse(
+            certificates=[convert.certificate(row) for row in rows], next_page_token=next_page_token
+        )
+
+    async def ListExpiringCertificates(self, request, context) -> projects_pb2.ListCertificatesResponse:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        rows, next_page_token = await certificates.list_expiring(
+            pool,
+            caller,
+            within_days=request.within_days,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return projects_pb2.ListCertificatesResponse(
+            certificates=[convert.certificate(row) for row in rows], next_page_token=next_page_token
+        )
+
+    async def GetCertificate(self, request, context) -> projects_pb2.Certificate:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        certificate_id = protoconv.parse_id(request.certificate_id, "certificate_id")
+        return convert.certificate(await certificates.get_certificate(pool, caller, certificate_id))
+
+    async def CreateCertificate(self, request, context) -> projects_pb2.Certificate:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        certificate = request.certificate
+        row = await certificates.create_certificate(
+            pool,
+            self.sealer,
+            caller,
+            protoconv.parse_id(request.domain_id, "domain_id"),
+            certificate=certificate.certificate,
+            private_key=certificate.private_key,
+            issuer=certificate.issuer,
+        )
+        return convert.certificate(row)
+
+    async def UpdateCertificate(self, request, context) -> projects_pb2.Certificate:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        certificate_id = protoconv.parse_id(request.certificate.id, "certificate.id")
+        paths = protoconv.mask_paths(request.update_mask, request.certificate, certificates.UPDATABLE_FIELDS)
+        changes = {path: getattr(request.certificate, path) for path in paths}
+        row = await certificates.update_certificate(pool, self.sealer, caller, certificate_id, changes)
+        return convert.certificate(row)
+
+    async def DeleteCertificate(self, request, context) -> empty_pb2.Empty:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        certificate_id = protoconv.parse_id(request.certificate_id, "certificate_id")
+        await certificates.delete_certificate(pool, caller, certificate_id)
+        return empty_pb2.Empty()
+
+    async def RevealCertificatePrivateKey(self, request, context) -> projects_pb2.Certificate:
+        pool = self.runtime.require_pool()
+        caller = await projects_caller(pool)
+        certificate_id = protoconv.parse_id(request.certificate_id, "certificate_id")
+        row, private_key = await certificates.reveal_private_key(pool, self.sealer, caller, certificate_id)
+        return convert.certificate(row, revealed_private_key=private_key)

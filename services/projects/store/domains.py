@@ -1,0 +1,82 @@
+"""SQL for domains, and for the applications and databases that domains and volumes point at."""
+
+import datetime
+import uuid
+
+import asyncpg
+
+from services.projects.store.cascade import CERTIFICATES
+
+TARGET_TABLES = {"application": "applications", "database": "databases"}
+
+
+async def target(conn: asyncpg.Connection, target_type: str, target_id: uuid.UUID) -> asyncpg.Record | None:
+    """The application or database's project_id and whether it is live (applications are archived by
+    soft delete; databases are never archived), locked FOR SHARE so it stays so until commit."""
+    live = "deleted_at IS NULL" if target_type == "application" else "true"
+    return await conn.fetchrow(
+        f"SELECT project_id, {live} AS live FROM {TARGET_TABLES[target_type]} WHERE id = $1 FOR SHARE",
+        target_id,
+    )
+
+
+async def fetch(conn: asyncpg.Connection, domain_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM domains WHERE id = $1", domain_id)
+
+
+async def list_for_project(
+    conn: asyncpg.Connection,
+    project_id: uuid.UUID,
+    *,
+    after: tuple[datetime.datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    """Newest first, after the keyset cursor `after` (None: from the start)."""
+    return await conn.fetch(
+        "SELECT * FROM domains WHERE project_id = $1"
+        " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
+        " ORDER BY created_at DESC, id DESC LIMIT $4",
+        project_id,
+        *(after or (None, None)),
+        limit,
+    )
+
+
+async def insert(
+    conn: asyncpg.Connection,
+    *,
+    project_id: uuid.UUID,
+    domain: str,
+    target_type: str,
+    target_id: uuid.UUID,
+    tls_enabled: bool,
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "INSERT INTO domains (project_id, domain, target_type, target_id, tls_enabled)"
+        " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+        project_id,
+        domain,
+        target_type,
+        target_id,
+        tls_enabled,
+    )
+
+
+async def update(conn: asyncpg.Connection, domain_id: uuid.UUID, changes: dict) -> asyncpg.Record | None:
+    """`changes` maps column names (the API's updatable fields) to values."""
+    assignments = [f"{column} = ${position}" for position, column in enumerate(changes, start=2)]
+    return await conn.fetchrow(
+        f"UPDATE domains SET {', '.join(assignments)}, updated_at = now() WHERE id = $1 RETURNING *",
+        domain_id,
+        *changes.values(),
+    )
+
+
+async def children(conn: asyncpg.Connection, domain_id: uuid.UUID) -> dict[str, list]:
+    """What deleting a domain takes with it (domain/cascade.py): its certificates."""
+    return {"certificate": await conn.fetch(f"{CERTIFICATES} WHERE c.domain_id = $1", domain_id)}
+
+
+async def delete(conn: asyncpg.Connection, domain_id: uuid.UUID) -> asyncpg.Record | None:
+    """Deletes the domain; its certificates follow by ON DELETE CASCADE."""
+    return await conn.fetchrow("DELETE FROM domains WHERE id = $1 RETURNING *", domain_id)
