@@ -28,7 +28,9 @@ from tests.identity.accounts import (
     api_token_access,
     create_account,
 )
+from tests.projects.certs import self_signed
 from tests.projects.conftest import eventually
+from tests.projects.support import unique
 
 
 class Level(enum.IntEnum):
@@ -90,10 +92,6 @@ def expected(caller: str, needed: Level) -> grpc.StatusCode:
 HTTP_STATUS = {OK: 200, DENIED: 403, NOT_FOUND: 404, UNAUTHENTICATED: 401}
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
 class Cast:
     """The callers and the target project on one platform; `fresh_project()` for destructive cases."""
 
@@ -140,6 +138,7 @@ class Cast:
         )
         self.accounts["limited_here"] = self.limited_to(self.project.id)
         self.accounts["limited_elsewhere"] = self.limited_to(str(uuid.uuid4()))
+        self.contents = Contents(self, projects_channel)
         # Every membership has reached the projects service's read model.
         request = projects_pb2.GetProjectRequest(project_id=self.project.id)
         for name in ("team_owner", "team_admin", "team_member", "team_viewer", "viewer_in_team"):
@@ -253,7 +252,6 @@ def listing(stub, method: str, message) -> Case:
     return Case(stub, method, Level.READ, on_target(lambda cast, caller: message(project_id=cast.project.id)))
 
 
-# Create, get, update, delete, reveal and purge cases of these services are still to come.
 CASES += [
     listing(
         projects_pb2_grpc.ApplicationServiceStub, "ListApplications", projects_pb2.ListApplicationsRequest
@@ -262,3 +260,407 @@ CASES += [
     listing(projects_pb2_grpc.DomainServiceStub, "ListDomains", projects_pb2.ListDomainsRequest),
     listing(projects_pb2_grpc.DatabaseServiceStub, "ListDatabases", projects_pb2.ListDatabasesRequest),
 ]
+
+
+# -- everything inside the project --------------------------------------------------------------
+
+APPLICATIONS = projects_pb2_grpc.ApplicationServiceStub
+GIT_SOURCES = projects_pb2_grpc.GitSourceServiceStub
+ENV_VARS = projects_pb2_grpc.EnvVarServiceStub
+VOLUMES = projects_pb2_grpc.VolumeServiceStub
+DOMAINS = projects_pb2_grpc.DomainServiceStub
+CERTIFICATES = projects_pb2_grpc.CertificateServiceStub
+DATABASES = projects_pb2_grpc.DatabaseServiceStub
+
+
+def mask(*paths: str) -> field_mask_pb2.FieldMask:
+    return field_mask_pb2.FieldMask(paths=list(paths))
+
+
+class Contents:
+    """Resources in the target project, made by its owner straight at the projects service: one
+    of each that the cases read or change in place, and fresh ones for the cases that destroy."""
+
+    def __init__(self, cast: Cast, projects_channel) -> None:
+        self.cast = cast
+        self.channel = projects_channel
+        self.app = self.application()
+        self.git_app = self.application(git_source=True)
+        self.env_key = self.env_var(self.app.id)
+        self.volume = self.new_volume()
+        self.domain = self.new_domain()
+        self.certificate = self.new_certificate(self.domain)
+        self.database = self.new_database()
+
+    def _call(self, stub, method: str, request):
+        return getattr(stub(self.channel), method)(
+            request, metadata=self.cast.people.owner.metadata, timeout=TIMEOUT
+        )
+
+    def application(self, *, git_source: bool = False, archived: bool = False) -> projects_pb2.Application:
+        kind = (
+            {"type": "git", "source_type": "github"}
+            if git_source
+            else {"type": "docker", "source_type": "docker"}
+        )
+        app = self._call(
+            APPLICATIONS,
+            "CreateApplication",
+            projects_pb2.CreateApplicationRequest(
+                project_id=self.cast.project.id,
+                application=projects_pb2.Application(name=unique("app"), **kind),
+            ),
+        )
+        if git_source:
+            self._call(
+                GIT_SOURCES,
+                "CreateGitSource",
+                projects_pb2.CreateGitSourceRequest(
+                    application_id=app.id,
+                    git_source=projects_pb2.GitSource(provider="github", repository="acme/api"),
+                ),
+            )
+        if archived:
+            app = self._call(
+                APPLICATIONS,
+                "DeleteApplication",
+                projects_pb2.DeleteApplicationRequest(application_id=app.id),
+            )
+        return app
+
+    def bare_git_application(self) -> projects_pb2.Application:
+        return self._call(
+            APPLICATIONS,
+            "CreateApplication",
+            projects_pb2.CreateApplicationRequest(
+                project_id=self.cast.project.id,
+                application=projects_pb2.Application(name=unique("git"), type="git", source_type="github"),
+            ),
+        )
+
+    def env_var(self, application_id: str) -> str:
+        key = f"SECRET_{uuid.uuid4().hex[:8].upper()}"
+        self._call(
+            ENV_VARS,
+            "CreateEnvVar",
+            projects_pb2.CreateEnvVarRequest(
+                application_id=application_id,
+                env_var=projects_pb2.EnvVar(key=key, value="s3cret", is_secret=True),
+            ),
+        )
+        return key
+
+    def new_volume(self) -> projects_pb2.Volume:
+        return self._call(
+            VOLUMES,
+            "CreateVolume",
+            projects_pb2.CreateVolumeRequest(
+                project_id=self.cast.project.id,
+                volume=projects_pb2.Volume(name=unique("vol"), mount_path="/data", size_gb=1),
+            ),
+        )
+
+    def new_domain(self) -> projects_pb2.Domain:
+        return self._call(
+            DOMAINS,
+            "CreateDomain",
+            projects_pb2.CreateDomainRequest(
+                project_id=self.cast.project.id,
+                domain=projects_pb2.Domain(
+                    domain=f"{unique('d')}.example.com", target_type="application", target_id=self.app.id
+                ),
+            ),
+        )
+
+    def new_certificate(self, domain: projects_pb2.Domain) -> projects_pb2.Certificate:
+        issued = self_signed(domain.domain)
+        return self._call(
+            CERTIFICATES,
+            "CreateCertificate",
+            projects_pb2.CreateCertificateRequest(
+                domain_id=domain.id,
+                certificate=projects_pb2.Certificate(
+                    certificate=issued.certificate, private_key=issued.private_key
+                ),
+            ),
+        )
+
+    def new_database(self) -> projects_pb2.Database:
+        return self._call(
+            DATABASES,
+            "CreateDatabase",
+            projects_pb2.CreateDatabaseRequest(
+                project_id=self.cast.project.id,
+                database=projects_pb2.Database(name=unique("db"), type="postgresql"),
+            ),
+        )
+
+
+def inside(stub, method: str, needed: Level, build) -> Case:
+    """A request on the target project's contents (`build(contents, caller)`); a destructive one
+    makes what it destroys inside `build`."""
+    return Case(
+        stub, method, needed, lambda cast, caller: (build(cast.contents, caller), cast.metadata(caller))
+    )
+
+
+def renewal(contents: Contents) -> projects_pb2.Certificate:
+    issued = self_signed(contents.domain.domain)
+    return projects_pb2.Certificate(
+        id=contents.certificate.id, certificate=issued.certificate, private_key=issued.private_key
+    )
+
+
+P = projects_pb2
+CONTENT_CASES = [
+    # Applications
+    inside(
+        APPLICATIONS,
+        "GetApplication",
+        Level.READ,
+        lambda c, _: P.GetApplicationRequest(application_id=c.app.id),
+    ),
+    inside(
+        APPLICATIONS,
+        "CreateApplication",
+        Level.WRITE,
+        lambda c, _: P.CreateApplicationRequest(
+            project_id=c.cast.project.id, application=P.Application(name=unique("new"), type="docker")
+        ),
+    ),
+    inside(
+        APPLICATIONS,
+        "UpdateApplication",
+        Level.WRITE,
+        lambda c, _: P.UpdateApplicationRequest(
+            application=P.Application(id=c.app.id, replicas=2), update_mask=mask("replicas")
+        ),
+    ),
+    inside(
+        APPLICATIONS,
+        "ScaleApplication",
+        Level.WRITE,
+        lambda c, _: P.ScaleApplicationRequest(application_id=c.app.id, replicas=1),
+    ),
+    inside(
+        APPLICATIONS,
+        "DeleteApplication",
+        Level.MANAGE,
+        lambda c, _: P.DeleteApplicationRequest(application_id=c.application().id),
+    ),
+    inside(
+        APPLICATIONS,
+        "RestoreApplication",
+        Level.MANAGE,
+        lambda c, _: P.RestoreApplicationRequest(application_id=c.application(archived=True).id),
+    ),
+    inside(
+        APPLICATIONS,
+        "PurgeApplication",
+        Level.MANAGE,
+        lambda c, _: P.PurgeApplicationRequest(application_id=c.application(archived=True).id),
+    ),
+    # Git sources
+    inside(
+        GIT_SOURCES,
+        "GetGitSource",
+        Level.READ,
+        lambda c, _: P.GetGitSourceRequest(application_id=c.git_app.id),
+    ),
+    inside(
+        GIT_SOURCES,
+        "CreateGitSource",
+        Level.WRITE,
+        lambda c, _: P.CreateGitSourceRequest(
+            application_id=c.bare_git_application().id,
+            git_source=P.GitSource(provider="gitlab", repository="acme/web"),
+        ),
+    ),
+    inside(
+        GIT_SOURCES,
+        "UpdateGitSource",
+        Level.WRITE,
+        lambda c, _: P.UpdateGitSourceRequest(
+            application_id=c.git_app.id, git_source=P.GitSource(branch="develop"), update_mask=mask("branch")
+        ),
+    ),
+    inside(
+        GIT_SOURCES,
+        "DeleteGitSource",
+        Level.WRITE,
+        lambda c, _: P.DeleteGitSourceRequest(application_id=c.application(git_source=True).id),
+    ),
+    # Env vars
+    inside(ENV_VARS, "ListEnvVars", Level.READ, lambda c, _: P.ListEnvVarsRequest(application_id=c.app.id)),
+    inside(
+        ENV_VARS,
+        "GetEnvVar",
+        Level.READ,
+        lambda c, _: P.GetEnvVarRequest(application_id=c.app.id, key=c.env_key),
+    ),
+    inside(
+        ENV_VARS,
+        "CreateEnvVar",
+        Level.WRITE,
+        lambda c, _: P.CreateEnvVarRequest(
+            application_id=c.app.id, env_var=P.EnvVar(key=f"K_{uuid.uuid4().hex[:8].upper()}", value="v")
+        ),
+    ),
+    inside(
+        ENV_VARS,
+        "UpdateEnvVar",
+        Level.WRITE,
+        lambda c, _: P.UpdateEnvVarRequest(
+            application_id=c.app.id,
+            env_var=P.EnvVar(key=c.env_key, value="changed"),
+            update_mask=mask("value"),
+        ),
+    ),
+    inside(
+        ENV_VARS,
+        "DeleteEnvVar",
+        Level.WRITE,
+        lambda c, _: P.DeleteEnvVarRequest(application_id=c.app.id, key=c.env_var(c.app.id)),
+    ),
+    inside(
+        ENV_VARS,
+        "ImportEnvVars",
+        Level.WRITE,
+        lambda c, _: P.ImportEnvVarsRequest(application_id=c.app.id, dotenv="MATRIX_IMPORT=1\n"),
+    ),
+    inside(
+        ENV_VARS,
+        "RevealEnvVar",
+        Level.MANAGE,
+        lambda c, _: P.RevealEnvVarRequest(application_id=c.app.id, key=c.env_key),
+    ),
+    # Volumes
+    inside(VOLUMES, "GetVolume", Level.READ, lambda c, _: P.GetVolumeRequest(volume_id=c.volume.id)),
+    inside(
+        VOLUMES,
+        "CreateVolume",
+        Level.WRITE,
+        lambda c, _: P.CreateVolumeRequest(
+            project_id=c.cast.project.id, volume=P.Volume(name=unique("vol"), mount_path="/srv", size_gb=1)
+        ),
+    ),
+    inside(
+        VOLUMES,
+        "UpdateVolume",
+        Level.WRITE,
+        lambda c, _: P.UpdateVolumeRequest(
+            volume=P.Volume(id=c.volume.id, size_gb=2), update_mask=mask("size_gb")
+        ),
+    ),
+    inside(
+        VOLUMES, "DeleteVolume", Level.WRITE, lambda c, _: P.DeleteVolumeRequest(volume_id=c.new_volume().id)
+    ),
+    # Domains
+    inside(DOMAINS, "GetDomain", Level.READ, lambda c, _: P.GetDomainRequest(domain_id=c.domain.id)),
+    inside(
+        DOMAINS,
+        "CreateDomain",
+        Level.WRITE,
+        lambda c, _: P.CreateDomainRequest(
+            project_id=c.cast.project.id,
+            domain=P.Domain(
+                domain=f"{unique('n')}.example.org", target_type="application", target_id=c.app.id
+            ),
+        ),
+    ),
+    inside(
+        DOMAINS,
+        "UpdateDomain",
+        Level.WRITE,
+        lambda c, _: P.UpdateDomainRequest(
+            domain=P.Domain(id=c.domain.id, tls_enabled=True), update_mask=mask("tls_enabled")
+        ),
+    ),
+    inside(
+        DOMAINS, "DeleteDomain", Level.WRITE, lambda c, _: P.DeleteDomainRequest(domain_id=c.new_domain().id)
+    ),
+    # Certificates
+    inside(
+        CERTIFICATES,
+        "ListCertificates",
+        Level.READ,
+        lambda c, _: P.ListCertificatesRequest(domain_id=c.domain.id),
+    ),
+    inside(
+        CERTIFICATES,
+        "GetCertificate",
+        Level.READ,
+        lambda c, _: P.GetCertificateRequest(certificate_id=c.certificate.id),
+    ),
+    inside(
+        CERTIFICATES,
+        "CreateCertificate",
+        Level.WRITE,
+        lambda c, _: P.CreateCertificateRequest(
+            domain_id=c.domain.id,
+            certificate=P.Certificate(
+                certificate=(issued := self_signed(c.domain.domain)).certificate,
+                private_key=issued.private_key,
+            ),
+        ),
+    ),
+    inside(
+        CERTIFICATES,
+        "UpdateCertificate",
+        Level.WRITE,
+        lambda c, _: P.UpdateCertificateRequest(
+            certificate=renewal(c), update_mask=mask("certificate", "private_key")
+        ),
+    ),
+    inside(
+        CERTIFICATES,
+        "DeleteCertificate",
+        Level.WRITE,
+        lambda c, _: P.DeleteCertificateRequest(certificate_id=c.new_certificate(c.domain).id),
+    ),
+    inside(
+        CERTIFICATES,
+        "RevealCertificatePrivateKey",
+        Level.MANAGE,
+        lambda c, _: P.RevealCertificatePrivateKeyRequest(certificate_id=c.certificate.id),
+    ),
+    inside(
+        CERTIFICATES,
+        "ListExpiringCertificates",
+        Level.LIST,
+        lambda c, _: P.ListExpiringCertificatesRequest(within_days=3650),
+    ),
+    # Databases
+    inside(
+        DATABASES, "GetDatabase", Level.READ, lambda c, _: P.GetDatabaseRequest(database_id=c.database.id)
+    ),
+    inside(
+        DATABASES,
+        "CreateDatabase",
+        Level.WRITE,
+        lambda c, _: P.CreateDatabaseRequest(
+            project_id=c.cast.project.id, database=P.Database(name=unique("db"), type="redis")
+        ),
+    ),
+    inside(
+        DATABASES,
+        "UpdateDatabase",
+        Level.WRITE,
+        lambda c, _: P.UpdateDatabaseRequest(
+            database=P.Database(id=c.database.id, version="17"), update_mask=mask("version")
+        ),
+    ),
+    inside(
+        DATABASES,
+        "DeleteDatabase",
+        Level.WRITE,
+        lambda c, _: P.DeleteDatabaseRequest(database_id=c.new_database().id),
+    ),
+    inside(
+        DATABASES,
+        "RevealDatabaseCredentials",
+        Level.MANAGE,
+        lambda c, _: P.RevealDatabaseCredentialsRequest(database_id=c.database.id),
+    ),
+]
+CASES += CONTENT_CASES

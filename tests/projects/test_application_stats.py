@@ -14,7 +14,7 @@ from services.projects.store.session import platform_transaction
 from tests.identity.accounts import rest
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
-from tests.projects.test_projects import create
+from tests.projects.support import create
 
 COUNTS = ("total_applications", "running", "stopped", "failed")
 # Per project: how many live applications of each status, and how many archived.

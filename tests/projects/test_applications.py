@@ -15,7 +15,7 @@ from services.projects.store.session import platform_transaction
 from tests.identity.accounts import INVALID, NOT_FOUND, field_of, payload, rest, rpc_error
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
-from tests.projects.test_projects import count_rows, outbox, unique
+from tests.projects.support import count_rows, outbox, unique
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 

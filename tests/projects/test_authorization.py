@@ -6,7 +6,8 @@ import pytest
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from tests.identity.accounts import code_of, rest
-from tests.projects.matrix import CALLER_LEVELS, CASES, HTTP_STATUS, Cast, Level, expected, unique
+from tests.projects.matrix import CALLER_LEVELS, CASES, HTTP_STATUS, Cast, Level, expected
+from tests.projects.support import unique
 
 CALLERS = list(CALLER_LEVELS)
 
@@ -56,6 +57,26 @@ def rest_cases(cast: Cast):
     yield "GetProjectStats", Level.READ, "GET", f"{target}/stats", None
     yield "CreateProject", Level.CREATE, "POST", "/v1/projects", {"name": unique("rest")}
     yield "UpdateProject", Level.MANAGE, "PATCH", target, {"description": "over REST"}
+    contents = cast.contents
+    yield "GetApplication", Level.READ, "GET", f"/v1/applications/{contents.app.id}", None
+    yield (
+        "ScaleApplication",
+        Level.WRITE,
+        "POST",
+        f"/v1/applications/{contents.app.id}:scale",
+        {"replicas": 1},
+    )
+    reveal = f"/v1/applications/{contents.app.id}/env-vars/{contents.env_key}:reveal"
+    yield "RevealEnvVar", Level.MANAGE, "POST", reveal, {}
+    yield "ListDatabases", Level.READ, "GET", f"{target}/databases", None
+    yield (
+        "RevealDatabaseCredentials",
+        Level.MANAGE,
+        "POST",
+        f"/v1/databases/{contents.database.id}:reveal",
+        {},
+    )
+    yield "ListExpiringCertificates", Level.LIST, "GET", "/v1/certificates:expiring?within_days=3650", None
 
 
 def bearer_token(metadata: tuple) -> str:

@@ -18,8 +18,8 @@ from tests.identity.accounts import INVALID, NOT_FOUND, TIMEOUT, field_of, paylo
 from tests.identity.auth_support import admin_database
 from tests.projects.certs import issued_by_ca, key_pem, new_key, self_signed
 from tests.projects.conftest import eventually
+from tests.projects.support import count_rows, create, outbox, unique
 from tests.projects.test_domains import create_domain
-from tests.projects.test_projects import count_rows, create, outbox, unique
 from tests.projects.test_volumes import field_violation, insert_application
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED

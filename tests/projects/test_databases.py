@@ -31,7 +31,7 @@ from tests.identity.accounts import (
 )
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
-from tests.projects.test_projects import count_rows, create, outbox, unique
+from tests.projects.support import count_rows, create, outbox, unique
 
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS

@@ -13,8 +13,8 @@ from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from tests.identity.accounts import INVALID, NOT_FOUND, field_of, payload, rpc_error
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
+from tests.projects.support import count_rows, outbox
 from tests.projects.test_applications import DENIED, call, new_app, new_project, violated_field
-from tests.projects.test_projects import count_rows, outbox
 
 MASK = "********"
 

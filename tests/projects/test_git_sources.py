@@ -10,8 +10,8 @@ from google.protobuf import field_mask_pb2
 
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from tests.identity.accounts import INVALID, NOT_FOUND, field_of, payload, rpc_error
+from tests.projects.support import count_rows, outbox
 from tests.projects.test_applications import call, new_app, new_project, violated_field
-from tests.projects.test_projects import count_rows, outbox
 
 MASK = "********"
 

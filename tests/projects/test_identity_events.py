@@ -18,31 +18,7 @@ from dockyard_kit.events import new_event
 from tests.identity.accounts import TIMEOUT, create_account, payload, rest
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def sql(stack, schema: str, query: str, *args) -> list:
-    async def run():
-        async with admin_database(stack, schema) as pool:
-            return await pool.fetch(query, *args)
-
-    return asyncio.run(run())
-
-
-def events_about(stack, schema: str, resource_id: str) -> list[Event]:
-    rows = sql(stack, schema, "SELECT envelope FROM outbox ORDER BY id")
-    return [e for e in (Event.FromString(r["envelope"]) for r in rows) if e.resource_id == resource_id]
-
-
-def create_project(stack, account, **fields) -> dict:
-    status, body = rest(
-        stack.port, "POST", "/v1/projects", {"name": unique("proj"), **fields}, token=account.token
-    )
-    assert status == 200, body
-    return body
+from tests.projects.support import create, outbox, sql, unique
 
 
 def in_read_model(stack, team_id: str, user_id: str) -> bool:
@@ -137,7 +113,7 @@ def publish(stack, event: Event) -> None:
 
 
 def identity_event(stack, type_: str, resource_id: str) -> Event:
-    [event] = [e for e in events_about(stack, "identity", resource_id) if e.type == type_]
+    [event] = [e for e in outbox(stack, resource_id, "identity") if e.type == type_]
     return event
 
 
@@ -150,9 +126,9 @@ def consumer_ready(stack, people, identity_channel):
 def test_a_deleted_users_projects_go_with_everything_in_them(stack, people, identity_channel, consumer_ready):
     leaver = create_account(identity_channel, people.super_admin, unique("leaver")[:20], "developer")
     add_member(identity_channel, people.crew, people.owner, leaver.id)
-    projects = [create_project(stack, leaver)["id"] for _ in range(2)]
+    projects = [create(stack, leaver)["id"] for _ in range(2)]
     children = seed_children(stack, projects[0])
-    kept = create_project(stack, people.owner)["id"]
+    kept = create(stack, people.owner)["id"]
     eventually(lambda: in_read_model(stack, people.crew.id, leaver.id))
 
     status, body = rest(stack.port, "DELETE", f"/v1/users/{leaver.id}", token=people.super_admin.token)
@@ -182,18 +158,18 @@ def test_a_deleted_users_projects_go_with_everything_in_them(stack, people, iden
     assert not sql(stack, "projects", "SELECT 1 FROM team_members WHERE user_id = $1", uuid.UUID(leaver.id))
     assert not sql(stack, "projects", "SELECT 1 FROM user_roles WHERE user_id = $1", uuid.UUID(leaver.id))
     for project_id in projects:
-        [deleted] = events_about(stack, "projects", project_id)[-1:]
+        [deleted] = outbox(stack, project_id)[-1:]
         assert deleted.type == "projects.project.deleted" and deleted.actor_user_id == ""
         assert payload(deleted, events_pb2.ProjectChanged).project.owner_id == leaver.id
     for kind, row_id in children.items():
-        assert [e.type for e in events_about(stack, "projects", row_id)] == [f"projects.{kind}.deleted"]
+        assert [e.type for e in outbox(stack, row_id)] == [f"projects.{kind}.deleted"]
     assert sees(stack, people.owner, kept)
 
 
 def test_a_deleted_teams_projects_live_on_without_a_team(stack, people, identity_channel, consumer_ready):
     team = create_team(stack, identity_channel, people.owner)
     add_member(identity_channel, team, people.owner, people.developer.id)
-    project = create_project(stack, people.owner, team_id=team.id)["id"]
+    project = create(stack, people.owner, team_id=team.id)["id"]
     eventually(lambda: sees(stack, people.developer, project))
 
     identity_pb2_grpc.TeamServiceStub(identity_channel).DeleteTeam(
@@ -205,7 +181,7 @@ def test_a_deleted_teams_projects_live_on_without_a_team(stack, people, identity
         return status == 200 and body.get("team_id", "") == ""
 
     eventually(detached)
-    updated = events_about(stack, "projects", project)[-1]
+    updated = outbox(stack, project)[-1]
     assert updated.type == "projects.project.updated" and updated.actor_user_id == ""
     assert payload(updated, events_pb2.ProjectChanged).project.team_id == ""
     assert not sql(stack, "projects", "SELECT 1 FROM team_members WHERE team_id = $1", uuid.UUID(team.id))
@@ -214,18 +190,18 @@ def test_a_deleted_teams_projects_live_on_without_a_team(stack, people, identity
 
 def test_a_redelivered_event_applies_once(stack, people, identity_channel, consumer_ready):
     team = create_team(stack, identity_channel, people.owner)
-    project = create_project(stack, people.owner, team_id=team.id)["id"]
+    project = create(stack, people.owner, team_id=team.id)["id"]
     identity_pb2_grpc.TeamServiceStub(identity_channel).DeleteTeam(
         identity_pb2.DeleteTeamRequest(team_id=team.id), metadata=people.owner.metadata, timeout=TIMEOUT
     )
-    eventually(lambda: events_about(stack, "projects", project)[-1].type == "projects.project.updated")
+    eventually(lambda: outbox(stack, project)[-1].type == "projects.project.updated")
     # A platform admin may give the project the (gone) team's id again: a second application of
     # the same team.deleted event would take it away and publish another project.updated.
     status, body = rest(
         stack.port, "PATCH", f"/v1/projects/{project}", {"team_id": team.id}, token=people.super_admin.token
     )
     assert status == 200 and body["team_id"] == team.id, body
-    before = events_about(stack, "projects", project)
+    before = outbox(stack, project)
 
     publish(stack, identity_event(stack, "identity.team.deleted", team.id))
     # A later event still applies, so the copy has been consumed (skipped) by then.
@@ -235,7 +211,7 @@ def test_a_redelivered_event_applies_once(stack, people, identity_channel, consu
 
     status, body = rest(stack.port, "GET", f"/v1/projects/{project}", token=people.owner.token)
     assert status == 200 and body["team_id"] == team.id, body
-    assert events_about(stack, "projects", project) == before
+    assert outbox(stack, project) == before
 
 
 def test_events_about_unknown_users_and_teams_are_acknowledged(
@@ -253,7 +229,7 @@ def test_events_about_unknown_users_and_teams_are_acknowledged(
         publish(stack, new_event("identity", resource, verb, resource_id, message))
 
     team = create_team(stack, identity_channel, people.owner)
-    project = create_project(stack, people.owner, team_id=team.id)["id"]
+    project = create(stack, people.owner, team_id=team.id)["id"]
     add_member(identity_channel, team, people.owner, people.unrelated.id)
     eventually(lambda: sees(stack, people.unrelated, project))
     assert not sql(stack, "projects", "SELECT 1 FROM parked_events WHERE consumer = 'identity'")
@@ -263,7 +239,7 @@ def test_a_late_removal_of_an_old_membership_leaves_the_new_one(
     stack, people, identity_channel, consumer_ready
 ):
     team = create_team(stack, identity_channel, people.owner)
-    project = create_project(stack, people.owner, team_id=team.id)["id"]
+    project = create(stack, people.owner, team_id=team.id)["id"]
     add_member(identity_channel, team, people.owner, people.unrelated.id)
     eventually(lambda: sees(stack, people.unrelated, project))
     stub = identity_pb2_grpc.TeamServiceStub(identity_channel)

@@ -13,6 +13,7 @@ from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from tests.identity.accounts import INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
+from tests.projects.support import count_rows, create, outbox, unique
 
 ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS
 DENIED = grpc.StatusCode.PERMISSION_DENIED
@@ -21,35 +22,6 @@ DENIED = grpc.StatusCode.PERMISSION_DENIED
 @pytest.fixture(scope="module")
 def projects_api(gateway_channel):
     return projects_pb2_grpc.ProjectServiceStub(gateway_channel)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def create(stack, account, **fields) -> dict:
-    status, body = rest(
-        stack.port, "POST", "/v1/projects", {"name": unique("proj"), **fields}, token=account.token
-    )
-    assert status == 200, body
-    return body
-
-
-def outbox(stack, resource_id: str) -> list[Event]:
-    async def read():
-        async with admin_database(stack, "projects") as pool:
-            rows = await pool.fetch("SELECT envelope FROM outbox ORDER BY id")
-        return [Event.FromString(row["envelope"]) for row in rows]
-
-    return [event for event in asyncio.run(read()) if event.resource_id == resource_id]
-
-
-def count_rows(stack, sql: str, *args) -> int:
-    async def read():
-        async with admin_database(stack, "projects") as pool:
-            return await pool.fetchval(sql, *args)
-
-    return asyncio.run(read())
 
 
 def test_create_get_and_the_seed_sample_shape(stack, people):

@@ -4,7 +4,6 @@ writing. Each is measured from the identity call's return to the first refusal, 
 projects service (the read model and the deny-list are its own)."""
 
 import time
-import uuid
 
 import grpc
 import pytest
@@ -14,6 +13,7 @@ from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from tests.identity.accounts import DENIED, NOT_FOUND, OK, TIMEOUT, UNAUTHENTICATED, code_of, create_account
 from tests.projects.conftest import eventually
+from tests.projects.support import unique
 
 WITHIN_SECONDS = 2.0
 POLL_SECONDS = 0.05
@@ -27,10 +27,6 @@ def projects(projects_channel):
 @pytest.fixture(scope="module")
 def teams(identity_channel):
     return identity_pb2_grpc.TeamServiceStub(identity_channel)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}{uuid.uuid4().hex[:8]}"
 
 
 def create_project(projects, account, team_id: str = "") -> str | None:

@@ -14,7 +14,7 @@ from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from tests.identity.accounts import INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
-from tests.projects.test_projects import count_rows, create, outbox, unique
+from tests.projects.support import count_rows, create, outbox, unique
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 
