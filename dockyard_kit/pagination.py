@@ -34,6 +34,11 @@ class Page:
         """One row more than the page, to learn whether another page follows."""
         return self.size + 1
 
+    @property
+    def newest_first_after(self) -> tuple[datetime.datetime, uuid.UUID] | None:
+        """The (created_at, id) of a "time|id" token (newest_first_key); None on the first page."""
+        return parse_newest_first(self.after) if self.after else None
+
 
 def _fingerprint(query: dict) -> str:
     canonical = json.dumps(query, sort_keys=True, separators=(",", ":"))

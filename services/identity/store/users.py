@@ -6,6 +6,7 @@ import uuid
 
 import asyncpg
 
+from dockyard_kit import sql
 from dockyard_kit.errors import AlreadyExists
 
 USER_COLUMNS = "id, username, email, password_hash, role, preferences, disabled_at, created_at, updated_at"
@@ -133,22 +134,17 @@ async def list_users(
 ) -> list[asyncpg.Record]:
     """Users in username order after `after`, filtered. Only the filters given enter the query, so
     each shape of it gets a plan that uses its index."""
-    conditions, values = [], []
-
-    def condition(template: str, value) -> None:
-        values.append(value)
-        conditions.append(template.replace("$?", f"${len(values)}"))
-
+    conditions = sql.Conditions()
     if after is not None:
-        condition("username > $?", after)
+        conditions.add("username > $?", after)
     if role:
-        condition("role = $?", role)
+        conditions.add("role = $?", role)
     if prefix:
-        condition("(username LIKE $? OR lower(email) LIKE $?)", _like_prefix(prefix))
+        pattern = conditions.param(_like_prefix(prefix))
+        conditions.add(f"(username LIKE {pattern} OR lower(email) LIKE {pattern})")
     if team_id is not None:
-        condition("id IN (SELECT user_id FROM team_members WHERE team_id = $?)", team_id)
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-    values.append(limit)
+        conditions.add("id IN (SELECT user_id FROM team_members WHERE team_id = $?)", team_id)
     return await conn.fetch(
-        f"SELECT {USER_COLUMNS} FROM users {where} ORDER BY username LIMIT ${len(values)}", *values
+        f"SELECT {USER_COLUMNS} FROM users {conditions.where} ORDER BY username LIMIT {conditions.param(limit)}",
+        *conditions.args,
     )

@@ -84,6 +84,11 @@ async def authorize(
     return project
 
 
+async def authorize_project(conn: asyncpg.Connection, caller: Caller, project_id: uuid.UUID, needed: Level):
+    """`authorize` for a request naming the project itself: NOT_FOUND names the project."""
+    return await authorize(conn, caller, project_id, needed, project_not_found(project_id))
+
+
 def require_creator(caller: Caller) -> None:
     """Creating a project needs a read-write token of a developer or above."""
     if caller.read_only:

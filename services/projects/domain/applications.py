@@ -14,7 +14,7 @@ import asyncpg
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from dockyard_kit.pagination import newest_first_key, parse_newest_first, parse_page, split_page
+from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from services.projects.domain import access, application_status, cascade, events
 from services.projects.domain.access import Level
 from services.projects.domain.application_status import ARCHIVED, LIVE_STATUSES
@@ -149,7 +149,7 @@ async def create_application(
     source_type = validate_source_type(type, source_type)
     replicas = validate_replicas(1 if replicas is None else replicas)
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize(conn, caller, project_id, Level.WRITE, access.project_not_found(project_id))
+        await access.authorize_project(conn, caller, project_id, Level.WRITE)
         await _check_name_free(conn, project_id, name)
         row = await store.insert(
             conn,
@@ -192,14 +192,14 @@ async def list_applications(
     }
     page = parse_page(page_size, page_token, query)
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize(conn, caller, project_id, Level.READ, access.project_not_found(project_id))
+        await access.authorize_project(conn, caller, project_id, Level.READ)
         rows = await store.list_in_project(
             conn,
             project_id,
             archived=show_archived,
             status=status_filter,
             type=type_filter,
-            after=parse_newest_first(page.after) if page.after else None,
+            after=page.newest_first_after,
             limit=page.fetch_limit,
         )
     return split_page(rows, page, newest_first_key)

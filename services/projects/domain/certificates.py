@@ -10,7 +10,7 @@ import asyncpg
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import FailedPrecondition, InvalidArgument, NotFound
-from dockyard_kit.pagination import newest_first_key, parse_newest_first, parse_page, split_page
+from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from services.projects.domain import access, events, pem
 from services.projects.domain.access import Level
 from services.projects.domain.domains import authorize_domain
@@ -103,16 +103,13 @@ async def list_certificates(
     async with caller_transaction(pool, caller) as conn:
         await authorize_domain(conn, caller, domain_id, Level.READ)
         rows = await store.list_for_domain(
-            conn,
-            domain_id,
-            after=parse_newest_first(page.after) if page.after else None,
-            limit=page.fetch_limit,
+            conn, domain_id, after=page.newest_first_after, limit=page.fetch_limit
         )
     return split_page(rows, page, newest_first_key)
 
 
 def _soonest_first_key(row) -> str:
-    # The same "time|id" shape as newest_first_key, so parse_newest_first reads it back.
+    # The same "time|id" shape as newest_first_key, so page.newest_first_after reads it back.
     return f"{row['expires_at'].isoformat()}|{row['id']}"
 
 
@@ -130,7 +127,7 @@ async def list_expiring(
             all_projects=caller.is_admin,
             limited_to=[uuid.UUID(p) for p in caller.project_ids] if caller.project_limited else None,
             before=_now() + datetime.timedelta(days=within_days),
-            after=parse_newest_first(page.after) if page.after else None,
+            after=page.newest_first_after,
             limit=page.fetch_limit,
         )
     return split_page(rows, page, _soonest_first_key)

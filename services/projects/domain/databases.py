@@ -11,7 +11,7 @@ import asyncpg
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
-from dockyard_kit.pagination import newest_first_key, parse_newest_first, parse_page, split_page
+from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from services.projects.domain import access, cascade, credentials, events
 from services.projects.domain.access import Level
 from services.projects.domain.sealing import Sealer
@@ -106,7 +106,7 @@ async def create_database(
     version = validate_version(version) if version else credentials.DEFAULT_VERSIONS[db_type]
     config = validate_config(config)
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize(conn, caller, project_id, Level.WRITE, access.project_not_found(project_id))
+        await access.authorize_project(conn, caller, project_id, Level.WRITE)
         if await store.name_taken(conn, project_id, name):
             raise AlreadyExists(f"a database named {name!r} already exists in this project", field="name")
         # The id is part of the ciphertext's associated data, so it is chosen before the insert.
@@ -150,11 +150,11 @@ async def list_databases(
     query = {"list": "databases", "project_id": str(project_id), "type": db_type, "status": status}
     page = parse_page(page_size, page_token, query)
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize(conn, caller, project_id, Level.READ, access.project_not_found(project_id))
+        await access.authorize_project(conn, caller, project_id, Level.READ)
         rows = await store.list_in_project(
             conn,
             project_id,
-            after=parse_newest_first(page.after) if page.after else None,
+            after=page.newest_first_after,
             limit=page.fetch_limit,
             db_type=db_type or None,
             status=status or None,

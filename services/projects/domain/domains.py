@@ -9,7 +9,7 @@ import asyncpg
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import AlreadyExists, InvalidArgument, NotFound
-from dockyard_kit.pagination import newest_first_key, parse_newest_first, parse_page, split_page
+from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from services.projects.domain import access, cascade, events
 from services.projects.domain.access import Level
 from services.projects.rpc import convert
@@ -106,7 +106,7 @@ async def create_domain(
     domain = normalize_domain(domain)
     target_type = validate_target_type(target_type)
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize(conn, caller, project_id, Level.WRITE, access.project_not_found(project_id))
+        await access.authorize_project(conn, caller, project_id, Level.WRITE)
         await check_target(conn, project_id, target_type, target_id, "target_id")
         try:
             row = await store.insert(
@@ -133,12 +133,9 @@ async def list_domains(
 ) -> tuple[list, str]:
     page = parse_page(page_size, page_token, {"list": "domains", "project_id": str(project_id)})
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize(conn, caller, project_id, Level.READ, access.project_not_found(project_id))
+        await access.authorize_project(conn, caller, project_id, Level.READ)
         rows = await store.list_for_project(
-            conn,
-            project_id,
-            after=parse_newest_first(page.after) if page.after else None,
-            limit=page.fetch_limit,
+            conn, project_id, after=page.newest_first_after, limit=page.fetch_limit
         )
     return split_page(rows, page, newest_first_key)
 

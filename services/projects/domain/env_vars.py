@@ -64,8 +64,10 @@ def parse_dotenv(text: str) -> dict[str, str]:
     return wanted
 
 
-def _event(row, project_id) -> events_pb2.EnvVarChanged:
-    return events_pb2.EnvVarChanged(env_var=convert.env_var(row), project_id=str(project_id))
+async def _emit(conn: asyncpg.Connection, action: str, row, project_id, *, actor: str) -> None:
+    """env_var.<action> for `row`; the event names the project, which the row does not hold."""
+    event = events_pb2.EnvVarChanged(env_var=convert.env_var(row), project_id=str(project_id))
+    await events.emit(conn, "env_var", action, row["id"], event, actor=actor)
 
 
 def _stored(sealer: Sealer, env_var_id: uuid.UUID, value: str, is_secret: bool) -> str:
@@ -116,14 +118,7 @@ async def create_env_var(
         if await store.fetch(conn, application_id, key) is not None:
             raise AlreadyExists(f"env var {key} already exists in application {application_id}", field="key")
         row = await _insert(conn, sealer, application_id, key, value, is_secret)
-        await events.emit(
-            conn,
-            "env_var",
-            "created",
-            row["id"],
-            _event(row, application["project_id"]),
-            actor=caller.user_id,
-        )
+        await _emit(conn, "created", row, application["project_id"], actor=caller.user_id)
     return row
 
 
@@ -162,14 +157,7 @@ async def update_env_var(
         row = await store.update(
             conn, current["id"], value=_stored(sealer, current["id"], value, is_secret), is_secret=is_secret
         )
-        await events.emit(
-            conn,
-            "env_var",
-            "updated",
-            row["id"],
-            _event(row, application["project_id"]),
-            actor=caller.user_id,
-        )
+        await _emit(conn, "updated", row, application["project_id"], actor=caller.user_id)
     return row
 
 
@@ -181,14 +169,7 @@ async def delete_env_var(pool: asyncpg.Pool, caller: Caller, application_id: uui
         row = await store.delete(conn, application_id, key)
         if row is None:
             raise not_found(key)
-        await events.emit(
-            conn,
-            "env_var",
-            "deleted",
-            row["id"],
-            _event(row, application["project_id"]),
-            actor=caller.user_id,
-        )
+        await _emit(conn, "deleted", row, application["project_id"], actor=caller.user_id)
 
 
 async def import_env_vars(
@@ -216,25 +197,19 @@ async def import_env_vars(
             value, current = wanted[key], existing.get(key)
             if current is None:
                 row = await _insert(conn, sealer, application_id, key, value, secret)
-                await events.emit(
-                    conn, "env_var", "created", row["id"], _event(row, project_id), actor=caller.user_id
-                )
+                await _emit(conn, "created", row, project_id, actor=caller.user_id)
             else:
                 is_secret = secret or current["is_secret"]
                 row = current
                 if is_secret != current["is_secret"] or _plaintext(sealer, current) != value:
                     stored = _stored(sealer, current["id"], value, is_secret)
                     row = await store.update(conn, current["id"], value=stored, is_secret=is_secret)
-                    await events.emit(
-                        conn, "env_var", "updated", row["id"], _event(row, project_id), actor=caller.user_id
-                    )
+                    await _emit(conn, "updated", row, project_id, actor=caller.user_id)
             rows.append(row)
         deleted_keys = sorted(set(existing) - set(wanted)) if replace else []
         for key in deleted_keys:
             row = await store.delete(conn, application_id, key)
-            await events.emit(
-                conn, "env_var", "deleted", row["id"], _event(row, project_id), actor=caller.user_id
-            )
+            await _emit(conn, "deleted", row, project_id, actor=caller.user_id)
     return rows, deleted_keys
 
 

@@ -53,8 +53,10 @@ def validate(field: str, value):
     return value
 
 
-def _event(row, project_id) -> events_pb2.GitSourceChanged:
-    return events_pb2.GitSourceChanged(git_source=convert.git_source(row), project_id=str(project_id))
+async def _emit(conn: asyncpg.Connection, action: str, row, project_id, *, actor: str) -> None:
+    """git_source.<action> for `row`; the event names the project, which the row does not hold."""
+    event = events_pb2.GitSourceChanged(git_source=convert.git_source(row), project_id=str(project_id))
+    await events.emit(conn, "git_source", action, row["id"], event, actor=actor)
 
 
 async def _git_application(conn: asyncpg.Connection, caller: Caller, application_id: uuid.UUID):
@@ -93,14 +95,7 @@ async def create_git_source(
             webhook_secret=sealer.seal("git_sources", "webhook_secret", source_id, webhook_secret),
             **checked,
         )
-        await events.emit(
-            conn,
-            "git_source",
-            "created",
-            row["id"],
-            _event(row, application["project_id"]),
-            actor=caller.user_id,
-        )
+        await _emit(conn, "created", row, application["project_id"], actor=caller.user_id)
     return row, webhook_secret
 
 
@@ -127,14 +122,7 @@ async def update_git_source(
                 "git_sources", "webhook_secret", current["id"], checked["webhook_secret"]
             )
         row = await store.update(conn, application_id, checked)
-        await events.emit(
-            conn,
-            "git_source",
-            "updated",
-            row["id"],
-            _event(row, application["project_id"]),
-            actor=caller.user_id,
-        )
+        await _emit(conn, "updated", row, application["project_id"], actor=caller.user_id)
     return row
 
 
@@ -146,11 +134,4 @@ async def delete_git_source(pool: asyncpg.Pool, caller: Caller, application_id: 
         row = await store.delete(conn, application_id)
         if row is None:
             raise not_found(application_id)
-        await events.emit(
-            conn,
-            "git_source",
-            "deleted",
-            row["id"],
-            _event(row, application["project_id"]),
-            actor=caller.user_id,
-        )
+        await _emit(conn, "deleted", row, application["project_id"], actor=caller.user_id)

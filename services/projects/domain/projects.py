@@ -8,7 +8,7 @@ import asyncpg
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import InvalidArgument, PermissionDenied
-from dockyard_kit.pagination import newest_first_key, parse_newest_first, parse_page, split_page
+from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from services.projects.domain import access, cascade, events
 from services.projects.domain.access import Level
 from services.projects.rpc import convert
@@ -89,9 +89,7 @@ async def create_project(
 
 async def get_project(pool: asyncpg.Pool, caller: Caller, project_id: uuid.UUID) -> asyncpg.Record:
     async with caller_transaction(pool, caller) as conn:
-        return await access.authorize(
-            conn, caller, project_id, Level.READ, access.project_not_found(project_id)
-        )
+        return await access.authorize_project(conn, caller, project_id, Level.READ)
 
 
 async def list_projects(
@@ -117,7 +115,7 @@ async def list_projects(
             caller.user_id,
             all_projects=caller.is_admin,
             limited_to=[uuid.UUID(p) for p in caller.project_ids] if caller.project_limited else None,
-            after=parse_newest_first(page.after) if page.after else None,
+            after=page.newest_first_after,
             limit=page.fetch_limit,
             search=search or None,
             team_id=team_id,
@@ -134,7 +132,7 @@ async def update_project(
     if "metadata" in changes:
         changes["metadata"] = validate_metadata(changes["metadata"])
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize(conn, caller, project_id, Level.MANAGE, access.project_not_found(project_id))
+        await access.authorize_project(conn, caller, project_id, Level.MANAGE)
         if "team_id" in changes:
             await _check_team(conn, caller, changes["team_id"])
         row = await store.update(conn, project_id, changes)
@@ -144,7 +142,7 @@ async def update_project(
 
 async def delete_project(pool: asyncpg.Pool, caller: Caller, project_id: uuid.UUID) -> None:
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize(conn, caller, project_id, Level.OWN, access.project_not_found(project_id))
+        await access.authorize_project(conn, caller, project_id, Level.OWN)
         await delete_with_children(conn, project_id, actor=caller.user_id)
 
 
@@ -160,5 +158,5 @@ async def delete_with_children(conn: asyncpg.Connection, project_id: uuid.UUID, 
 
 async def project_stats(pool: asyncpg.Pool, caller: Caller, project_id: uuid.UUID) -> asyncpg.Record:
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize(conn, caller, project_id, Level.READ, access.project_not_found(project_id))
+        await access.authorize_project(conn, caller, project_id, Level.READ)
         return await store.stats(conn, project_id)

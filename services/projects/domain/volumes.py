@@ -9,7 +9,7 @@ import asyncpg
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import AlreadyExists, InvalidArgument, NotFound
-from dockyard_kit.pagination import newest_first_key, parse_newest_first, parse_page, split_page
+from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from services.projects.domain import access, events
 from services.projects.domain.access import Level
 from services.projects.domain.domains import check_target
@@ -125,7 +125,7 @@ async def create_volume(
         "database_id": database_id,
     }
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize(conn, caller, project_id, Level.WRITE, access.project_not_found(project_id))
+        await access.authorize_project(conn, caller, project_id, Level.WRITE)
         await _check_mounts(conn, project_id, fields, set(MOUNTS))
         try:
             row = await store.insert(conn, project_id, fields)
@@ -145,12 +145,9 @@ async def list_volumes(
 ) -> tuple[list, str]:
     page = parse_page(page_size, page_token, {"list": "volumes", "project_id": str(project_id)})
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize(conn, caller, project_id, Level.READ, access.project_not_found(project_id))
+        await access.authorize_project(conn, caller, project_id, Level.READ)
         rows = await store.list_for_project(
-            conn,
-            project_id,
-            after=parse_newest_first(page.after) if page.after else None,
-            limit=page.fetch_limit,
+            conn, project_id, after=page.newest_first_after, limit=page.fetch_limit
         )
     return split_page(rows, page, newest_first_key)
 

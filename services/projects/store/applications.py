@@ -7,6 +7,8 @@ import uuid
 
 import asyncpg
 
+from dockyard_kit import sql
+
 JSON_COLUMNS = ("source_config", "docker_config")
 
 
@@ -51,14 +53,9 @@ async def insert(
 
 async def update(conn: asyncpg.Connection, application_id: uuid.UUID, changes: dict) -> asyncpg.Record:
     """Sets `changes` (column -> value; JSON columns as dicts)."""
-    assignments, args = [], [application_id]
-    for column, value in changes.items():
-        json_column = column in JSON_COLUMNS
-        args.append(json.dumps(value) if json_column else value)
-        assignments.append(f"{column} = ${len(args)}{'::jsonb' if json_column else ''}")
+    assignments, args = sql.update_set(changes, json_columns=JSON_COLUMNS)
     return await conn.fetchrow(
-        f"UPDATE applications SET {', '.join(assignments)}, updated_at = now() WHERE id = $1 RETURNING *",
-        *args,
+        f"UPDATE applications SET {assignments} WHERE id = $1 RETURNING *", application_id, *args
     )
 
 
@@ -92,18 +89,13 @@ async def list_in_project(
     limit: int,
 ) -> list[asyncpg.Record]:
     """Newest first. Live applications walk the partial index ix_applications_project_live."""
-    conditions = ["project_id = $1", "deleted_at IS NOT NULL" if archived else "deleted_at IS NULL"]
-    args: list = [project_id]
-    for column, value in (("status", status), ("type", type)):
-        if value is not None:
-            args.append(value)
-            conditions.append(f"{column} = ${len(args)}")
-    if after is not None:
-        args.extend(after)
-        conditions.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)})")
-    args.append(limit)
+    conditions = sql.Conditions()
+    conditions.add("project_id = $?", project_id)
+    conditions.add("deleted_at IS NOT NULL" if archived else "deleted_at IS NULL")
+    if status is not None:
+        conditions.add("status = $?", status)
+    if type is not None:
+        conditions.add("type = $?", type)
     return await conn.fetch(
-        f"SELECT * FROM applications WHERE {' AND '.join(conditions)}"
-        f" ORDER BY created_at DESC, id DESC LIMIT ${len(args)}",
-        *args,
+        f"SELECT * FROM applications {conditions.newest_first_page(after, limit)}", *conditions.args
     )

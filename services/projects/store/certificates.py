@@ -6,6 +6,7 @@ import uuid
 
 import asyncpg
 
+from dockyard_kit import sql
 from services.projects.store.cascade import CERTIFICATES
 
 # After a `WITH c AS (INSERT|UPDATE|DELETE ... RETURNING *)`: the changed row joined like CERTIFICATES.
@@ -23,14 +24,10 @@ async def list_for_domain(
     after: tuple[datetime.datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """Newest first, after the keyset cursor `after` (None: from the start)."""
+    conditions = sql.Conditions()
+    conditions.add("c.domain_id = $?", domain_id)
     return await conn.fetch(
-        f"{CERTIFICATES} WHERE c.domain_id = $1"
-        " AND ($2::timestamptz IS NULL OR (c.created_at, c.id) < ($2, $3::uuid))"
-        " ORDER BY c.created_at DESC, c.id DESC LIMIT $4",
-        domain_id,
-        *(after or (None, None)),
-        limit,
+        f"{CERTIFICATES} {conditions.newest_first_page(after, limit, alias='c')}", *conditions.args
     )
 
 
@@ -87,12 +84,11 @@ async def insert(
 
 async def update(conn: asyncpg.Connection, certificate_id: uuid.UUID, changes: dict) -> asyncpg.Record | None:
     """`changes` maps column names (issuer, certificate, private_key sealed, expires_at) to values."""
-    assignments = [f"{column} = ${position}" for position, column in enumerate(changes, start=2)]
+    assignments, args = sql.update_set(changes)
     return await conn.fetchrow(
-        f"WITH c AS (UPDATE certificates SET {', '.join(assignments)}, updated_at = now()"
-        " WHERE id = $1 RETURNING *)" + _WITH_DOMAIN,
+        f"WITH c AS (UPDATE certificates SET {assignments} WHERE id = $1 RETURNING *)" + _WITH_DOMAIN,
         certificate_id,
-        *changes.values(),
+        *args,
     )
 
 

@@ -7,6 +7,8 @@ import uuid
 
 import asyncpg
 
+from dockyard_kit import sql
+
 COLUMNS = "id, project_id, name, type, status, version, config, username, created_at, updated_at"
 
 
@@ -34,25 +36,14 @@ async def list_in_project(
     status: str | None,
 ) -> list[asyncpg.Record]:
     """Newest first (index ix_databases_project_newest), after the keyset cursor `after`."""
-    conditions, args = ["project_id = $1"], [project_id]
-
-    def condition(sql: str, *values) -> None:
-        for value in values:
-            args.append(value)
-            sql = sql.replace("$?", f"${len(args)}", 1)
-        conditions.append(sql)
-
-    if after is not None:
-        condition("(created_at, id) < ($?, $?)", *after)
+    conditions = sql.Conditions()
+    conditions.add("project_id = $?", project_id)
     if db_type is not None:
-        condition("type = $?", db_type)
+        conditions.add("type = $?", db_type)
     if status is not None:
-        condition("status = $?", status)
-    args.append(limit)
+        conditions.add("status = $?", status)
     return await conn.fetch(
-        f"SELECT {COLUMNS} FROM databases WHERE {' AND '.join(conditions)}"
-        f" ORDER BY created_at DESC, id DESC LIMIT ${len(args)}",
-        *args,
+        f"SELECT {COLUMNS} FROM databases {conditions.newest_first_page(after, limit)}", *conditions.args
     )
 
 
@@ -84,13 +75,9 @@ async def insert(
 
 async def update(conn: asyncpg.Connection, database_id: uuid.UUID, changes: dict) -> asyncpg.Record | None:
     """`changes` holds version and/or config; None when the database is gone."""
-    assignments, args = [], [database_id]
-    for column, value in changes.items():
-        args.append(json.dumps(value) if column == "config" else value)
-        assignments.append(f"{column} = ${len(args)}{'::jsonb' if column == 'config' else ''}")
+    assignments, args = sql.update_set(changes, json_columns=("config",))
     return await conn.fetchrow(
-        f"UPDATE databases SET {', '.join(assignments)}, updated_at = now() WHERE id = $1 RETURNING {COLUMNS}",
-        *args,
+        f"UPDATE databases SET {assignments} WHERE id = $1 RETURNING {COLUMNS}", database_id, *args
     )
 
 

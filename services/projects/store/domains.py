@@ -5,6 +5,7 @@ import uuid
 
 import asyncpg
 
+from dockyard_kit import sql
 from services.projects.store.cascade import CERTIFICATES
 
 TARGET_TABLES = {"application": "applications", "database": "databases"}
@@ -31,14 +32,10 @@ async def list_for_project(
     after: tuple[datetime.datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """Newest first, after the keyset cursor `after` (None: from the start)."""
+    conditions = sql.Conditions()
+    conditions.add("project_id = $?", project_id)
     return await conn.fetch(
-        "SELECT * FROM domains WHERE project_id = $1"
-        " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
-        " ORDER BY created_at DESC, id DESC LIMIT $4",
-        project_id,
-        *(after or (None, None)),
-        limit,
+        f"SELECT * FROM domains {conditions.newest_first_page(after, limit)}", *conditions.args
     )
 
 
@@ -64,11 +61,9 @@ async def insert(
 
 async def update(conn: asyncpg.Connection, domain_id: uuid.UUID, changes: dict) -> asyncpg.Record | None:
     """`changes` maps column names (the API's updatable fields) to values."""
-    assignments = [f"{column} = ${position}" for position, column in enumerate(changes, start=2)]
+    assignments, args = sql.update_set(changes)
     return await conn.fetchrow(
-        f"UPDATE domains SET {', '.join(assignments)}, updated_at = now() WHERE id = $1 RETURNING *",
-        domain_id,
-        *changes.values(),
+        f"UPDATE domains SET {assignments} WHERE id = $1 RETURNING *", domain_id, *args
     )
 
 

@@ -5,6 +5,8 @@ import uuid
 
 import asyncpg
 
+from dockyard_kit import sql
+
 JSON_COLUMNS = ("webhook_config",)
 
 
@@ -40,14 +42,9 @@ async def insert(
 
 
 async def update(conn: asyncpg.Connection, application_id: uuid.UUID, changes: dict) -> asyncpg.Record:
-    assignments, args = [], [application_id]
-    for column, value in changes.items():
-        json_column = column in JSON_COLUMNS
-        args.append(json.dumps(value) if json_column else value)
-        assignments.append(f"{column} = ${len(args)}{'::jsonb' if json_column else ''}")
+    assignments, args = sql.update_set(changes, json_columns=JSON_COLUMNS)
     return await conn.fetchrow(
-        f"UPDATE git_sources SET {', '.join(assignments)}, updated_at = now() WHERE application_id = $1 RETURNING *",
-        *args,
+        f"UPDATE git_sources SET {assignments} WHERE application_id = $1 RETURNING *", application_id, *args
     )
 
 

@@ -7,6 +7,8 @@ import uuid
 
 import asyncpg
 
+from dockyard_kit import sql
+
 COLUMNS = "p.id, p.name, p.description, p.owner_id, p.team_id, p.metadata, p.created_at, p.updated_at"
 
 
@@ -37,37 +39,26 @@ async def list_visible(
 ) -> list[asyncpg.Record]:
     """Projects the caller owns or shares a team with (every project for platform admins), newest
     first, after the keyset cursor `after`."""
-    conditions, args = [], []
-
-    def condition(sql: str, *values) -> None:
-        for value in values:
-            args.append(value)
-            sql = sql.replace("$?", f"${len(args)}", 1)
-        conditions.append(sql)
-
+    conditions = sql.Conditions()
     if not all_projects:
-        condition(
+        conditions.add(
             "(p.owner_id = $? OR p.team_id IN (SELECT team_id FROM team_members WHERE user_id = $?))",
             uuid.UUID(user_id),
             uuid.UUID(user_id),
         )
     if limited_to is not None:
-        condition("p.id = ANY($?::uuid[])", limited_to)
-    if after is not None:
-        condition("(p.created_at, p.id) < ($?, $?)", *after)
+        conditions.add("p.id = ANY($?::uuid[])", limited_to)
     if search:
         # Substring, case-insensitive; the pattern's own wildcards are taken literally.
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        condition("p.name ILIKE $?", f"%{escaped}%")
+        conditions.add("p.name ILIKE $?", f"%{escaped}%")
     if team_id is not None:
-        condition("p.team_id = $?", team_id)
+        conditions.add("p.team_id = $?", team_id)
     if metadata_contains is not None:
-        condition("p.metadata @> $?::jsonb", json.dumps(metadata_contains))
-    args.append(limit)
-    where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
+        conditions.add("p.metadata @> $?::jsonb", json.dumps(metadata_contains))
     return await conn.fetch(
-        f"SELECT {COLUMNS} FROM projects p {where} ORDER BY p.created_at DESC, p.id DESC LIMIT ${len(args)}",
-        *args,
+        f"SELECT {COLUMNS} FROM projects p {conditions.newest_first_page(after, limit, alias='p')}",
+        *conditions.args,
     )
 
 
@@ -86,13 +77,9 @@ async def insert(
 
 
 async def update(conn: asyncpg.Connection, project_id: uuid.UUID, changes: dict) -> asyncpg.Record:
-    assignments, args = [], [project_id]
-    for column, value in changes.items():
-        args.append(json.dumps(value) if column == "metadata" else value)
-        assignments.append(f"{column} = ${len(args)}{'::jsonb' if column == 'metadata' else ''}")
+    assignments, args = sql.update_set(changes, json_columns=("metadata",))
     return await conn.fetchrow(
-        f"UPDATE projects AS p SET {', '.join(assignments)}, updated_at = now() WHERE p.id = $1 RETURNING {COLUMNS}",
-        *args,
+        f"UPDATE projects AS p SET {assignments} WHERE p.id = $1 RETURNING {COLUMNS}", project_id, *args
     )
 
 

@@ -5,6 +5,8 @@ import uuid
 
 import asyncpg
 
+from dockyard_kit import sql
+
 
 async def fetch(conn: asyncpg.Connection, volume_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow("SELECT * FROM volumes WHERE id = $1", volume_id)
@@ -17,14 +19,10 @@ async def list_for_project(
     after: tuple[datetime.datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[asyncpg.Record]:
-    """Newest first, after the keyset cursor `after` (None: from the start)."""
+    conditions = sql.Conditions()
+    conditions.add("project_id = $?", project_id)
     return await conn.fetch(
-        "SELECT * FROM volumes WHERE project_id = $1"
-        " AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3::uuid))"
-        " ORDER BY created_at DESC, id DESC LIMIT $4",
-        project_id,
-        *(after or (None, None)),
-        limit,
+        f"SELECT * FROM volumes {conditions.newest_first_page(after, limit)}", *conditions.args
     )
 
 
@@ -45,11 +43,9 @@ async def insert(conn: asyncpg.Connection, project_id: uuid.UUID, fields: dict) 
 
 async def update(conn: asyncpg.Connection, volume_id: uuid.UUID, changes: dict) -> asyncpg.Record | None:
     """`changes` maps column names (the API's updatable fields) to values."""
-    assignments = [f"{column} = ${position}" for position, column in enumerate(changes, start=2)]
+    assignments, args = sql.update_set(changes)
     return await conn.fetchrow(
-        f"UPDATE volumes SET {', '.join(assignments)}, updated_at = now() WHERE id = $1 RETURNING *",
-        volume_id,
-        *changes.values(),
+        f"UPDATE volumes SET {assignments} WHERE id = $1 RETURNING *", volume_id, *args
     )
 
 
