@@ -98,3 +98,13 @@ def test_rest_through_the_gateway(stack, cast):
         ]
         want["DeleteProject", caller] = HTTP_STATUS[expected(caller, Level.OWN)]
     assert got == want
+
+
+def test_the_matrix_covers_every_rpc_of_the_projects_api():
+    contract = {
+        f"{service.name}/{method.name}"
+        for service in projects_pb2.DESCRIPTOR.services_by_name.values()
+        for method in service.methods
+    }
+    covered = {f"{case.stub.__name__.removesuffix('Stub')}/{case.method}" for case in CASES}
+    assert covered == contract
