@@ -12,10 +12,10 @@ from google.protobuf import field_mask_pb2
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from services.projects.domain import applications
 from services.projects.store.session import platform_transaction
-from tests.identity.accounts import INVALID, NOT_FOUND, field_of, payload, rest, rpc_error
+from tests.identity.accounts import INVALID, NOT_FOUND, field_of, payload, rpc_error
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
-from tests.projects.support import count_rows, outbox, unique
+from tests.projects.support import call, create, new_app, outbox, sql_value, unique, violated_field
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 
@@ -33,32 +33,7 @@ def apps_direct(projects_channel):
 @pytest.fixture(scope="module")
 def project(stack, people) -> dict:
     """A project of `owner`'s, worked on by the crew team."""
-    return new_project(stack, people.owner, team_id=people.crew.id)
-
-
-def new_project(stack, account, **fields) -> dict:
-    status, body = rest(
-        stack.port, "POST", "/v1/projects", {"name": unique("proj"), **fields}, token=account.token
-    )
-    assert status == 200, body
-    return body
-
-
-def new_app(stack, account, project_id: str, **fields) -> dict:
-    body = {"name": unique("app"), "type": "docker", **fields}
-    status, created = rest(
-        stack.port, "POST", f"/v1/projects/{project_id}/applications", body, token=account.token
-    )
-    assert status == 200, created
-    return created
-
-
-def call(stack, account, method: str, path: str, body=None) -> tuple[int, dict]:
-    return rest(stack.port, method, path, body, token=account.token)
-
-
-def violated_field(body: dict) -> str:
-    return body["details"][0]["field_violations"][0]["field"]
+    return create(stack, people.owner, team_id=people.crew.id)
 
 
 def test_create_get_and_defaults(stack, people, project):
@@ -108,12 +83,12 @@ def test_git_and_compose_applications_and_zero_replicas(stack, people, project):
     ],
 )
 def test_bad_input_names_the_field_and_creates_nothing(stack, people, project, application, field):
-    before = count_rows(stack, "SELECT count(*) FROM applications")
+    before = sql_value(stack, "SELECT count(*) FROM applications")
     body = {"name": unique("bad"), "type": "docker", **application}
     status, answer = call(stack, people.owner, "POST", f"/v1/projects/{project['id']}/applications", body)
     assert status == 400, answer
     assert violated_field(answer) == field
-    assert count_rows(stack, "SELECT count(*) FROM applications") == before
+    assert sql_value(stack, "SELECT count(*) FROM applications") == before
 
 
 def test_bad_input_over_grpc_too(apps_gateway, apps_direct, people, project):
@@ -150,7 +125,7 @@ def test_names_are_unique_in_a_project(stack, people, project):
         {"name": name, "type": "docker"},
     )
     assert status == 409 and violated_field(body) == "name"
-    other = new_project(stack, people.owner)
+    other = create(stack, people.owner)
     new_app(stack, people.owner, other["id"], name=name)  # another project may use it
 
 
@@ -240,7 +215,7 @@ def test_scale(apps_gateway, stack, people, project):
     assert status == 200 and body.get("replicas", 0) == 0
     status, body = call(stack, people.member, "POST", f"/v1/applications/{app['id']}:scale", {"replicas": -3})
     assert status == 400 and violated_field(body) == "replicas"
-    assert count_rows(stack, "SELECT replicas FROM applications WHERE id = $1", uuid.UUID(app["id"])) == 0
+    assert sql_value(stack, "SELECT replicas FROM applications WHERE id = $1", uuid.UUID(app["id"])) == 0
     assert [e.type for e in outbox(stack, app["id"])][-2:] == ["projects.application.scaled"] * 2
 
 
@@ -309,7 +284,7 @@ def test_archiving_uses_the_seed_soft_delete(stack, people, project):
     assert call(stack, people.owner, "DELETE", f"/v1/applications/{app['id']}")[0] == 200
     app_id = uuid.UUID(app["id"])
     assert (
-        count_rows(
+        sql_value(
             stack,
             "SELECT count(*) FROM applications WHERE id = $1 AND status = 'archived' AND deleted_at IS NOT NULL",
             app_id,
@@ -317,7 +292,7 @@ def test_archiving_uses_the_seed_soft_delete(stack, people, project):
         == 1
     )
     assert (
-        count_rows(stack, "SELECT count(*) FROM applications WHERE id = $1 AND deleted_at IS NULL", app_id)
+        sql_value(stack, "SELECT count(*) FROM applications WHERE id = $1 AND deleted_at IS NULL", app_id)
         == 0
     )
 
@@ -365,8 +340,8 @@ def test_purge_is_blocked_by_a_mounted_volume_and_takes_everything_else(stack, p
     assert call(stack, people.owner, "DELETE", f"/v1/applications/{app['id']}")[0] == 200
     status, answer = call(stack, people.owner, "POST", f"/v1/applications/{app['id']}:purge", {})
     assert status == 400 and volume in answer["message"], answer
-    assert count_rows(stack, "SELECT count(*) FROM applications WHERE id = $1", app_id) == 1
-    assert count_rows(stack, "SELECT count(*) FROM env_vars WHERE application_id = $1", app_id) == 1
+    assert sql_value(stack, "SELECT count(*) FROM applications WHERE id = $1", app_id) == 1
+    assert sql_value(stack, "SELECT count(*) FROM env_vars WHERE application_id = $1", app_id) == 1
 
     async def unmount():
         async with admin_database(stack, "projects") as pool:
@@ -380,15 +355,15 @@ def test_purge_is_blocked_by_a_mounted_volume_and_takes_everything_else(stack, p
         ("git_sources", "application_id"),
         ("domains", "target_id"),
     ):
-        assert count_rows(stack, f"SELECT count(*) FROM {table} WHERE {column} = $1", app_id) == 0
-    assert count_rows(stack, "SELECT count(*) FROM volumes WHERE name = $1", volume) == 1
+        assert sql_value(stack, f"SELECT count(*) FROM {table} WHERE {column} = $1", app_id) == 0
+    assert sql_value(stack, "SELECT count(*) FROM volumes WHERE name = $1", volume) == 1
     assert [e.type for e in outbox(stack, str(domain_id))] == ["projects.domain.deleted"]
     assert [e.type for e in outbox(stack, source["id"])][-1] == "projects.git_source.deleted"
     assert [e.type for e in outbox(stack, app["id"])][-1] == "projects.application.deleted"
 
 
 def test_list_filters_and_pages_newest_first(stack, people):
-    project = new_project(stack, people.owner)
+    project = create(stack, people.owner)
     created = [
         new_app(
             stack,

@@ -18,9 +18,15 @@ from tests.identity.accounts import INVALID, NOT_FOUND, TIMEOUT, field_of, paylo
 from tests.identity.auth_support import admin_database
 from tests.projects.certs import issued_by_ca, key_pem, new_key, self_signed
 from tests.projects.conftest import eventually
-from tests.projects.support import count_rows, create, outbox, unique
-from tests.projects.test_domains import create_domain
-from tests.projects.test_volumes import field_violation, insert_application
+from tests.projects.support import (
+    create,
+    create_domain,
+    insert_application,
+    outbox,
+    sql_value,
+    unique,
+    violated_field,
+)
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 MASK = "********"
@@ -159,7 +165,7 @@ def test_every_failed_check_names_the_field_and_stores_nothing(stack, people, ce
     for issued, field, reason in refusals(domain["domain"]):
         status, body = upload(stack, people.owner, domain, issued)
         assert status == 400, body
-        assert field_violation(body) == field and reason in body["message"], body
+        assert violated_field(body) == field and reason in body["message"], body
         error = rpc_error(
             certificates_api.CreateCertificate,
             projects_pb2.CreateCertificateRequest(
@@ -172,9 +178,9 @@ def test_every_failed_check_names_the_field_and_stores_nothing(stack, people, ce
         )
         assert error.code() == INVALID and field_of(error) == field
     status, body = upload(stack, people.owner, domain, self_signed(domain["domain"]), issuer="x" * 256)
-    assert status == 400 and field_violation(body) == "issuer"
+    assert status == 400 and violated_field(body) == "issuer"
     assert (
-        count_rows(stack, "SELECT count(*) FROM certificates WHERE domain_id = $1", uuid.UUID(domain["id"]))
+        sql_value(stack, "SELECT count(*) FROM certificates WHERE domain_id = $1", uuid.UUID(domain["id"]))
         == 0
     )
 
@@ -193,7 +199,7 @@ def test_renewal_replaces_certificate_and_key_together(stack, people, certificat
             {"certificate": renewed.certificate, "private_key": renewed.private_key},
             token=people.owner.token,
         )
-        assert status == 400 and field_violation(body) == missing, body
+        assert status == 400 and violated_field(body) == missing, body
     wrong = self_signed(f"x{domain['domain']}")
     status, body = rest(
         stack.port,
@@ -202,7 +208,7 @@ def test_renewal_replaces_certificate_and_key_together(stack, people, certificat
         {"certificate": wrong.certificate, "private_key": wrong.private_key},
         token=people.owner.token,
     )
-    assert status == 400 and field_violation(body) == "certificate"
+    assert status == 400 and violated_field(body) == "certificate"
     assert rest(stack.port, "GET", path, token=people.owner.token)[1] == first
 
     updated = certificates_api.UpdateCertificate(
@@ -342,7 +348,7 @@ def test_expiring_certificates_across_the_projects_the_caller_can_see(stack, peo
             f"/v1/certificates:expiring?within_days={within_days}",
             token=people.owner.token,
         )
-        assert status == 400 and field_violation(body) == "within_days"
+        assert status == 400 and violated_field(body) == "within_days"
 
 
 def test_unknown_and_invisible_certificates_are_the_same_not_found(stack, people, certificates_api):

@@ -31,7 +31,7 @@ from tests.identity.accounts import (
 )
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
-from tests.projects.support import count_rows, create, outbox, unique
+from tests.projects.support import create, outbox, sql_value, unique
 
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS
@@ -166,14 +166,14 @@ def test_status_is_output_only(stack, people, crew_project):
     ],
 )
 def test_bad_input_names_the_field_and_creates_nothing(stack, people, crew_project, fields, field):
-    before = count_rows(stack, "SELECT count(*) FROM databases")
+    before = sql_value(stack, "SELECT count(*) FROM databases")
     status, body = rest(
         stack.port, "POST", f"/v1/projects/{crew_project['id']}/databases",
         {"name": unique("db"), "type": "mysql", **fields}, token=people.owner.token,
     )  # fmt: skip
     assert status == 400, body
     assert body["details"][0]["field_violations"][0]["field"] == field
-    assert count_rows(stack, "SELECT count(*) FROM databases") == before
+    assert sql_value(stack, "SELECT count(*) FROM databases") == before
 
 
 def test_names_are_unique_per_project(stack, people, crew_project, databases_api):

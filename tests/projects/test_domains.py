@@ -14,8 +14,17 @@ from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from tests.identity.accounts import INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
 from tests.identity.auth_support import admin_database
 from tests.projects.certs import self_signed
-from tests.projects.support import count_rows, create, outbox, unique
-from tests.projects.test_volumes import field_violation, insert_application, insert_database
+from tests.projects.support import (
+    create,
+    create_domain,
+    host,
+    insert_application,
+    insert_database,
+    outbox,
+    sql_value,
+    unique,
+    violated_field,
+)
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 
@@ -28,19 +37,6 @@ def domains_api(gateway_channel):
 @pytest.fixture(scope="module")
 def domains_direct(projects_channel):
     return projects_pb2_grpc.DomainServiceStub(projects_channel)
-
-
-def host() -> str:
-    return f"{unique('h')}.example.com"
-
-
-def create_domain(stack, account, project_id: str, target_id: str, **fields) -> dict:
-    body = {"domain": host(), "target_type": "application", "target_id": target_id, **fields}
-    status, created = rest(
-        stack.port, "POST", f"/v1/projects/{project_id}/domains", body, token=account.token
-    )
-    assert status == 200, created
-    return created
 
 
 def add_certificate(stack, account, domain: dict) -> dict:
@@ -176,7 +172,7 @@ def test_domains_are_unique_globally_whatever_the_case(stack, people):
             token=people.developer.token,
         )
         assert status == 409, body
-        assert field_violation(body) == "domain" and name in body["message"]
+        assert violated_field(body) == "domain" and name in body["message"]
 
 
 @pytest.mark.parametrize(
@@ -204,9 +200,9 @@ def test_bad_input_names_the_field_and_creates_nothing(stack, people, fields, fi
         stack.port, "POST", f"/v1/projects/{project['id']}/domains", body, token=people.owner.token
     )
     assert status == 400, answer
-    assert field_violation(answer) == field
+    assert violated_field(answer) == field
     assert (
-        count_rows(stack, "SELECT count(*) FROM domains WHERE project_id = $1", uuid.UUID(project["id"])) == 0
+        sql_value(stack, "SELECT count(*) FROM domains WHERE project_id = $1", uuid.UUID(project["id"])) == 0
     )
 
 
@@ -238,7 +234,7 @@ def test_targets_are_live_applications_or_databases_of_the_same_project(stack, p
     assert refused("database", app_id) == refused("database", unknown)  # the id is not a database
     assert refused("application", db_id) == refused("application", unknown)
     assert (
-        count_rows(stack, "SELECT count(*) FROM domains WHERE project_id = $1", uuid.UUID(project["id"])) == 0
+        sql_value(stack, "SELECT count(*) FROM domains WHERE project_id = $1", uuid.UUID(project["id"])) == 0
     )
 
     # An update is checked the same way, against the target type the domain will have.
@@ -255,7 +251,7 @@ def test_targets_are_live_applications_or_databases_of_the_same_project(stack, p
             fields,
             token=people.owner.token,
         )
-        assert status == 400 and field_violation(body) == "target_id", body
+        assert status == 400 and violated_field(body) == "target_id", body
     status, body = rest(
         stack.port,
         "PATCH",
@@ -263,7 +259,7 @@ def test_targets_are_live_applications_or_databases_of_the_same_project(stack, p
         {"target_type": "cluster"},
         token=people.owner.token,
     )
-    assert status == 400 and field_violation(body) == "target_type"
+    assert status == 400 and violated_field(body) == "target_type"
     status, body = rest(stack.port, "GET", f"/v1/domains/{domain['id']}", token=people.owner.token)
     assert body == domain
     assert [e.type for e in outbox(stack, domain["id"])] == ["projects.domain.created"]
@@ -286,7 +282,7 @@ def test_deleting_a_domain_deletes_its_certificates_with_an_event_each(stack, pe
     certificates = [add_certificate(stack, people.owner, domain) for _ in range(2)]
     assert rest(stack.port, "DELETE", f"/v1/domains/{domain['id']}", token=people.owner.token)[0] == 200
     assert (
-        count_rows(stack, "SELECT count(*) FROM certificates WHERE domain_id = $1", uuid.UUID(domain["id"]))
+        sql_value(stack, "SELECT count(*) FROM certificates WHERE domain_id = $1", uuid.UUID(domain["id"]))
         == 0
     )
     for certificate in certificates:

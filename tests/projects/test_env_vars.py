@@ -10,11 +10,10 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.identity.accounts import INVALID, NOT_FOUND, field_of, payload, rpc_error
+from tests.identity.accounts import DENIED, INVALID, NOT_FOUND, field_of, payload, rpc_error
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
-from tests.projects.support import count_rows, outbox
-from tests.projects.test_applications import DENIED, call, new_app, new_project, violated_field
+from tests.projects.support import call, create, new_app, outbox, sql_value, violated_field
 
 MASK = "********"
 
@@ -31,7 +30,7 @@ def env_direct(projects_channel):
 
 @pytest.fixture(scope="module")
 def project(stack, people) -> dict:
-    return new_project(stack, people.owner, team_id=people.crew.id)
+    return create(stack, people.owner, team_id=people.crew.id)
 
 
 @pytest.fixture
@@ -57,7 +56,7 @@ def raw_row(stack, app: dict, key: str):
 
 
 def mirror(stack, app: dict) -> str:
-    return count_rows(stack, "SELECT env_vars::text FROM applications WHERE id = $1", uuid.UUID(app["id"]))
+    return sql_value(stack, "SELECT env_vars::text FROM applications WHERE id = $1", uuid.UUID(app["id"]))
 
 
 def test_plain_variables_crud_and_the_mirror(stack, people, app):
@@ -102,8 +101,7 @@ def test_bad_input_names_the_field_and_creates_nothing(stack, people, app, env_v
     assert status == 400, body
     assert violated_field(body) == field
     assert (
-        count_rows(stack, "SELECT count(*) FROM env_vars WHERE application_id = $1", uuid.UUID(app["id"]))
-        == 0
+        sql_value(stack, "SELECT count(*) FROM env_vars WHERE application_id = $1", uuid.UUID(app["id"])) == 0
     )
 
 
@@ -302,7 +300,7 @@ def test_import_dotenv(stack, people, app):
 
 def test_a_bad_import_changes_nothing_and_names_the_line(stack, people, app, env_direct):
     call(stack, people.member, "POST", env_path(app), {"key": "EXISTING", "value": "1"})
-    before = count_rows(stack, "SELECT count(*) FROM projects.outbox")
+    before = sql_value(stack, "SELECT count(*) FROM projects.outbox")
     text = "FIRST=1\nEXISTING=2\n# fine so far\nbad-key=3\n"
     status, body = call(
         stack, people.member, "POST", env_path(app, ":import"), {"dotenv": text, "replace": True}
@@ -317,7 +315,7 @@ def test_a_bad_import_changes_nothing_and_names_the_line(stack, people, app, env
     keys = [v["key"] for v in call(stack, people.member, "GET", env_path(app))[1]["env_vars"]]
     assert keys == ["EXISTING"]
     assert raw_row(stack, app, "EXISTING")["value"] == "1"
-    assert count_rows(stack, "SELECT count(*) FROM projects.outbox") == before
+    assert sql_value(stack, "SELECT count(*) FROM projects.outbox") == before
 
 
 def test_an_archived_application_refuses_env_var_writes(stack, people, app):

@@ -10,8 +10,7 @@ from google.protobuf import field_mask_pb2
 
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from tests.identity.accounts import INVALID, NOT_FOUND, field_of, payload, rpc_error
-from tests.projects.support import count_rows, outbox
-from tests.projects.test_applications import call, new_app, new_project, violated_field
+from tests.projects.support import call, create, new_app, outbox, sql_value, violated_field
 
 MASK = "********"
 
@@ -28,7 +27,7 @@ def git_direct(projects_channel):
 
 @pytest.fixture(scope="module")
 def project(stack, people) -> dict:
-    return new_project(stack, people.owner, team_id=people.crew.id)
+    return create(stack, people.owner, team_id=people.crew.id)
 
 
 @pytest.fixture
@@ -41,7 +40,7 @@ def source_path(app: dict) -> str:
 
 
 def stored_secret(stack, app: dict) -> str:
-    return count_rows(
+    return sql_value(
         stack, "SELECT webhook_secret FROM git_sources WHERE application_id = $1", uuid.UUID(app["id"])
     )
 
@@ -116,7 +115,7 @@ def test_bad_input_names_the_field_and_creates_nothing(stack, people, app, sourc
     assert status == 400, body
     assert violated_field(body) == field
     assert (
-        count_rows(stack, "SELECT count(*) FROM git_sources WHERE application_id = $1", uuid.UUID(app["id"]))
+        sql_value(stack, "SELECT count(*) FROM git_sources WHERE application_id = $1", uuid.UUID(app["id"]))
         == 0
     )
 

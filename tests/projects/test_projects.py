@@ -13,7 +13,7 @@ from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from tests.identity.accounts import INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
-from tests.projects.support import count_rows, create, outbox, unique
+from tests.projects.support import create, outbox, sql_value, unique
 
 ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS
 DENIED = grpc.StatusCode.PERMISSION_DENIED
@@ -62,11 +62,11 @@ def test_names_are_unique_per_owner_only(stack, people):
     ],
 )
 def test_bad_input_names_the_field_and_creates_nothing(stack, people, project, field):
-    before = count_rows(stack, "SELECT count(*) FROM projects")
+    before = sql_value(stack, "SELECT count(*) FROM projects")
     status, body = rest(stack.port, "POST", "/v1/projects", project, token=people.owner.token)
     assert status == 400, body
     assert body["details"][0]["field_violations"][0]["field"] == field
-    assert count_rows(stack, "SELECT count(*) FROM projects") == before
+    assert sql_value(stack, "SELECT count(*) FROM projects") == before
 
 
 def test_bad_input_over_grpc_too(projects_api, people):
@@ -231,8 +231,8 @@ def test_delete_takes_everything_in_the_project_with_one_event_each(stack, peopl
     app_id = asyncio.run(seed())
     status, _ = rest(stack.port, "DELETE", f"/v1/projects/{project_id}", token=people.owner.token)
     assert status == 200
-    assert count_rows(stack, "SELECT count(*) FROM applications WHERE project_id = $1", project_id) == 0
-    assert count_rows(stack, "SELECT count(*) FROM volumes WHERE project_id = $1", project_id) == 0
+    assert sql_value(stack, "SELECT count(*) FROM applications WHERE project_id = $1", project_id) == 0
+    assert sql_value(stack, "SELECT count(*) FROM volumes WHERE project_id = $1", project_id) == 0
     assert [e.type for e in outbox(stack, str(app_id))] == ["projects.application.deleted"]
 
     async def types():

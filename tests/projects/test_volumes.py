@@ -14,7 +14,15 @@ from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from tests.identity.accounts import INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
-from tests.projects.support import count_rows, create, outbox, unique
+from tests.projects.support import (
+    create,
+    insert_application,
+    insert_database,
+    outbox,
+    sql_value,
+    unique,
+    violated_field,
+)
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 
@@ -32,42 +40,6 @@ def volumes_direct(projects_channel):
 # Applications and databases are made with SQL: these tests are about what points at them.
 
 
-def run_sql(stack, sql: str, *args):
-    async def run():
-        async with admin_database(stack, "projects") as pool:
-            return await pool.fetchval(sql, *args)
-
-    return asyncio.run(run())
-
-
-def insert_application(stack, project_id: str, *, archived: bool = False) -> str:
-    return str(
-        run_sql(
-            stack,
-            "INSERT INTO applications (project_id, name, type, source_type, status, deleted_at)"
-            " VALUES ($1, $2, 'docker', 'docker', CASE WHEN $3 THEN 'archived' ELSE 'stopped' END,"
-            " CASE WHEN $3 THEN now() END) RETURNING id",
-            uuid.UUID(project_id),
-            unique("app"),
-            archived,
-        )
-    )
-
-
-def insert_database(stack, project_id: str) -> str:
-    name = unique("db")
-    return str(
-        run_sql(
-            stack,
-            "INSERT INTO databases (project_id, name, type, version, username, connection_string)"
-            " VALUES ($1, $2, 'postgresql', '18', $3, 'sealed') RETURNING id",
-            uuid.UUID(project_id),
-            name,
-            name.replace("-", "_"),
-        )
-    )
-
-
 def volume_body(**fields) -> dict:
     return {"name": unique("vol"), "mount_path": "/data", "size_gb": 10, **fields}
 
@@ -78,10 +50,6 @@ def create_volume(stack, account, project_id: str, **fields) -> dict:
     )
     assert status == 200, body
     return body
-
-
-def field_violation(body: dict) -> str:
-    return body["details"][0]["field_violations"][0]["field"]
 
 
 def test_create_get_list_update_delete_over_rest_with_events(stack, people):
@@ -178,7 +146,7 @@ def test_names_are_global_across_projects(stack, people):
         token=people.developer.token,
     )
     assert status == 409, body
-    assert field_violation(body) == "name" and name in body["message"]
+    assert violated_field(body) == "name" and name in body["message"]
 
 
 @pytest.mark.parametrize(
@@ -209,9 +177,9 @@ def test_bad_input_names_the_field_and_creates_nothing(stack, people, fields, fi
         token=people.owner.token,
     )
     assert status == 400, body
-    assert field_violation(body) == field
+    assert violated_field(body) == field
     assert (
-        count_rows(stack, "SELECT count(*) FROM volumes WHERE project_id = $1", uuid.UUID(project["id"])) == 0
+        sql_value(stack, "SELECT count(*) FROM volumes WHERE project_id = $1", uuid.UUID(project["id"])) == 0
     )
 
 
@@ -247,7 +215,7 @@ def test_mounts_only_by_a_live_application_or_a_database_of_the_same_project(sta
     assert field == "application_id" and "archived" in message
     assert refused(application_id=app_id, database_id=db_id)[0] == "database_id"
     assert (
-        count_rows(stack, "SELECT count(*) FROM volumes WHERE project_id = $1", uuid.UUID(project["id"])) == 0
+        sql_value(stack, "SELECT count(*) FROM volumes WHERE project_id = $1", uuid.UUID(project["id"])) == 0
     )
 
     # Mounted by the application; moving it to the database needs the application unmounted.
@@ -260,7 +228,7 @@ def test_mounts_only_by_a_live_application_or_a_database_of_the_same_project(sta
         {"database_id": db_id},
         token=people.owner.token,
     )
-    assert status == 400 and field_violation(body) == "database_id"
+    assert status == 400 and violated_field(body) == "database_id"
     status, body = rest(
         stack.port,
         "PATCH",
@@ -268,7 +236,7 @@ def test_mounts_only_by_a_live_application_or_a_database_of_the_same_project(sta
         {"application_id": foreign_app},
         token=people.owner.token,
     )
-    assert status == 400 and field_violation(body) == "application_id"
+    assert status == 400 and violated_field(body) == "application_id"
     status, body = rest(
         stack.port,
         "PATCH",
@@ -299,7 +267,7 @@ def test_a_mounted_volume_restricts_deleting_what_mounts_it(stack, people):
         asyncio.run(delete("DELETE FROM applications WHERE id = $1", app_id))
     with pytest.raises(asyncpg.RestrictViolationError, match="volumes"):
         asyncio.run(delete("DELETE FROM databases WHERE id = $1", db_id))
-    assert run_sql(stack, "SELECT count(*) FROM applications WHERE id = $1", uuid.UUID(app_id)) == 1
+    assert sql_value(stack, "SELECT count(*) FROM applications WHERE id = $1", uuid.UUID(app_id)) == 1
 
     # Once unmounted, the application may go.
     status, _ = rest(
@@ -313,7 +281,7 @@ def test_a_mounted_volume_restricts_deleting_what_mounts_it(stack, people):
     asyncio.run(delete("DELETE FROM applications WHERE id = $1", app_id))
     # Deleting the project takes its volumes first, then what they mounted.
     assert rest(stack.port, "DELETE", f"/v1/projects/{project['id']}", token=people.owner.token)[0] == 200
-    assert count_rows(stack, "SELECT count(*) FROM databases WHERE id = $1", uuid.UUID(db_id)) == 0
+    assert sql_value(stack, "SELECT count(*) FROM databases WHERE id = $1", uuid.UUID(db_id)) == 0
 
 
 def test_who_may_see_and_change_volumes(stack, people, volumes_api):
@@ -379,7 +347,7 @@ def test_deleting_a_database_that_mounts_a_volume_fails_the_precondition(stack, 
     error = rpc_error(databases_api.DeleteDatabase, request, people.owner.metadata)
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert volume["name"] in error.details()
-    assert count_rows(stack, "SELECT count(*) FROM databases WHERE id = $1", uuid.UUID(db_id)) == 1
+    assert sql_value(stack, "SELECT count(*) FROM databases WHERE id = $1", uuid.UUID(db_id)) == 1
     status, _ = rest(
         stack.port,
         "PATCH",
@@ -389,7 +357,7 @@ def test_deleting_a_database_that_mounts_a_volume_fails_the_precondition(stack, 
     )
     assert status == 200
     databases_api.DeleteDatabase(request, metadata=people.owner.metadata, timeout=TIMEOUT)
-    assert count_rows(stack, "SELECT count(*) FROM databases WHERE id = $1", uuid.UUID(db_id)) == 0
+    assert sql_value(stack, "SELECT count(*) FROM databases WHERE id = $1", uuid.UUID(db_id)) == 0
 
 
 def test_purging_an_application_that_mounts_a_volume_fails_the_precondition(stack, people, gateway_channel):
@@ -397,7 +365,7 @@ def test_purging_an_application_that_mounts_a_volume_fails_the_precondition(stac
     project = create(stack, people.owner)
     app_id = insert_application(stack, project["id"], archived=True)
     volume_id = str(
-        run_sql(
+        sql_value(
             stack,
             "INSERT INTO volumes (project_id, name, mount_path, size_gb, application_id)"
             " VALUES ($1, $2, '/data', 1, $3) RETURNING id",
@@ -409,7 +377,7 @@ def test_purging_an_application_that_mounts_a_volume_fails_the_precondition(stac
     request = projects_pb2.PurgeApplicationRequest(application_id=app_id)
     error = rpc_error(applications_api.PurgeApplication, request, people.owner.metadata)
     assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "volume" in error.details()
-    assert count_rows(stack, "SELECT count(*) FROM applications WHERE id = $1", uuid.UUID(app_id)) == 1
+    assert sql_value(stack, "SELECT count(*) FROM applications WHERE id = $1", uuid.UUID(app_id)) == 1
     # Unmounting from an archived application is allowed (mounting on one is not); then it may go.
     status, _ = rest(
         stack.port,
@@ -420,4 +388,4 @@ def test_purging_an_application_that_mounts_a_volume_fails_the_precondition(stac
     )
     assert status == 200
     applications_api.PurgeApplication(request, metadata=people.owner.metadata, timeout=TIMEOUT)
-    assert count_rows(stack, "SELECT count(*) FROM applications WHERE id = $1", uuid.UUID(app_id)) == 0
+    assert sql_value(stack, "SELECT count(*) FROM applications WHERE id = $1", uuid.UUID(app_id)) == 0
