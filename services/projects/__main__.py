@@ -6,8 +6,10 @@ import pathlib
 import grpc
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
+from dockyard_kit.crypto import KeyRing
 from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
 from services.projects.domain.identity_events import consume_identity_events
+from services.projects.domain.sealing import Sealer
 from services.projects.domain.stats import refresh_application_stats
 from services.projects.rpc.applications import ApplicationServicer
 from services.projects.rpc.certificates import CertificateServicer
@@ -20,14 +22,16 @@ from services.projects.rpc.volumes import VolumeServicer
 
 
 def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
+    # One key ring for every servicer that seals or opens secrets.
+    sealer = Sealer(KeyRing.from_settings(runtime.settings))
     projects_pb2_grpc.add_ProjectServiceServicer_to_server(ProjectServicer(runtime), server)
     projects_pb2_grpc.add_VolumeServiceServicer_to_server(VolumeServicer(runtime), server)
     projects_pb2_grpc.add_DomainServiceServicer_to_server(DomainServicer(runtime), server)
-    projects_pb2_grpc.add_CertificateServiceServicer_to_server(CertificateServicer(runtime), server)
+    projects_pb2_grpc.add_CertificateServiceServicer_to_server(CertificateServicer(runtime, sealer), server)
     projects_pb2_grpc.add_ApplicationServiceServicer_to_server(ApplicationServicer(runtime), server)
-    projects_pb2_grpc.add_GitSourceServiceServicer_to_server(GitSourceServicer(runtime), server)
-    projects_pb2_grpc.add_EnvVarServiceServicer_to_server(EnvVarServicer(runtime), server)
-    projects_pb2_grpc.add_DatabaseServiceServicer_to_server(DatabaseServicer(runtime), server)
+    projects_pb2_grpc.add_GitSourceServiceServicer_to_server(GitSourceServicer(runtime, sealer), server)
+    projects_pb2_grpc.add_EnvVarServiceServicer_to_server(EnvVarServicer(runtime, sealer), server)
+    projects_pb2_grpc.add_DatabaseServiceServicer_to_server(DatabaseServicer(runtime, sealer), server)
 
 
 SPEC = ServiceSpec(

@@ -5,7 +5,6 @@ changes, lists and their pages, events."""
 import asyncio
 import uuid
 
-import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 
@@ -16,8 +15,6 @@ from tests.identity.accounts import INVALID, NOT_FOUND, field_of, payload, rpc_e
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
 from tests.projects.support import call, create, new_app, outbox, sql_value, unique, violated_field
-
-DENIED = grpc.StatusCode.PERMISSION_DENIED
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,11 @@ import datetime
 import uuid
 from dataclasses import replace
 
-import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.identity.accounts import INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
+from tests.identity.accounts import DENIED, INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
 from tests.identity.auth_support import admin_database
 from tests.projects.certs import issued_by_ca, key_pem, new_key, self_signed
 from tests.projects.conftest import eventually
@@ -28,7 +27,6 @@ from tests.projects.support import (
     violated_field,
 )
 
-DENIED = grpc.StatusCode.PERMISSION_DENIED
 MASK = "********"
 DAY = datetime.timedelta(days=1)
 

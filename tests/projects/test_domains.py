@@ -5,13 +5,12 @@ REST and gRPC, and targets only among the project's live applications and databa
 import asyncio
 import uuid
 
-import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.identity.accounts import INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
+from tests.identity.accounts import DENIED, INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
 from tests.identity.auth_support import admin_database
 from tests.projects.certs import self_signed
 from tests.projects.support import (
@@ -25,8 +24,6 @@ from tests.projects.support import (
     unique,
     violated_field,
 )
-
-DENIED = grpc.StatusCode.PERMISSION_DENIED
 
 
 @pytest.fixture(scope="module")

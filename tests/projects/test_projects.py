@@ -16,7 +16,6 @@ from tests.projects.conftest import eventually
 from tests.projects.support import create, outbox, sql_value, unique
 
 ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS
-DENIED = grpc.StatusCode.PERMISSION_DENIED
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.identity.accounts import INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
+from tests.identity.accounts import DENIED, INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
 from tests.identity.auth_support import admin_database
 from tests.projects.conftest import eventually
 from tests.projects.support import (
@@ -23,8 +23,6 @@ from tests.projects.support import (
     unique,
     violated_field,
 )
-
-DENIED = grpc.StatusCode.PERMISSION_DENIED
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from google.protobuf import empty_pb2
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit import protoconv
-from dockyard_kit.crypto import KeyRing
 from dockyard_kit.server import ServiceRuntime
 from services.projects.domain import certificates
 from services.projects.domain.sealing import Sealer
@@ -14,9 +13,9 @@ from services.projects.rpc.caller import projects_caller
 
 
 class CertificateServicer(projects_pb2_grpc.CertificateServiceServicer):
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, sealer: Sealer) -> None:
         self.runtime = runtime
-        self.sealer = Sealer(KeyRing.from_settings(runtime.settings))
+        self.sealer = sealer
 
     async def ListCertificates(self, request, context) -> projects_pb2.ListCertificatesResponse:
         pool = self.runtime.require_pool()

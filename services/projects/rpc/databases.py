@@ -4,7 +4,6 @@ from google.protobuf import empty_pb2
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit import protoconv
-from dockyard_kit.crypto import KeyRing
 from dockyard_kit.server import ServiceRuntime
 from services.projects.domain import databases
 from services.projects.domain.sealing import Sealer
@@ -20,9 +19,9 @@ def _changes(database: projects_pb2.Database, paths: set[str]) -> dict:
 
 
 class DatabaseServicer(projects_pb2_grpc.DatabaseServiceServicer):
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, sealer: Sealer) -> None:
         self.runtime = runtime
-        self.sealer = Sealer(KeyRing.from_settings(runtime.settings))
+        self.sealer = sealer
 
     async def ListDatabases(self, request, context) -> projects_pb2.ListDatabasesResponse:
         pool = self.runtime.require_pool()

@@ -5,7 +5,6 @@ from google.protobuf import empty_pb2
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit import protoconv
-from dockyard_kit.crypto import KeyRing
 from dockyard_kit.server import ServiceRuntime
 from services.projects.domain import git_sources
 from services.projects.domain.sealing import Sealer
@@ -19,9 +18,9 @@ def _field(git_source: projects_pb2.GitSource, path: str):
 
 
 class GitSourceServicer(projects_pb2_grpc.GitSourceServiceServicer):
-    def __init__(self, runtime: ServiceRuntime) -> None:
+    def __init__(self, runtime: ServiceRuntime, sealer: Sealer) -> None:
         self.runtime = runtime
-        self.sealer = Sealer(KeyRing.from_settings(runtime.settings))
+        self.sealer = sealer
 
     async def GetGitSource(self, request, context) -> projects_pb2.GitSource:
         pool = self.runtime.require_pool()
