@@ -2,7 +2,7 @@
 
 One database, one schema per service. The administrative login is used once at start-up to make
 sure the service's schema and role exist; from then on the service connects as `dockyard_<service>`,
-which owns its schema and has no rights on any other (DESIGN.md, "Data ownership").
+which owns its schema and has no rights on any other (one schema per service, no cross-schema rights).
 """
 
 import contextlib
