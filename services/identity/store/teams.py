@@ -6,12 +6,11 @@ import uuid
 
 import asyncpg
 
+from dockyard_kit import sql
 from dockyard_kit.errors import AlreadyExists, FailedPrecondition
 
 TEAM_COLUMNS = "id, name, description, settings, created_at, updated_at"
 MEMBER_COLUMNS = "m.id, m.team_id, m.user_id, m.role, m.joined_at, u.username"
-# Columns update_team may set, with the cast of their parameter (jsonb takes JSON text).
-_UPDATABLE = {"name": "", "description": "", "settings": "::jsonb"}
 
 # The trigger of migration 0002 that keeps an owner in every team, and the unique membership.
 _KEEPS_AN_OWNER = "team_keeps_an_owner"
@@ -48,15 +47,10 @@ async def get_team(conn: asyncpg.Connection, team_id) -> asyncpg.Record | None:
 
 
 async def update_team(conn: asyncpg.Connection, team_id, changes: dict) -> asyncpg.Record | None:
-    """Sets the given columns (keys of _UPDATABLE) and updated_at."""
-    assignments, values = [], []
-    for column, value in changes.items():
-        values.append(json.dumps(value) if column == "settings" else value)
-        assignments.append(f"{column} = ${len(values) + 1}{_UPDATABLE[column]}")
+    """Sets the given columns (of name, description, settings) and updated_at."""
+    assignments, args = sql.update_set(changes, json_columns=("settings",))
     return await conn.fetchrow(
-        f"UPDATE teams SET {', '.join(assignments)}, updated_at = now() WHERE id = $1 RETURNING {TEAM_COLUMNS}",
-        team_id,
-        *values,
+        f"UPDATE teams SET {assignments} WHERE id = $1 RETURNING {TEAM_COLUMNS}", team_id, *args
     )
 
 

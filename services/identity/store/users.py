@@ -10,8 +10,6 @@ from dockyard_kit import sql
 from dockyard_kit.errors import AlreadyExists
 
 USER_COLUMNS = "id, username, email, password_hash, role, preferences, disabled_at, created_at, updated_at"
-# Columns update_user may set, with the cast of their parameter (jsonb takes JSON text).
-_UPDATABLE = {"username": "", "email": "", "password_hash": "", "role": "", "preferences": "::jsonb"}
 
 # Two-key advisory locks (first key below) never collide with the single-key locks of migrations and
 # relays, nor with the outbox's own class.
@@ -63,17 +61,11 @@ async def count_users(conn: asyncpg.Connection) -> int:
 
 
 async def update_user(conn: asyncpg.Connection, user_id, changes: dict) -> asyncpg.Record:
-    """Sets the given columns (keys of _UPDATABLE) and updated_at."""
-    assignments, values = [], []
-    for column, value in changes.items():
-        values.append(json.dumps(value) if column == "preferences" else value)
-        assignments.append(f"{column} = ${len(values) + 1}{_UPDATABLE[column]}")
+    """Sets the given columns (of username, email, password_hash, role, preferences) and updated_at."""
+    assignments, args = sql.update_set(changes, json_columns=("preferences",))
     try:
         return await conn.fetchrow(
-            f"UPDATE users SET {', '.join(assignments)}, updated_at = now() WHERE id = $1"
-            f" RETURNING {USER_COLUMNS}",
-            user_id,
-            *values,
+            f"UPDATE users SET {assignments} WHERE id = $1 RETURNING {USER_COLUMNS}", user_id, *args
         )
     except asyncpg.UniqueViolationError as error:
         raise _email_taken(error) from None
