@@ -20,6 +20,8 @@ proto: $(INSTALLED)
 lint: $(INSTALLED) $(GENERATED) node_modules/.bin/buf
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	# The import contracts in pyproject.toml: services independent, the kit imports no service, layers.
+	$(VENV)/bin/lint-imports
 	# buf lints the descriptor set (it carries source info): no schema registry is needed for googleapis.
 	node_modules/.bin/buf lint gen/dockyard.pb#format=binpb --config proto/buf.yaml --path dockyard
 

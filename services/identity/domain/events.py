@@ -5,7 +5,7 @@ import asyncpg
 from google.protobuf.message import Message
 
 from dockyard_kit.events import enqueue, new_event
-from services.identity.rpc import convert
+from services.identity import convert
 
 SERVICE = "identity"
 

@@ -10,10 +10,10 @@ from google.protobuf import empty_pb2
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard_kit.crypto import KeyRing
 from dockyard_kit.server import ServiceRuntime
+from services.identity import convert
 from services.identity.domain import api_tokens, sessions
 from services.identity.domain.tokens import IssuedToken, TokenIssuer
 from services.identity.domain.users import create_first_super_admin
-from services.identity.rpc import convert
 
 
 def _token_response(access: IssuedToken, refresh_token: str = "") -> identity_pb2.TokenResponse:

@@ -7,8 +7,8 @@ from google.protobuf import empty_pb2
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard_kit import protoconv
 from dockyard_kit.server import ServiceRuntime
+from services.identity import convert
 from services.identity.domain import teams
-from services.identity.rpc import convert
 from services.identity.rpc.users import identity_caller
 
 

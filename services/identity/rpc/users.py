@@ -8,8 +8,8 @@ from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard_kit import protoconv
 from dockyard_kit.auth import Caller, require_caller
 from dockyard_kit.server import ServiceRuntime
+from services.identity import convert
 from services.identity.domain import users
-from services.identity.rpc import convert
 
 
 async def identity_caller(pool) -> Caller:

@@ -5,8 +5,8 @@ the deployer and audit services can follow without knowing the seed's cascade ru
 import asyncpg
 
 from dockyard.projects.v1 import events_pb2
+from services.projects import convert
 from services.projects.domain import events
-from services.projects.rpc import convert
 
 # Resource type -> the event payload for a deleted row of it.
 PAYLOADS = {

@@ -16,9 +16,9 @@ from dockyard.identity.v1 import events_pb2 as identity_events
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.events import EventConsumer, event_type, subject_for
 from dockyard_kit.server import ServiceRuntime
+from services.projects import convert
 from services.projects.domain import events
 from services.projects.domain.projects import delete_with_children
-from services.projects.rpc import convert
 from services.projects.store import read_model
 from services.projects.store.session import as_platform
 

@@ -10,10 +10,10 @@ from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import AlreadyExists, InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
+from services.projects import convert
 from services.projects.domain import access, events
 from services.projects.domain.access import Level
 from services.projects.domain.domains import check_target
-from services.projects.rpc import convert
 from services.projects.store import volumes as store
 from services.projects.store.session import caller_transaction
 

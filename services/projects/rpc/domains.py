@@ -5,8 +5,8 @@ from google.protobuf import empty_pb2
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit import protoconv
 from dockyard_kit.server import ServiceRuntime
+from services.projects import convert
 from services.projects.domain import domains
-from services.projects.rpc import convert
 from services.projects.rpc.caller import projects_caller
 
 

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from services.projects.domain import credentials
+from services.projects import credentials
 from services.projects.domain.databases import TYPES, validate_name
 
 NAMES = ("app", "orders-db", "a", "x" * 63, "under_score-and-dash9")

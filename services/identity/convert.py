@@ -1,5 +1,6 @@
-"""Between protobuf and identity's rows and values: resources for responses and event payloads,
-ids and field masks from requests. A user's password and hash are never copied into a message."""
+"""Between protobuf and identity's rows: resources for responses (rpc/) and event payloads
+(domain/). Both layers use it, so it imports neither, nor the store (pyproject.toml's import
+contracts). A user's password and hash are never copied into a message."""
 
 from dockyard.identity.v1 import events_pb2, identity_pb2
 from dockyard_kit.protoconv import struct_from_json

@@ -1,17 +1,13 @@
-"""Between protobuf and the projects service's rows: resources for responses and event payloads.
-Secrets are masked here, once, for responses and events alike; only the reveal calls build messages
-with plaintext, from values the domain layer decrypted."""
+"""Between protobuf and the projects service's rows: resources for responses (rpc/) and event
+payloads (domain/). Both layers use it, so it imports neither, nor the store (pyproject.toml's
+import contracts). Secrets are masked here, once, for responses and events alike; only the reveal
+calls build messages with plaintext, from values the domain layer decrypted."""
 
 import json
 
 from dockyard.projects.v1 import projects_pb2
 from dockyard_kit.protoconv import struct_from_json
-from services.projects.domain.credentials import MASK, masked_connection_string
-
-
-def _json_text(value) -> str:
-    # asyncpg returns jsonb as text unless a codec is set; accept both.
-    return value if isinstance(value, str) else json.dumps(value)
+from services.projects.credentials import MASK, masked_connection_string
 
 
 def project(row) -> projects_pb2.Project:
@@ -21,7 +17,7 @@ def project(row) -> projects_pb2.Project:
         description=row["description"],
         owner_id=str(row["owner_id"]),
         team_id=str(row["team_id"]) if row["team_id"] else "",
-        metadata=struct_from_json(_json_text(row["metadata"])),
+        metadata=struct_from_json(row["metadata"]),
     )
     message.created_at.FromDatetime(row["created_at"])
     message.updated_at.FromDatetime(row["updated_at"])
@@ -36,9 +32,9 @@ def application(row) -> projects_pb2.Application:
         type=row["type"],
         status=row["status"],
         source_type=row["source_type"],
-        source_config=struct_from_json(_json_text(row["source_config"])),
-        docker_config=struct_from_json(_json_text(row["docker_config"])),
-        env_vars=json.loads(_json_text(row["env_vars"])),
+        source_config=struct_from_json(row["source_config"]),
+        docker_config=struct_from_json(row["docker_config"]),
+        env_vars=json.loads(row["env_vars"]),
         replicas=row["replicas"],
     )
     message.created_at.FromDatetime(row["created_at"])
@@ -57,7 +53,7 @@ def git_source(row, webhook_secret: str = MASK) -> projects_pb2.GitSource:
         repository=row["repository"],
         branch=row["branch"],
         commit_sha=row["commit_sha"] or "",
-        webhook_config=struct_from_json(_json_text(row["webhook_config"])),
+        webhook_config=struct_from_json(row["webhook_config"]),
         webhook_secret=webhook_secret,
     )
 
@@ -132,7 +128,7 @@ def database(row) -> projects_pb2.Database:
         type=row["type"],
         status=row["status"],
         version=row["version"],
-        config=struct_from_json(_json_text(row["config"])),
+        config=struct_from_json(row["config"]),
         connection_string=masked_connection_string(row["type"], row["name"], row["username"]),
         username=row["username"],
     )

@@ -2,7 +2,8 @@
 
 A database is reached on the platform's application network by its name as host name; the
 connection string holds the generated password and is stored encrypted; everywhere else it is
-shown with the password masked."""
+shown with the password masked. Outside the layers: domain/databases.py generates with it, convert.py
+masks with it."""
 
 import secrets
 import string
