@@ -9,10 +9,9 @@ import pytest
 
 from dockyard_kit.config import Settings
 from dockyard_kit.stack.components import Nats, Postgres, free_port
+from tests.support.paths import REPO_ROOT
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
-
-pytest_plugins = ["tests.docker_support", "tests.support.platform"]
+pytest_plugins = ["tests.docker_support", "tests.support.platform", "tests.support.service_fixtures"]
 
 
 def _quiet(name: str, line: str) -> None:

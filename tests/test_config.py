@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from dockyard_kit.config import Settings
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 
 def start_with(env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -2,20 +2,14 @@
 helper every service's first migration calls, its pool, and a NATS link to the test's own server."""
 
 import asyncio
-from collections.abc import Callable
 
 import asyncpg
 import pytest
-from alembic.migration import MigrationContext
-from alembic.operations import Operations
 
 from dockyard_kit import db
 from dockyard_kit.config import Settings
 from dockyard_kit.events import NatsLink, create_event_tables
-from dockyard_kit.migrations import service_engine
-
-# The service whose schema the tests use. Roles are cluster-wide, so the role is dropped afterwards.
-SERVICE = "eventkit"
+from tests.events.support import SERVICE, migrate
 
 
 @pytest.fixture
@@ -26,16 +20,6 @@ def event_settings(settings, nats_server) -> Settings:
 @pytest.fixture
 def event_env(service_env, nats_server) -> dict[str, str]:
     return {**service_env, "NATS_URL": nats_server.url}
-
-
-async def migrate(settings: Settings, change: Callable[[Operations, str], None]) -> None:
-    """Runs `change(op, schema)` as a migration would: Alembic operations, as the service's role."""
-    engine = service_engine(settings, SERVICE)
-    try:
-        async with engine.begin() as conn:
-            await conn.run_sync(lambda sync: change(Operations(MigrationContext.configure(sync)), SERVICE))
-    finally:
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -1,13 +1,37 @@
-"""Helpers of the events tests: background tasks, polling, and the relay as a process of its own."""
+"""Helpers of the events tests: the service schema they use and migrations run in it, an event to
+send, background tasks, and the relay as a process of its own."""
 
 import asyncio
 import contextlib
-import inspect
 import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 
+from alembic.migration import MigrationContext
+from alembic.operations import Operations
+from google.protobuf import wrappers_pb2
+
+from dockyard.events.v1.envelope_pb2 import Event
+from dockyard_kit.config import Settings
+from dockyard_kit.events import new_event
+from dockyard_kit.migrations import service_engine
 from tests.support.processes import LoggedProcess
+
+# The service whose schema the tests use. Roles are cluster-wide, so the role is dropped afterwards.
+SERVICE = "eventkit"
+
+
+async def migrate(settings: Settings, change: Callable[[Operations, str], None]) -> None:
+    """Runs `change(op, schema)` as a migration would: Alembic operations, as the service's role."""
+    engine = service_engine(settings, SERVICE)
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(lambda sync: change(Operations(MigrationContext.configure(sync)), SERVICE))
+    finally:
+        await engine.dispose()
+
+
+def widget_changed(widget: str, value: int = 0) -> Event:
+    return new_event(SERVICE, "widget", "changed", widget, wrappers_pb2.Int64Value(value=value))
 
 
 @contextlib.asynccontextmanager
@@ -25,19 +49,6 @@ async def running(*coroutines: Coroutine) -> AsyncIterator[list[asyncio.Task]]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
     assert not crashed, f"background task ended: {crashed!r}"
-
-
-async def eventually(check: Callable[[], bool | Awaitable[bool]], within: float, what: str) -> float:
-    """Polls `check` until it holds; returns how long that took."""
-    started = time.monotonic()
-    while time.monotonic() - started < within:
-        result = check()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return time.monotonic() - started
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{what}: not within {within:.0f}s")
 
 
 def relay_process(env: dict[str, str], service: str) -> LoggedProcess:

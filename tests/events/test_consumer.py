@@ -11,10 +11,9 @@ import pytest
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit import db
 from dockyard_kit.events import EventConsumer, OutboxRelay, enqueue, list_parked, replay_parked
-from tests.conftest import REPO_ROOT
-from tests.events.conftest import SERVICE
-from tests.events.support import eventually, running
-from tests.events.test_outbox import widget_changed
+from tests.events.support import SERVICE, running, widget_changed
+from tests.support.paths import REPO_ROOT
+from tests.support.waiting import eventually_async
 
 SUBJECTS = ["dockyard.eventkit.>"]
 
@@ -68,7 +67,7 @@ async def test_the_same_event_published_twice_applies_once(pool, link, effects):
 
     consumer = EventConsumer(pool, link, "effects", SUBJECTS, handler, fetch_timeout=1)
     async with running(consumer.run()):
-        await eventually(lambda: all_acked(link, consumer, 2), within=15, what="both copies acked")
+        await eventually_async(lambda: all_acked(link, consumer, 2), within=15, what="both copies acked")
     assert calls == [event.id]
     assert await applied(pool) == [(event.id, "w1")]
     assert await inbox(pool) == [event.id]
@@ -98,7 +97,7 @@ async def test_a_redelivery_after_a_lost_ack_applies_once(pool, link, effects):
     consumer = LosesTheFirstAck(pool, link, "effects", SUBJECTS, handler, ack_wait=1, fetch_timeout=1)
     consumer.deliveries = []
     async with running(consumer.run()):
-        await eventually(lambda: all_acked(link, consumer, 1), within=15, what="the redelivery acked")
+        await eventually_async(lambda: all_acked(link, consumer, 1), within=15, what="the redelivery acked")
     assert consumer.deliveries == [1, 2]  # delivered again after ack_wait...
     assert calls == [event.id]  # ...and not applied again
     assert await applied(pool) == [(event.id, "w1")]
@@ -119,7 +118,7 @@ async def test_a_retried_event_keeps_its_place_before_later_ones(pool, link, eff
         await link.js.publish(event.subject, event.SerializeToString(), headers={"Nats-Msg-Id": event.id})
     consumer = EventConsumer(pool, link, "effects", SUBJECTS, handler, retry_delay=0.5, fetch_timeout=1)
     async with running(consumer.run()):
-        await eventually(lambda: all_acked(link, consumer, 4), within=15, what="all four acked")
+        await eventually_async(lambda: all_acked(link, consumer, 4), within=15, what="all four acked")
     assert [widget for _, widget in await applied(pool)] == ["a", "flaky", "b", "c"]
 
 
@@ -141,7 +140,7 @@ async def test_a_poison_message_is_parked_the_rest_flows_and_replay_applies_it_o
             await enqueue(conn, event)
     consumer = EventConsumer(pool, link, "effects", SUBJECTS, handler, max_deliver=3, retry_delay=0.2)
     async with running(OutboxRelay(pool, link).run(), consumer.run()):
-        await eventually(lambda: all_acked(link, consumer, 4), within=30, what="all four settled")
+        await eventually_async(lambda: all_acked(link, consumer, 4), within=30, what="all four settled")
     poison = events[1]
     assert await applied(pool) == [(events[0].id, "a"), (events[2].id, "b"), (events[3].id, "c")]
     assert attempts["poison"] == 3

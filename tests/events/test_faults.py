@@ -15,8 +15,8 @@ from google.protobuf import wrappers_pb2
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit import db
 from dockyard_kit.events import EventConsumer, enqueue, new_event
-from tests.events.conftest import SERVICE
-from tests.events.support import eventually, relay_process, running
+from tests.events.support import SERVICE, relay_process, running
+from tests.support.waiting import eventually_async
 
 TOTAL = 1000
 WRITERS = 5
@@ -109,18 +109,18 @@ async def test_every_event_once_in_commit_order_through_relay_crash_and_nats_out
     try:
         async with running(consumer.run(), *(writer(n) for n in range(WRITERS))) as tasks:
             writers = tasks[1:]
-            await eventually(lambda: committed >= 250, within=remaining(), what="250 events written")
+            await eventually_async(lambda: committed >= 250, within=remaining(), what="250 events written")
 
             await asyncio.to_thread(nats_server.stop)
             outage_started = time.monotonic()
-            await eventually(lambda: committed >= 450, within=remaining(), what="450 events written")
+            await eventually_async(lambda: committed >= 450, within=remaining(), what="450 events written")
             await asyncio.sleep(max(0.0, 2 - (time.monotonic() - outage_started)))
 
             # Writers and the relay's marking UPDATE wait on this lock; the relay's claim does not.
             async with admin.transaction():
                 await admin.execute(f"LOCK TABLE {SERVICE}.outbox IN SHARE MODE")
                 await asyncio.to_thread(nats_server.start)
-                await eventually(
+                await eventually_async(
                     lambda: relay_waits_to_mark(observer),
                     within=remaining(),
                     what="the relay published a batch",
@@ -129,7 +129,9 @@ async def test_every_event_once_in_commit_order_through_relay_crash_and_nats_out
             relays.append(relay_process(event_env, SERVICE))
 
             await asyncio.wait_for(asyncio.gather(*writers), remaining())
-            await eventually(lambda: all_consumed(pool), within=remaining(), what="every event consumed")
+            await eventually_async(
+                lambda: all_consumed(pool), within=remaining(), what="every event consumed"
+            )
             await asyncio.sleep(1)  # room for a stray duplicate to show up
     finally:
         await admin.close()

@@ -6,7 +6,7 @@ import time
 from nats.js.api import StorageType
 
 from dockyard_kit.events import NatsLink
-from tests.events.support import eventually
+from tests.support.waiting import eventually_async
 
 
 async def test_the_link_connects_in_the_background_and_tells_the_truth_about_outages(nats_server):
@@ -25,7 +25,7 @@ async def test_the_link_connects_in_the_background_and_tells_the_truth_about_out
         assert link.connected and link.last_error is None and link.generation == 1
 
         await asyncio.to_thread(nats_server.kill)
-        noticed = await eventually(lambda: not link.connected, within=5, what="disconnection noticed")
+        noticed = await eventually_async(lambda: not link.connected, within=5, what="disconnection noticed")
         assert noticed < 1.0
         assert link.last_error
 

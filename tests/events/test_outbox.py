@@ -4,16 +4,11 @@ import asyncio
 import uuid
 
 import pytest
-from google.protobuf import wrappers_pb2
 
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit import db
-from dockyard_kit.events import drop_event_tables, enqueue, event_metadata, new_event
-from tests.events.conftest import migrate
-
-
-def widget_changed(widget: str, value: int = 0) -> Event:
-    return new_event("eventkit", "widget", "changed", widget, wrappers_pb2.Int64Value(value=value))
+from dockyard_kit.events import drop_event_tables, enqueue, event_metadata
+from tests.events.support import migrate, widget_changed
 
 
 async def test_the_migration_helper_makes_the_tables_the_metadata_describes(pool, event_schema):

@@ -6,8 +6,8 @@ import uuid
 
 from dockyard_kit import db
 from dockyard_kit.events import OutboxRelay, enqueue
-from tests.events.support import eventually, running
-from tests.events.test_outbox import widget_changed
+from tests.events.support import running, widget_changed
+from tests.support.waiting import eventually_async
 
 
 async def write(pool, count: int) -> list[str]:
@@ -42,24 +42,24 @@ async def test_one_relay_leads_and_a_standby_takes_over_in_order(pool, event_set
     ]
     tasks = {relay: asyncio.create_task(relay.run()) for relay in relays}
     try:
-        await eventually(lambda: any(relay.leading for relay in relays), within=5, what="a leader")
+        await eventually_async(lambda: any(relay.leading for relay in relays), within=5, what="a leader")
         await asyncio.sleep(0.6)  # three standby rounds
         leaders = [relay for relay in relays if relay.leading]
         assert len(leaders) == 1
         leader, standby = leaders[0], next(relay for relay in relays if not relay.leading)
 
         written = await write(pool, 30)
-        took = await eventually(lambda: all_published(pool), within=10, what="events published")
+        took = await eventually_async(lambda: all_published(pool), within=10, what="events published")
         assert took < 2
         assert await stream_message_ids(link) == written
 
         tasks[leader].cancel()
         await asyncio.gather(tasks[leader], return_exceptions=True)
         assert not leader.leading
-        await eventually(lambda: standby.leading, within=5, what="the standby taking over")
+        await eventually_async(lambda: standby.leading, within=5, what="the standby taking over")
 
         written += await write(pool, 30)
-        await eventually(lambda: all_published(pool), within=10, what="events published by the standby")
+        await eventually_async(lambda: all_published(pool), within=10, what="events published by the standby")
         assert await stream_message_ids(link) == written
     finally:
         for task in tasks.values():
@@ -85,7 +85,7 @@ async def test_the_relay_polls_for_rows_and_cleans_up_old_published_ones(pool, l
             await conn.execute(
                 insert.replace("now() - $3::interval", "NULL").replace(", $3", ""), silent, envelope
             )
-        await eventually(lambda: all_published(pool), within=5, what="the silent row published")
+        await eventually_async(lambda: all_published(pool), within=5, what="the silent row published")
     async with pool.acquire() as conn:
         left = {row["event_id"] for row in await conn.fetch("SELECT event_id FROM outbox")}
     assert left == {recent, silent}

@@ -18,8 +18,10 @@ from dockyard_kit.crypto import KeyRing
 from dockyard_kit.errors import AlreadyExists, NotFound, PermissionDenied, Unauthenticated
 from services.identity.domain import api_tokens, users
 from services.identity.domain.tokens import TokenIssuer, utcnow
-from tests.identity.accounts import CALLERS, DENIED, OK, TIMEOUT, UNAUTHENTICATED, code_of
-from tests.identity.auth_support import admin_database, call, jwks, unverified, verify
+from tests.identity.matrix import CALLERS
+from tests.support.calls import DENIED, OK, TIMEOUT, UNAUTHENTICATED, call, code_of
+from tests.support.database import admin_database
+from tests.support.tokens import jwks, unverified, verify
 
 PASSWORD = "correct horse battery"
 PROJECT_A = "7b0b5e1e-9f33-4a7e-9a3c-1f1f0c6a2d11"

@@ -21,13 +21,20 @@ from dockyard_kit.config import Settings
 from dockyard_kit.crypto import KeyRing, decrypt, master_key_id
 from services.identity.domain import tokens
 from services.identity.domain.tokens import utcnow
-from tests.identity.auth_support import USER_AGENT, admin_database, call, jwks, login, unverified, verify
+from tests.support.calls import USER_AGENT, call
+from tests.support.database import admin_database
+from tests.support.tokens import jwks, unverified, verify
 
 ADMIN = {"username": "root", "email": "Root@Example.com", "password": "correct horse battery"}
 TTL_SECONDS = 900  # the default DOCKYARD_ACCESS_TOKEN_TTL_SECONDS
 
 
 # -- helpers --------------------------------------------------------------------------------------
+
+
+def login(stack, username: str, password: str, *, source: str = "127.0.0.1"):
+    """A password sign-in over REST from `source`: (status, JSON body)."""
+    return call(stack, "POST", "/v1/auth/login", {"username": username, "password": password}, source=source)
 
 
 def signed_in(stack) -> dict:

@@ -25,8 +25,9 @@ import pytest
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard_kit.auth import REVOKED_USER
 from dockyard_kit.stack.components import free_port
-from tests.conftest import REPO_ROOT
-from tests.identity.accounts import TIMEOUT, Account, bearer, create_account, login, rest, setup_admin
+from tests.support.accounts import Account, create_account, login, setup_admin
+from tests.support.calls import TIMEOUT, bearer, rest
+from tests.support.paths import REPO_ROOT
 from tests.support.processes import ServiceProcess
 
 WITHIN_SECONDS = 2.0

@@ -14,24 +14,10 @@ from google.protobuf import field_mask_pb2
 from dockyard.identity.v1 import events_pb2, identity_pb2, identity_pb2_grpc
 from dockyard_kit.errors import FailedPrecondition
 from services.identity.domain import teams, users
-from tests.identity.accounts import (
-    DENIED,
-    INVALID,
-    NOT_FOUND,
-    OK,
-    as_caller,
-    code_of,
-    create_account,
-    create_people,
-    expect,
-    field_of,
-    outbox_events,
-    outcomes,
-    payload,
-    random_id,
-    rest,
-    rpc_error,
-)
+from tests.identity.matrix import expect, outcomes
+from tests.identity.support import as_caller, create_people, outbox_events
+from tests.support.accounts import create_account, random_id
+from tests.support.calls import DENIED, INVALID, NOT_FOUND, OK, code_of, field_of, payload, rest, rpc_error
 
 
 async def test_the_creator_owns_the_team_and_the_last_owner_stays(identity_pool):

@@ -21,8 +21,9 @@ from dockyard_kit.auth import CLOCK_LEEWAY_SECONDS, EXPIRED_TOKEN, INVALID_TOKEN
 from dockyard_kit.config import Settings
 from dockyard_kit.crypto import KeyRing
 from services.identity.domain.tokens import AccessGrant, TokenIssuer
-from tests.identity.accounts import TIMEOUT, bearer, login, rest, setup_admin
-from tests.identity.auth_support import admin_database
+from tests.support.accounts import login, setup_admin
+from tests.support.calls import TIMEOUT, bearer, rest
+from tests.support.database import admin_database
 from tests.support.tokens import (
     Signer,
     claims_of,

@@ -16,27 +16,26 @@ from google.protobuf import field_mask_pb2
 from dockyard.identity.v1 import events_pb2, identity_pb2, identity_pb2_grpc
 from dockyard_kit.errors import FailedPrecondition, PermissionDenied
 from services.identity.domain import users
-from tests.identity.accounts import (
+from tests.identity.matrix import expect, outcomes
+from tests.identity.support import as_caller, create_people, outbox_events
+from tests.support.accounts import (
+    PASSWORD,
+    Account,
+    api_token_access,
+    create_account,
+    create_user,
+    login,
+    random_id,
+)
+from tests.support.calls import (
     DENIED,
     INVALID,
     NOT_FOUND,
     OK,
-    PASSWORD,
     UNAUTHENTICATED,
-    Account,
-    api_token_access,
-    as_caller,
     code_of,
-    create_account,
-    create_people,
-    create_user,
-    expect,
     field_of,
-    login,
-    outbox_events,
-    outcomes,
     payload,
-    random_id,
     rest,
     rpc_error,
 )

@@ -5,8 +5,8 @@ import asyncio
 import uuid
 
 from dockyard.events.v1.envelope_pb2 import Event
-from tests.identity.accounts import rest
-from tests.identity.auth_support import admin_database
+from tests.support.calls import rest
+from tests.support.database import admin_database
 
 
 def unique(prefix: str) -> str:

@@ -11,10 +11,10 @@ import pytest
 from services.projects.domain.stats import REFRESH_LOCK, refresh_once
 from services.projects.store import projects as project_store
 from services.projects.store.session import platform_transaction
-from tests.identity.accounts import rest
-from tests.identity.auth_support import admin_database
-from tests.projects.conftest import eventually
 from tests.projects.support import create
+from tests.support.calls import rest
+from tests.support.database import admin_database
+from tests.support.waiting import eventually
 
 COUNTS = ("total_applications", "running", "stopped", "failed")
 # Per project: how many live applications of each status, and how many archived.

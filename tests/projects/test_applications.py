@@ -11,10 +11,10 @@ from google.protobuf import field_mask_pb2
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from services.projects.domain import applications
 from services.projects.store.session import platform_transaction
-from tests.identity.accounts import INVALID, NOT_FOUND, field_of, payload, rpc_error
-from tests.identity.auth_support import admin_database
-from tests.projects.conftest import eventually
 from tests.projects.support import call, create, new_app, outbox, sql_value, unique, violated_field
+from tests.support.calls import INVALID, NOT_FOUND, field_of, payload, rpc_error
+from tests.support.database import admin_database
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")
@@ -191,7 +191,7 @@ def test_update_with_a_mask(apps_direct, stack, people, project):
 
 
 def test_a_viewer_of_the_team_reads_but_never_writes(stack, people, project, identity_channel):
-    from tests.identity.accounts import create_account
+    from tests.support.accounts import create_account
 
     watcher = create_account(identity_channel, people.super_admin, unique("watch")[:20], "developer")
     people.add_member(people.crew, watcher.user, role="viewer")

@@ -5,9 +5,9 @@ a representative subset over REST through the gateway."""
 import pytest
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
-from tests.identity.accounts import code_of, rest
 from tests.projects.matrix import CALLER_LEVELS, CASES, HTTP_STATUS, Cast, Level, expected
 from tests.projects.support import unique
+from tests.support.calls import code_of, rest
 
 CALLERS = list(CALLER_LEVELS)
 

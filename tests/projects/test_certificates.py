@@ -13,10 +13,7 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.identity.accounts import DENIED, INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
-from tests.identity.auth_support import admin_database
 from tests.projects.certs import issued_by_ca, key_pem, new_key, self_signed
-from tests.projects.conftest import eventually
 from tests.projects.support import (
     create,
     create_domain,
@@ -26,6 +23,9 @@ from tests.projects.support import (
     unique,
     violated_field,
 )
+from tests.support.calls import DENIED, INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
+from tests.support.database import admin_database
+from tests.support.waiting import eventually
 
 MASK = "********"
 DAY = datetime.timedelta(days=1)

@@ -14,24 +14,23 @@ from google.protobuf import field_mask_pb2, struct_pb2
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from dockyard_kit.crypto import key_id_of
-from services.projects.domain.credentials import MASK
-from tests.identity.accounts import (
+from services.projects.credentials import MASK
+from tests.projects.support import create, outbox, sql_value, unique
+from tests.support.accounts import Account, create_account
+from tests.support.calls import (
     DENIED,
     INVALID,
     NOT_FOUND,
     OK,
     UNAUTHENTICATED,
-    Account,
     code_of,
-    create_account,
     field_of,
     payload,
     rest,
     rpc_error,
 )
-from tests.identity.auth_support import admin_database
-from tests.projects.conftest import eventually
-from tests.projects.support import create, outbox, sql_value, unique
+from tests.support.database import admin_database
+from tests.support.waiting import eventually
 
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
 ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS

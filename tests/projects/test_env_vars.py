@@ -10,10 +10,10 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.identity.accounts import DENIED, INVALID, NOT_FOUND, field_of, payload, rpc_error
-from tests.identity.auth_support import admin_database
-from tests.projects.conftest import eventually
 from tests.projects.support import call, create, new_app, outbox, sql_value, violated_field
+from tests.support.calls import DENIED, INVALID, NOT_FOUND, field_of, payload, rpc_error
+from tests.support.database import admin_database
+from tests.support.waiting import eventually
 
 MASK = "********"
 
@@ -198,7 +198,7 @@ def test_secrets_are_sealed_masked_and_never_mirrored(stack, people, app, env_di
 
 
 def test_reveal_is_for_managers_and_is_an_event(stack, people, app, env_gateway, identity_channel):
-    from tests.identity.accounts import create_account
+    from tests.support.accounts import create_account
 
     call(
         stack, people.owner, "POST", env_path(app), {"key": "TOKEN", "value": "t0ps3cret", "is_secret": True}

@@ -15,10 +15,11 @@ from dockyard.identity.v1 import events_pb2 as identity_events
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.events import new_event
-from tests.identity.accounts import TIMEOUT, create_account, payload, rest
-from tests.identity.auth_support import admin_database
-from tests.projects.conftest import eventually
 from tests.projects.support import create, outbox, sql, unique
+from tests.support.accounts import create_account
+from tests.support.calls import TIMEOUT, payload, rest
+from tests.support.database import admin_database
+from tests.support.waiting import eventually
 
 
 def in_read_model(stack, team_id: str, user_id: str) -> bool:

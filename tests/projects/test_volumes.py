@@ -11,9 +11,6 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.identity.accounts import DENIED, INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
-from tests.identity.auth_support import admin_database
-from tests.projects.conftest import eventually
 from tests.projects.support import (
     create,
     insert_application,
@@ -23,6 +20,9 @@ from tests.projects.support import (
     unique,
     violated_field,
 )
+from tests.support.calls import DENIED, INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
+from tests.support.database import admin_database
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dockyard_kit.stack.components import free_port
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 
 class LoggedProcess:

@@ -1,5 +1,6 @@
-"""Access tokens for tests: well-formed ones signed with a key the test owns, and the forgeries an
-attacker tries (unsigned, HMAC-signed with a public key, edited after signing)."""
+"""Access tokens for tests: well-formed ones signed with a key the test owns, the forgeries an
+attacker tries (unsigned, HMAC-signed with a public key, edited after signing), and reading the
+platform's own tokens (unverified, or verified against its JWKS)."""
 
 import base64
 import hashlib
@@ -9,7 +10,9 @@ import time
 import uuid
 
 from joserfc import jwt
-from joserfc.jwk import ECKey
+from joserfc.jwk import ECKey, KeySet
+
+from tests.support.calls import call
 
 ISSUER = "dockyard"
 AUDIENCE = "dockyard"
@@ -98,3 +101,20 @@ def with_flipped_signature(token: str) -> str:
     raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
     raw[len(raw) // 2] ^= 0x01
     return f"{signing_input}.{b64url(bytes(raw))}"
+
+
+def unverified(token: str) -> tuple[dict, dict]:
+    """The header and claims of a JWT, read without checking its signature."""
+    return header_of(token), claims_of(token)
+
+
+def verify(token: str, document: dict) -> dict:
+    """The claims of a token whose signature one of the JWKS document's keys verifies."""
+    return jwt.decode(token, KeySet.import_key_set(document), algorithms=["ES256"]).claims
+
+
+def jwks(stack) -> dict:
+    """The platform's signing keys, as the gateway serves them."""
+    status, body = call(stack, "GET", "/.well-known/jwks.json")
+    assert status == 200, body
+    return body
