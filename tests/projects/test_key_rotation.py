@@ -1,4 +1,4 @@
-"""Master key rotation: `python -m services.projects.reencrypt` moves every sealed value of the
+"""Master key rotation: `python -m dockyard_kit.reencrypt` moves every sealed value of the
 projects schema from the old master secret (K1) to the new one (K2), against the projects schema in
 the test's own database, run as an operator would run it (a process with the service's settings)."""
 
@@ -16,11 +16,13 @@ import pytest
 from dockyard_kit import db
 from dockyard_kit.config import Settings
 from dockyard_kit.crypto import KeyRing, key_id_of, master_key_id
-from services.projects.domain.sealing import ENCRYPTED_COLUMNS, Sealer
+from dockyard_kit.sealing import Sealer
+from services.projects.sealed_columns import COLUMNS
 from services.projects.store.session import platform_transaction
 from tests.conftest import REPO_ROOT
 
 ROWS_PER_COLUMN = 3
+ENCRYPTED_COLUMNS = [(sealed.table, sealed.column) for sealed in COLUMNS]
 SEALED_VALUES = ROWS_PER_COLUMN * len(ENCRYPTED_COLUMNS)
 
 
@@ -36,7 +38,7 @@ class Rotation:
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "services.projects.reencrypt", *args],
+            [sys.executable, "-m", "dockyard_kit.reencrypt", *args],
             env=self.env,
             cwd=REPO_ROOT,
             capture_output=True,
@@ -148,10 +150,10 @@ def key_id(stored: str) -> str:
 
 
 async def test_rotation_moves_every_sealed_value_to_the_new_key(projects_pool, settings, rotation):
-    plaintexts = await seal_samples(projects_pool, Sealer(KeyRing.of(rotation.k1)))
+    plaintexts = await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1)))
     before = await stored_values(settings)
     # Between restarting on K2 and running the command, old values read fine with the ring.
-    ring_with_previous = Sealer(KeyRing.of(rotation.k2, [rotation.k1]))
+    ring_with_previous = Sealer("projects", KeyRing.of(rotation.k2, [rotation.k1]))
     for (table, column), values in plaintexts.items():
         for row_id, plaintext in values.items():
             assert key_id(before[(table, column)][row_id]) == master_key_id(rotation.k1)
@@ -168,7 +170,7 @@ async def test_rotation_moves_every_sealed_value_to_the_new_key(projects_pool, s
         assert f"projects.{table}.{column}" in first.stdout
 
     after = await stored_values(settings)
-    k2_alone = Sealer(KeyRing.of(rotation.k2))
+    k2_alone = Sealer("projects", KeyRing.of(rotation.k2))
     for (table, column), values in plaintexts.items():
         for row_id, plaintext in values.items():
             stored = after[(table, column)][row_id]
@@ -188,7 +190,7 @@ async def test_rotation_moves_every_sealed_value_to_the_new_key(projects_pool, s
 
 
 async def test_dry_run_counts_and_writes_nothing(projects_pool, settings, rotation):
-    await seal_samples(projects_pool, Sealer(KeyRing.of(rotation.k1)))
+    await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1)))
     before = await stored_values(settings)
     await db.bootstrap_service_role(rotation.settings_k2, "projects")
     dry = rotation.run("--dry-run")
@@ -200,7 +202,7 @@ async def test_dry_run_counts_and_writes_nothing(projects_pool, settings, rotati
 async def test_a_value_under_an_unknown_key_stops_the_command_naming_the_key(
     projects_pool, settings, rotation
 ):
-    plaintexts = await seal_samples(projects_pool, Sealer(KeyRing.of(rotation.k1)))
+    plaintexts = await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1)))
     # One more database, sealed under a master secret K3 that nobody configured.
     k3 = secrets.token_hex(32).encode()
     stray_id = uuid.uuid4()
@@ -211,7 +213,7 @@ async def test_a_value_under_an_unknown_key_stops_the_command_naming_the_key(
         "INSERT INTO databases (id, connection_string, project_id, name, type, version, username)"
         " VALUES ($1, $2, $3, 'stray', 'redis', '7.4', 'app')",
         stray_id,
-        Sealer(KeyRing.of(k3)).seal(
+        Sealer("projects", KeyRing.of(k3)).seal(
             "databases", "connection_string", stray_id, "redis://app:pw@stray:6379/0"
         ),
         project_id,
@@ -241,7 +243,7 @@ async def test_a_value_under_an_unknown_key_stops_the_command_naming_the_key(
 
 
 async def test_a_write_by_the_running_service_is_never_overwritten(projects_pool, settings, rotation):
-    plaintexts = await seal_samples(projects_pool, Sealer(KeyRing.of(rotation.k1)))
+    plaintexts = await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1)))
     database_id = next(iter(plaintexts[("databases", "connection_string")]))
     await db.bootstrap_service_role(rotation.settings_k2, "projects")
     service = await db.connect_admin(settings)
@@ -250,13 +252,13 @@ async def test_a_write_by_the_running_service_is_never_overwritten(projects_pool
         async with service.transaction():
             await service.execute("SELECT 1 FROM projects.databases WHERE id = $1 FOR UPDATE", database_id)
             command = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "services.projects.reencrypt", "--batch-size", "2",
+                sys.executable, "-m", "dockyard_kit.reencrypt", "--batch-size", "2",
                 env=rotation.env, cwd=REPO_ROOT,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
             await asyncio.sleep(1.5)
             assert command.returncode is None  # waiting for the row
-            newer = Sealer(KeyRing.of(rotation.k2)).seal(
+            newer = Sealer("projects", KeyRing.of(rotation.k2)).seal(
                 "databases", "connection_string", database_id, "postgresql://app:changed@db:5432/app"
             )
             await service.execute(
@@ -276,7 +278,7 @@ async def test_expired_certificates_are_skipped_not_fatal(projects_pool, setting
     def sealed(table, column, plaintext):
         row_id = uuid.uuid4()
         plaintexts[(table, column)][row_id] = plaintext
-        return row_id, Sealer(KeyRing.of(rotation.k1)).seal(table, column, row_id, plaintext)
+        return row_id, Sealer("projects", KeyRing.of(rotation.k1)).seal(table, column, row_id, plaintext)
 
     async with platform_transaction(projects_pool) as conn:
         project_id = await conn.fetchval(
@@ -306,7 +308,7 @@ async def test_expired_certificates_are_skipped_not_fatal(projects_pool, setting
 
 def test_help_explains_the_procedure(service_env):
     result = subprocess.run(
-        [sys.executable, "-m", "services.projects.reencrypt", "--help"],
+        [sys.executable, "-m", "dockyard_kit.reencrypt", "--help"],
         env=service_env,
         cwd=REPO_ROOT,
         capture_output=True,

@@ -1,5 +1,5 @@
 """TLS certificates of a domain. Each upload is checked (domain/pem.py); the private key is stored
-sealed (domain/sealing.py) and shown masked everywhere but RevealCertificatePrivateKey, which needs
+sealed (dockyard_kit/sealing.py) and shown masked everywhere but RevealCertificatePrivateKey, which needs
 manager rights and is recorded by a secret.revealed event. Access rules: domain/access.py."""
 
 import datetime
@@ -11,11 +11,11 @@ from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
+from dockyard_kit.sealing import Sealer
 from services.projects import convert
 from services.projects.domain import access, events, pem
 from services.projects.domain.access import Level
 from services.projects.domain.domains import authorize_domain
-from services.projects.domain.sealing import Sealer
 from services.projects.store import certificates as store
 from services.projects.store.session import caller_transaction
 

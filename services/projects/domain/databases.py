@@ -12,10 +12,10 @@ from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
+from dockyard_kit.sealing import Sealer
 from services.projects import convert, credentials
 from services.projects.domain import access, cascade, events
 from services.projects.domain.access import Level
-from services.projects.domain.sealing import Sealer
 from services.projects.store import cascade as cascade_store
 from services.projects.store import databases as store
 from services.projects.store.session import caller_transaction

@@ -1,5 +1,5 @@
 """Env vars: an application's environment, one key at a time or from .env text. Secret values are
-sealed at rest (domain/sealing.py) and masked in every response and event (convert.py); only a
+sealed at rest (dockyard_kit/sealing.py) and masked in every response and event (convert.py); only a
 manager may reveal one, and each reveal is a secret.revealed event. Changing env vars needs a live
 application."""
 
@@ -12,11 +12,11 @@ from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import AlreadyExists, InvalidArgument, NotFound
 from dockyard_kit.pagination import parse_page, split_page
+from dockyard_kit.sealing import Sealer
 from services.projects import convert
 from services.projects.domain import dotenv, events
 from services.projects.domain.access import Level
 from services.projects.domain.applications import authorize_application
-from services.projects.domain.sealing import Sealer
 from services.projects.store import env_vars as store
 from services.projects.store.session import caller_transaction
 

@@ -1,5 +1,5 @@
 """Git sources: an application's repository (one per application, and only for git applications).
-The webhook secret is sealed at rest (domain/sealing.py) and shown only once: in the response of
+The webhook secret is sealed at rest (dockyard_kit/sealing.py) and shown only once: in the response of
 the create that generated or received it."""
 
 import re
@@ -11,11 +11,11 @@ import asyncpg
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from dockyard_kit.sealing import Sealer
 from services.projects import convert
 from services.projects.domain import events
 from services.projects.domain.access import Level
 from services.projects.domain.applications import SOURCE_TYPES, authorize_application
-from services.projects.domain.sealing import Sealer
 from services.projects.store import git_sources as store
 from services.projects.store.session import caller_transaction
 

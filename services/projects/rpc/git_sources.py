@@ -5,10 +5,10 @@ from google.protobuf import empty_pb2
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit import protoconv
+from dockyard_kit.sealing import Sealer
 from dockyard_kit.server import ServiceRuntime
 from services.projects import convert
 from services.projects.domain import git_sources
-from services.projects.domain.sealing import Sealer
 from services.projects.rpc.caller import projects_caller
 
 

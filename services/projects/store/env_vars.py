@@ -1,4 +1,4 @@
-"""SQL for env vars. A secret's value column holds its sealed form (domain/sealing.py); the
+"""SQL for env vars. A secret's value column holds its sealed form (dockyard_kit/sealing.py); the
 applications.env_vars mirror of the non-secret ones is kept by a trigger (migration 0003)."""
 
 import uuid

@@ -1,0 +1,85 @@
+"""Encryption at rest for the secret columns of any service: AES-256-GCM (dockyard_kit.crypto) under
+the platform's master key ring, stored as base64 text in TEXT columns. Each value is bound to where
+it lives (service, table, column, row id), so a ciphertext copied to another row or column does not
+decrypt there; rows with a secret get their id before the insert for that reason.
+
+A service lists its encrypted columns in `services/<name>/sealed_columns.py`, as `COLUMNS`: a tuple
+of SealedColumn. `python -m dockyard_kit.reencrypt` finds them there (dockyard_kit/reencrypt.py)
+and moves every value to the current master key after a rotation.
+"""
+
+import base64
+import dataclasses
+import importlib
+import uuid
+
+from dockyard_kit.crypto import KeyRing, decrypt, encrypt, key_id_of, reencrypt
+
+# The module of a service's package that lists its encrypted columns.
+COLUMNS_MODULE = "sealed_columns"
+
+
+@dataclasses.dataclass(frozen=True)
+class SealedColumn:
+    """One encrypted column of a service's schema, as the key-rotation command walks it. The two
+    conditions are SQL over the table's own columns."""
+
+    table: str
+    column: str
+    # Which rows hold a sealed value (a non-secret env var's value is plaintext).
+    sealed_rows: str = "true"
+    # Which sealed rows can be rewritten; the others are skipped (the schema may refuse their UPDATE).
+    rewritable_rows: str = "true"
+    # What the skipped rows are, for the command's summary.
+    skipped_rows: str = ""
+
+
+def registered_columns(package: str) -> tuple[SealedColumn, ...]:
+    """The encrypted columns a service's package registers (`<package>.sealed_columns.COLUMNS`);
+    none when it has no such module. Imported by name: the kit imports no service."""
+    name = f"{package}.{COLUMNS_MODULE}"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name:
+            raise
+        return ()
+    return tuple(module.COLUMNS)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sealer:
+    """Seals and opens the values of one service's encrypted columns."""
+
+    service: str
+    key_ring: KeyRing
+
+    def _associated_data(self, table: str, column: str, row_id: uuid.UUID) -> bytes:
+        return f"{self.service}.{table}.{column}:{row_id}".encode()
+
+    def seal(self, table: str, column: str, row_id: uuid.UUID, plaintext: str) -> str:
+        sealed = encrypt(
+            plaintext.encode(),
+            key_ring=self.key_ring,
+            associated_data=self._associated_data(table, column, row_id),
+        )
+        return base64.b64encode(sealed).decode("ascii")
+
+    def unseal(self, table: str, column: str, row_id: uuid.UUID, stored: str) -> str:
+        """Raises dockyard_kit.crypto.DecryptionError when the value cannot be opened."""
+        plaintext = decrypt(
+            base64.b64decode(stored),
+            key_ring=self.key_ring,
+            associated_data=self._associated_data(table, column, row_id),
+        )
+        return plaintext.decode()
+
+    def reseal(self, table: str, column: str, row_id: uuid.UUID, stored: str) -> str | None:
+        """The value sealed under the current master key, or None if it already is."""
+        sealed = base64.b64decode(stored)
+        if key_id_of(sealed) == self.key_ring.current_key_id:
+            return None
+        moved = reencrypt(
+            sealed, key_ring=self.key_ring, associated_data=self._associated_data(table, column, row_id)
+        )
+        return base64.b64encode(moved).decode("ascii")
