@@ -4,6 +4,8 @@ google.protobuf.Struct."""
 
 import json
 import uuid
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from google.protobuf import field_mask_pb2, json_format, struct_pb2
 
@@ -30,6 +32,11 @@ def parse_id(value: str, field: str) -> uuid.UUID:
         raise InvalidArgument(field, "must be a UUID") from None
 
 
+def optional_id(value: str, field: str) -> uuid.UUID | None:
+    """An id that may be left empty (unset); malformed ones are still the client's mistake."""
+    return parse_id(value, field) if value else None
+
+
 def mask_paths(mask: field_mask_pb2.FieldMask, message, allowed: tuple[str, ...]) -> set[str]:
     """The fields an update changes: the mask's paths, each one of `allowed`; without a mask, the
     allowed fields the message sets (AIP-134)."""
@@ -45,3 +52,32 @@ def mask_paths(mask: field_mask_pb2.FieldMask, message, allowed: tuple[str, ...]
             "update_mask", f"cannot update {', '.join(unknown)}; updatable: {', '.join(allowed)}"
         )
     return set(mask.paths)
+
+
+# Turns a request field's value into the domain's: called with the value and the field's name.
+FieldParser = Callable[[Any, str], Any]
+
+
+def field_values(message, paths: Iterable[str], parsers: Mapping[str, FieldParser] | None = None) -> dict:
+    """The values of the fields `paths` of `message` as the domain takes them: a Struct as a dict, a
+    field named in `parsers` through its parser (e.g. {"team_id": optional_id}), others as they are."""
+    parsers = parsers or {}
+    values = {}
+    for path in paths:
+        value = getattr(message, path)
+        if path in parsers:
+            value = parsers[path](value, path)
+        elif isinstance(value, struct_pb2.Struct):
+            value = dict_from_struct(value)
+        values[path] = value
+    return values
+
+
+def mask_changes(
+    mask: field_mask_pb2.FieldMask,
+    message,
+    allowed: tuple[str, ...],
+    parsers: Mapping[str, FieldParser] | None = None,
+) -> dict:
+    """An update's changes: each field mask_paths names, with its value from `message` (field_values)."""
+    return field_values(message, mask_paths(mask, message, allowed), parsers)

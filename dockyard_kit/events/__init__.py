@@ -11,13 +11,14 @@ and at shutdown cancels the tasks, then `await link.close()`.
 
 from dockyard_kit.events.consumer import EventConsumer, Handler, apply_once
 from dockyard_kit.events.nats import NatsLink
-from dockyard_kit.events.outbox import enqueue, event_type, new_event, subject_for
+from dockyard_kit.events.outbox import EventEmitter, enqueue, event_type, new_event, subject_for
 from dockyard_kit.events.parked import ParkedEvent, list_parked, replay_parked
 from dockyard_kit.events.relay import OutboxRelay
 from dockyard_kit.events.tables import create_event_tables, drop_event_tables, event_metadata
 
 __all__ = [
     "EventConsumer",
+    "EventEmitter",
     "Handler",
     "NatsLink",
     "OutboxRelay",

@@ -1,8 +1,10 @@
 """Writing events: build the envelope, and add it to the outbox in the transaction of the change.
+A service writes its events through one `EventEmitter`, bound to its name:
 
+    events = EventEmitter("projects")
     async with db.transaction(pool) as conn:
         await conn.execute("UPDATE ...")
-        await enqueue(conn, new_event("projects", "project", "renamed", project_id, ProjectRenamed(...)))
+        await events.emit(conn, "project", "renamed", project_id, ProjectRenamed(...), actor=user_id)
 
 The relay publishes the row only once that transaction has committed, so nothing is published that
 was not committed, and nothing committed is lost.
@@ -127,3 +129,30 @@ async def enqueue(conn: asyncpg.Connection, event: Event) -> None:
         event.resource_id,
         envelope,
     )
+
+
+class EventEmitter:
+    """The events of one service: <service>.<resource_type>.<verb>, each about one resource and added
+    to the outbox in the transaction of the change (`enqueue`)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    async def emit(
+        self,
+        conn: asyncpg.Connection,
+        resource_type: str,
+        verb: str,
+        resource_id,
+        payload: Message,
+        *,
+        actor: str,
+        filed_under: str = "",
+    ) -> None:
+        """`actor` is the user id behind the change ("" for the platform's own work). `filed_under`
+        is the resource type the envelope names when it is not the type's (identity.auth.* events
+        are filed under the user they concern)."""
+        event = new_event(self.service, resource_type, verb, str(resource_id), payload, actor_user_id=actor)
+        if filed_under:
+            event.resource_type = filed_under
+        await enqueue(conn, event)

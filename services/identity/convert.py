@@ -44,6 +44,22 @@ def team_member(row) -> identity_pb2.TeamMember:
     return message
 
 
+def api_token(row) -> identity_pb2.ApiToken:
+    """The token as its owner sees it: never the secret or its hash."""
+    message = identity_pb2.ApiToken(
+        id=str(row["id"]),
+        name=row["name"],
+        scope=row["scope"],
+        project_ids=[str(project_id) for project_id in row["project_ids"]],
+        prefix=row["prefix"],
+    )
+    message.expires_at.FromDatetime(row["expires_at"])
+    message.created_at.FromDatetime(row["created_at"])
+    if row["last_used_at"] is not None:
+        message.last_used_at.FromDatetime(row["last_used_at"])
+    return message
+
+
 def user_changed(row, previous_role: str = "") -> events_pb2.UserChanged:
     return events_pb2.UserChanged(user=user(row), previous_role=previous_role)
 
@@ -54,3 +70,7 @@ def team_changed(row) -> events_pb2.TeamChanged:
 
 def team_member_changed(row, previous_role: str = "") -> events_pb2.TeamMemberChanged:
     return events_pb2.TeamMemberChanged(member=team_member(row), previous_role=previous_role)
+
+
+def api_token_changed(row) -> events_pb2.ApiTokenChanged:
+    return events_pb2.ApiTokenChanged(token=api_token(row), user_id=str(row["user_id"]))

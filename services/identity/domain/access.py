@@ -17,7 +17,6 @@ their own account (profile, password), and may leave a team: both only reduce or
 from dockyard_kit.auth import ADMIN_ROLES, READ_ONLY, Caller
 from dockyard_kit.errors import NotFound, PermissionDenied
 
-PLATFORM_ROLES_BY_RANK = ("viewer", "developer", "admin", "super_admin")
 TEAM_ROLES = ("owner", "admin", "member", "viewer")
 # Team roles that manage a team's profile and its members.
 TEAM_MANAGER_ROLES = ("owner", "admin")
@@ -25,13 +24,6 @@ TEAM_MANAGER_ROLES = ("owner", "admin")
 
 def is_self(caller: Caller, user_id) -> bool:
     return str(user_id) == caller.user_id
-
-
-def effective_role(token_role: str, account_role: str) -> str:
-    """The lower of the role an access token states and the account's role now: identity holds the
-    roles, so a demotion counts at once rather than at token expiry, and a token never does more
-    than it states."""
-    return min(token_role, account_role, key=PLATFORM_ROLES_BY_RANK.index)
 
 
 # -- every identity call ------------------------------------------------------------------------

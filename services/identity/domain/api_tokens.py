@@ -19,11 +19,10 @@ import uuid
 
 import asyncpg
 
-from dockyard.identity.v1 import events_pb2, identity_pb2
 from dockyard_kit import db
 from dockyard_kit.auth import READ_ONLY, SCOPES, Caller
 from dockyard_kit.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
-from dockyard_kit.events import enqueue, new_event
+from services.identity.domain import events
 from services.identity.domain.access import check_identity_call
 from services.identity.domain.sessions import hash_token
 from services.identity.domain.tokens import AccessGrant, IssuedToken, TokenIssuer, utcnow
@@ -84,29 +83,6 @@ def validate_new_token(
     return NewApiToken(name, scope, tuple(parsed_ids), expires_at)
 
 
-def api_token_message(row: asyncpg.Record) -> identity_pb2.ApiToken:
-    """The token as its owner sees it: never the secret or its hash."""
-    message = identity_pb2.ApiToken(
-        id=str(row["id"]),
-        name=row["name"],
-        scope=row["scope"],
-        project_ids=[str(project_id) for project_id in row["project_ids"]],
-        prefix=row["prefix"],
-    )
-    message.expires_at.FromDatetime(row["expires_at"])
-    message.created_at.FromDatetime(row["created_at"])
-    if row["last_used_at"] is not None:
-        message.last_used_at.FromDatetime(row["last_used_at"])
-    return message
-
-
-async def _token_event(conn: asyncpg.Connection, verb: str, row: asyncpg.Record, caller: Caller) -> None:
-    payload = events_pb2.ApiTokenChanged(token=api_token_message(row), user_id=str(row["user_id"]))
-    await enqueue(
-        conn, new_event("identity", "api_token", verb, str(row["id"]), payload, actor_user_id=caller.user_id)
-    )
-
-
 def _refuse_api_token_callers(caller: Caller) -> None:
     if caller.via_api_token:
         raise PermissionDenied("API tokens cannot create or delete API tokens; sign in with a password")
@@ -147,7 +123,7 @@ async def create(
                 project_ids=list(new.project_ids),
                 expires_at=new.expires_at,
             )
-            await _token_event(conn, "created", row, caller)
+            await events.api_token_event(conn, "created", row, actor=caller.user_id)
     except asyncpg.UniqueViolationError:
         raise AlreadyExists(f"you already have an API token named {new.name!r}", field="token.name") from None
     return row, secret
@@ -167,7 +143,7 @@ async def revoke(pool: asyncpg.Pool, caller: Caller, token_id: str) -> None:
         row = await store.revoke(conn, token_id, uuid.UUID(caller.user_id), utcnow())
         if row is None:
             raise NotFound(f"you have no API token {token_id}")
-        await _token_event(conn, "revoked", row, caller)
+        await events.api_token_event(conn, "revoked", row, actor=caller.user_id)
 
 
 async def exchange(pool: asyncpg.Pool, issuer: TokenIssuer, secret: str) -> IssuedToken:

@@ -22,13 +22,11 @@ import uuid
 
 import asyncpg
 
-from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.identity.v1 import events_pb2
 from dockyard_kit import db
 from dockyard_kit.errors import InvalidArgument, ResourceExhausted, Unauthenticated
-from dockyard_kit.events import enqueue, new_event
 from dockyard_kit.interceptors import current_request
-from services.identity.domain import passwords, throttle
+from services.identity.domain import events, passwords, throttle
 from services.identity.domain.tokens import AccessGrant, IssuedToken, TokenIssuer, utcnow
 from services.identity.store import sessions as store
 from services.identity.store import users
@@ -66,14 +64,14 @@ def _user_agent() -> str:
     return request.user_agent if request else ""
 
 
-def _login_event(verb: str, login: str, user: asyncpg.Record | None, reason: str = "") -> Event:
+async def _login_event(
+    conn: asyncpg.Connection, verb: str, login: str, user: asyncpg.Record | None, reason: str = ""
+) -> None:
     user_id = str(user["id"]) if user else ""
     payload = events_pb2.LoginAttempted(username=login, user_id=user_id, reason=reason)
     actor = user_id if verb == "login_succeeded" else ""
-    event = new_event("identity", "auth", verb, user_id or NO_ACCOUNT, payload, actor_user_id=actor)
     # The type says identity.auth.<verb>; the audit trail files the attempt under the user it concerns.
-    event.resource_type = "user"
-    return event
+    await events.emit(conn, "auth", verb, user_id or NO_ACCOUNT, payload, actor=actor, filed_under="user")
 
 
 def _validate_credentials(login: str, password: str) -> None:
@@ -115,7 +113,7 @@ async def login(
         verdict = await throttle.check(conn, limits, utcnow())
     if verdict.locked_until is not None:
         async with db.transaction(pool) as conn:
-            await enqueue(conn, _login_event("login_failed", login, user, "throttled"))
+            await _login_event(conn, "login_failed", login, user, "throttled")
         wait = math.ceil((verdict.locked_until - utcnow()).total_seconds())
         raise ResourceExhausted(f"too many failed sign-ins; try again in {max(wait, 1)} seconds")
     await asyncio.sleep(verdict.delay_seconds)
@@ -125,7 +123,7 @@ async def login(
         reason = "disabled" if password_matches else "bad_credentials"
         async with db.transaction(pool) as conn:
             await throttle.record_failure(conn, limits, utcnow())
-            await enqueue(conn, _login_event("login_failed", login, user, reason))
+            await _login_event(conn, "login_failed", login, user, reason)
         raise Unauthenticated(BAD_CREDENTIALS)
 
     access = await issuer.issue(pool, AccessGrant(user_id=str(user["id"]), role=user["role"]))
@@ -134,7 +132,7 @@ async def login(
         refresh_token = await _new_refresh_token(
             conn, user_id=user["id"], family_id=uuid.uuid4(), expires_at=utcnow() + refresh_ttl
         )
-        await enqueue(conn, _login_event("login_succeeded", login, user))
+        await _login_event(conn, "login_succeeded", login, user)
     return Session(access, refresh_token)
 
 

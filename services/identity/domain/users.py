@@ -6,7 +6,6 @@ backstop. Passwords are hashed (slowly, off the event loop) before any transacti
 row lock or advisory lock is held across bcrypt.
 """
 
-import dataclasses
 import re
 import uuid
 
@@ -81,13 +80,6 @@ async def current_account(pool: asyncpg.Pool, caller: Caller) -> asyncpg.Record:
     if account is None or account["disabled_at"] is not None:
         raise Unauthenticated("the account this token was issued to is disabled or no longer exists")
     return account
-
-
-async def with_current_role(pool: asyncpg.Pool, caller: Caller) -> Caller:
-    """The caller as every identity decision sees them: with the lower of their token's role and
-    their account's role now (access.effective_role)."""
-    account = await current_account(pool, caller)
-    return dataclasses.replace(caller, role=access.effective_role(caller.role, account["role"]))
 
 
 # -- reading ------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from services.identity import convert
 from services.identity.domain import api_tokens, sessions
 from services.identity.domain.tokens import IssuedToken, TokenIssuer
 from services.identity.domain.users import create_first_super_admin
+from services.identity.rpc.servicer import IdentityServicer
 
 
 def _token_response(access: IssuedToken, refresh_token: str = "") -> identity_pb2.TokenResponse:
@@ -25,9 +26,9 @@ def _token_response(access: IssuedToken, refresh_token: str = "") -> identity_pb
     )
 
 
-class AuthServicer(identity_pb2_grpc.AuthServiceServicer):
+class AuthServicer(IdentityServicer, identity_pb2_grpc.AuthServiceServicer):
     def __init__(self, runtime: ServiceRuntime) -> None:
-        self.runtime = runtime
+        super().__init__(runtime)
         self.issuer = TokenIssuer(runtime.settings, KeyRing.from_settings(runtime.settings))
 
     @property
@@ -35,14 +36,12 @@ class AuthServicer(identity_pb2_grpc.AuthServiceServicer):
         return datetime.timedelta(seconds=self.runtime.settings.DOCKYARD_REFRESH_TOKEN_TTL_SECONDS)
 
     async def Setup(self, request, context) -> identity_pb2.User:
-        row = await create_first_super_admin(
-            self.runtime.require_pool(), request.username, request.email, request.password
-        )
+        row = await create_first_super_admin(self.pool, request.username, request.email, request.password)
         return convert.user(row)
 
     async def Login(self, request, context) -> identity_pb2.TokenResponse:
         session = await sessions.login(
-            self.runtime.require_pool(),
+            self.pool,
             self.issuer,
             request.username,
             request.password,
@@ -52,18 +51,18 @@ class AuthServicer(identity_pb2_grpc.AuthServiceServicer):
 
     async def Refresh(self, request, context) -> identity_pb2.TokenResponse:
         session = await sessions.refresh(
-            self.runtime.require_pool(), self.issuer, request.refresh_token, refresh_ttl=self.refresh_ttl
+            self.pool, self.issuer, request.refresh_token, refresh_ttl=self.refresh_ttl
         )
         return _token_response(session.access, session.refresh_token)
 
     async def Logout(self, request, context) -> empty_pb2.Empty:
-        await sessions.logout(self.runtime.require_pool(), request.refresh_token)
+        await sessions.logout(self.pool, request.refresh_token)
         return empty_pb2.Empty()
 
     async def ExchangeApiToken(self, request, context) -> identity_pb2.TokenResponse:
-        access = await api_tokens.exchange(self.runtime.require_pool(), self.issuer, request.api_token)
+        access = await api_tokens.exchange(self.pool, self.issuer, request.api_token)
         return _token_response(access)
 
     async def GetJwks(self, request, context) -> httpbody_pb2.HttpBody:
-        jwks = await self.issuer.jwks(self.runtime.require_pool())
+        jwks = await self.issuer.jwks(self.pool)
         return httpbody_pb2.HttpBody(content_type="application/json", data=json.dumps(jwks).encode())

@@ -1,34 +1,18 @@
 """TeamService: requests to domain calls, rows to messages. Who may do what is decided in
 domain/access.py, called by domain/teams.py with the data it loads."""
 
-import asyncpg
 from google.protobuf import empty_pb2
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard_kit import protoconv
-from dockyard_kit.server import ServiceRuntime
 from services.identity import convert
 from services.identity.domain import teams
-from services.identity.rpc.users import identity_caller
+from services.identity.rpc.servicer import IdentityServicer
 
 
-def _changes(team: identity_pb2.Team, paths: set[str]) -> dict:
-    return {
-        path: protoconv.dict_from_struct(team.settings) if path == "settings" else getattr(team, path)
-        for path in paths
-    }
-
-
-class TeamServicer(identity_pb2_grpc.TeamServiceServicer):
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self.runtime = runtime
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        return self.runtime.require_pool()
-
+class TeamServicer(IdentityServicer, identity_pb2_grpc.TeamServiceServicer):
     async def ListTeams(self, request, context) -> identity_pb2.ListTeamsResponse:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         rows, next_page_token = await teams.list_teams(
             self.pool, caller, page_size=request.page_size, page_token=request.page_token
         )
@@ -37,12 +21,12 @@ class TeamServicer(identity_pb2_grpc.TeamServiceServicer):
         )
 
     async def GetTeam(self, request, context) -> identity_pb2.Team:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         team_id = protoconv.parse_id(request.team_id, "team_id")
         return convert.team(await teams.get_team(self.pool, caller, team_id))
 
     async def CreateTeam(self, request, context) -> identity_pb2.Team:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         row = await teams.create_team(
             self.pool,
             caller,
@@ -53,20 +37,18 @@ class TeamServicer(identity_pb2_grpc.TeamServiceServicer):
         return convert.team(row)
 
     async def UpdateTeam(self, request, context) -> identity_pb2.Team:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         team_id = protoconv.parse_id(request.team.id, "team_id")
-        paths = protoconv.mask_paths(request.update_mask, request.team, teams.UPDATABLE_FIELDS)
-        return convert.team(
-            await teams.update_team(self.pool, caller, team_id, _changes(request.team, paths))
-        )
+        changes = protoconv.mask_changes(request.update_mask, request.team, teams.UPDATABLE_FIELDS)
+        return convert.team(await teams.update_team(self.pool, caller, team_id, changes))
 
     async def DeleteTeam(self, request, context) -> empty_pb2.Empty:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         await teams.delete_team(self.pool, caller, protoconv.parse_id(request.team_id, "team_id"))
         return empty_pb2.Empty()
 
     async def ListTeamMembers(self, request, context) -> identity_pb2.ListTeamMembersResponse:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         rows, next_page_token = await teams.list_members(
             self.pool,
             caller,
@@ -79,21 +61,21 @@ class TeamServicer(identity_pb2_grpc.TeamServiceServicer):
         )
 
     async def AddTeamMember(self, request, context) -> identity_pb2.TeamMember:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         team_id = protoconv.parse_id(request.team_id, "team_id")
         user_id = protoconv.parse_id(request.member.user_id, "user_id")
         row = await teams.add_member(self.pool, caller, team_id, user_id, request.member.role)
         return convert.team_member(row)
 
     async def UpdateTeamMember(self, request, context) -> identity_pb2.TeamMember:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         team_id = protoconv.parse_id(request.team_id, "team_id")
         user_id = protoconv.parse_id(request.user_id, "user_id")
         row = await teams.update_member(self.pool, caller, team_id, user_id, request.member.role)
         return convert.team_member(row)
 
     async def RemoveTeamMember(self, request, context) -> empty_pb2.Empty:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         team_id = protoconv.parse_id(request.team_id, "team_id")
         user_id = protoconv.parse_id(request.user_id, "user_id")
         await teams.remove_member(self.pool, caller, team_id, user_id)

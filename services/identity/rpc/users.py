@@ -1,42 +1,22 @@
 """UserService: requests to domain calls, rows to messages. Who may do what is decided in
 domain/access.py, called by domain/users.py with the data it loads."""
 
-import asyncpg
 from google.protobuf import empty_pb2
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard_kit import protoconv
-from dockyard_kit.auth import Caller, require_caller
-from dockyard_kit.server import ServiceRuntime
+from dockyard_kit.auth import require_caller
 from services.identity import convert
 from services.identity.domain import users
+from services.identity.rpc.servicer import IdentityServicer
 
 
-async def identity_caller(pool) -> Caller:
-    """The verified caller of this RPC, with their account's current role."""
-    return await users.with_current_role(pool, require_caller())
-
-
-def _changes(user: identity_pb2.User, paths: set[str]) -> dict:
-    return {
-        path: protoconv.dict_from_struct(user.preferences) if path == "preferences" else getattr(user, path)
-        for path in paths
-    }
-
-
-class UserServicer(identity_pb2_grpc.UserServiceServicer):
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self.runtime = runtime
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        return self.runtime.require_pool()
-
+class UserServicer(IdentityServicer, identity_pb2_grpc.UserServiceServicer):
     async def GetCurrentUser(self, request, context) -> identity_pb2.User:
         return convert.user(await users.current_account(self.pool, require_caller()))
 
     async def ListUsers(self, request, context) -> identity_pb2.ListUsersResponse:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         rows, next_page_token = await users.list_users(
             self.pool,
             caller,
@@ -44,19 +24,19 @@ class UserServicer(identity_pb2_grpc.UserServiceServicer):
             page_token=request.page_token,
             role=request.role,
             prefix=request.prefix,
-            team_id=protoconv.parse_id(request.team_id, "team_id") if request.team_id else None,
+            team_id=protoconv.optional_id(request.team_id, "team_id"),
         )
         return identity_pb2.ListUsersResponse(
             users=[convert.user(row) for row in rows], next_page_token=next_page_token
         )
 
     async def GetUser(self, request, context) -> identity_pb2.User:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         user_id = protoconv.parse_id(request.user_id, "user_id")
         return convert.user(await users.get_user(self.pool, caller, user_id))
 
     async def CreateUser(self, request, context) -> identity_pb2.User:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         user = request.user
         row = await users.create_user(
             self.pool,
@@ -70,29 +50,23 @@ class UserServicer(identity_pb2_grpc.UserServiceServicer):
         return convert.user(row)
 
     async def UpdateUser(self, request, context) -> identity_pb2.User:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         user_id = protoconv.parse_id(request.user.id, "user_id")
-        paths = protoconv.mask_paths(request.update_mask, request.user, users.UPDATABLE_FIELDS)
-        row = await users.update_user(
-            self.pool,
-            caller,
-            user_id,
-            _changes(request.user, paths),
-            old_password=request.old_password,
-        )
+        changes = protoconv.mask_changes(request.update_mask, request.user, users.UPDATABLE_FIELDS)
+        row = await users.update_user(self.pool, caller, user_id, changes, old_password=request.old_password)
         return convert.user(row)
 
     async def DeleteUser(self, request, context) -> empty_pb2.Empty:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         await users.delete_user(self.pool, caller, protoconv.parse_id(request.user_id, "user_id"))
         return empty_pb2.Empty()
 
     async def DisableUser(self, request, context) -> identity_pb2.User:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         user_id = protoconv.parse_id(request.user_id, "user_id")
         return convert.user(await users.set_disabled(self.pool, caller, user_id, True))
 
     async def EnableUser(self, request, context) -> identity_pb2.User:
-        caller = await identity_caller(self.pool)
+        caller = await self.caller()
         user_id = protoconv.parse_id(request.user_id, "user_id")
         return convert.user(await users.set_disabled(self.pool, caller, user_id, False))

@@ -266,17 +266,3 @@ def test_who_adds_members_and_changes_their_roles(who, team_role, previous, new,
 )
 def test_who_removes_members(who, team_role, target, member_role, expected):
     assert outcome(access.check_remove_member, who, team_role, target, member_role) is expected
-
-
-@pytest.mark.parametrize(
-    ("token_role", "account_role", "expected"),
-    [
-        ("super_admin", "super_admin", "super_admin"),
-        ("super_admin", "developer", "developer"),
-        ("admin", "super_admin", "admin"),
-        ("developer", "viewer", "viewer"),
-        ("viewer", "admin", "viewer"),
-    ],
-)
-def test_the_effective_role_is_the_lower_of_token_and_account(token_role, account_role, expected):
-    assert access.effective_role(token_role, account_role) == expected

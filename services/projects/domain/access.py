@@ -63,10 +63,6 @@ def check(caller: Caller, project, needed: Level, not_found: DomainError) -> Non
         raise PermissionDenied(f"this needs {_NEEDS[needed]}")
 
 
-def can(caller: Caller, project, needed: Level) -> bool:
-    return project_level(caller, project["owner_id"], project["id"], project["team_role"]) >= needed
-
-
 def project_not_found(project_id: uuid.UUID) -> NotFound:
     return NotFound(f"project {project_id} not found")
 

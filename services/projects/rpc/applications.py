@@ -4,30 +4,16 @@ from google.protobuf import empty_pb2
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit import protoconv
-from dockyard_kit.server import ServiceRuntime
 from services.projects import convert
 from services.projects.domain import applications
-from services.projects.rpc.caller import projects_caller
+from services.projects.rpc.servicer import ProjectsServicer
 
 
-def _changes(application: projects_pb2.Application, paths: set[str]) -> dict:
-    return {
-        path: protoconv.dict_from_struct(getattr(application, path))
-        if path in ("source_config", "docker_config")
-        else getattr(application, path)
-        for path in paths
-    }
-
-
-class ApplicationServicer(projects_pb2_grpc.ApplicationServiceServicer):
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self.runtime = runtime
-
+class ApplicationServicer(ProjectsServicer, projects_pb2_grpc.ApplicationServiceServicer):
     async def ListApplications(self, request, context) -> projects_pb2.ListApplicationsResponse:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         rows, next_page_token = await applications.list_applications(
-            pool,
+            self.pool,
             caller,
             protoconv.parse_id(request.project_id, "project_id"),
             page_size=request.page_size,
@@ -41,17 +27,15 @@ class ApplicationServicer(projects_pb2_grpc.ApplicationServiceServicer):
         )
 
     async def GetApplication(self, request, context) -> projects_pb2.Application:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        return convert.application(await applications.get_application(pool, caller, application_id))
+        return convert.application(await applications.get_application(self.pool, caller, application_id))
 
     async def CreateApplication(self, request, context) -> projects_pb2.Application:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application = request.application
         row = await applications.create_application(
-            pool,
+            self.pool,
             caller,
             protoconv.parse_id(request.project_id, "project_id"),
             name=application.name,
@@ -64,37 +48,32 @@ class ApplicationServicer(projects_pb2_grpc.ApplicationServiceServicer):
         return convert.application(row)
 
     async def UpdateApplication(self, request, context) -> projects_pb2.Application:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application.id, "application.id")
-        paths = protoconv.mask_paths(request.update_mask, request.application, applications.UPDATABLE_FIELDS)
-        row = await applications.update_application(
-            pool, caller, application_id, _changes(request.application, paths)
+        changes = protoconv.mask_changes(
+            request.update_mask, request.application, applications.UPDATABLE_FIELDS
         )
+        row = await applications.update_application(self.pool, caller, application_id, changes)
         return convert.application(row)
 
     async def DeleteApplication(self, request, context) -> projects_pb2.Application:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        return convert.application(await applications.archive_application(pool, caller, application_id))
+        return convert.application(await applications.archive_application(self.pool, caller, application_id))
 
     async def RestoreApplication(self, request, context) -> projects_pb2.Application:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        return convert.application(await applications.restore_application(pool, caller, application_id))
+        return convert.application(await applications.restore_application(self.pool, caller, application_id))
 
     async def PurgeApplication(self, request, context) -> empty_pb2.Empty:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        await applications.purge_application(pool, caller, application_id)
+        await applications.purge_application(self.pool, caller, application_id)
         return empty_pb2.Empty()
 
     async def ScaleApplication(self, request, context) -> projects_pb2.Application:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        row = await applications.scale_application(pool, caller, application_id, request.replicas)
+        row = await applications.scale_application(self.pool, caller, application_id, request.replicas)
         return convert.application(row)

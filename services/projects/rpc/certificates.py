@@ -9,19 +9,18 @@ from dockyard_kit.sealing import Sealer
 from dockyard_kit.server import ServiceRuntime
 from services.projects import convert
 from services.projects.domain import certificates
-from services.projects.rpc.caller import projects_caller
+from services.projects.rpc.servicer import ProjectsServicer
 
 
-class CertificateServicer(projects_pb2_grpc.CertificateServiceServicer):
+class CertificateServicer(ProjectsServicer, projects_pb2_grpc.CertificateServiceServicer):
     def __init__(self, runtime: ServiceRuntime, sealer: Sealer) -> None:
-        self.runtime = runtime
+        super().__init__(runtime)
         self.sealer = sealer
 
     async def ListCertificates(self, request, context) -> projects_pb2.ListCertificatesResponse:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         rows, next_page_token = await certificates.list_certificates(
-            pool,
+            self.pool,
             caller,
             protoconv.parse_id(request.domain_id, "domain_id"),
             page_size=request.page_size,
@@ -32,10 +31,9 @@ class CertificateServicer(projects_pb2_grpc.CertificateServiceServicer):
         )
 
     async def ListExpiringCertificates(self, request, context) -> projects_pb2.ListCertificatesResponse:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         rows, next_page_token = await certificates.list_expiring(
-            pool,
+            self.pool,
             caller,
             within_days=request.within_days,
             page_size=request.page_size,
@@ -46,17 +44,15 @@ class CertificateServicer(projects_pb2_grpc.CertificateServiceServicer):
         )
 
     async def GetCertificate(self, request, context) -> projects_pb2.Certificate:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         certificate_id = protoconv.parse_id(request.certificate_id, "certificate_id")
-        return convert.certificate(await certificates.get_certificate(pool, caller, certificate_id))
+        return convert.certificate(await certificates.get_certificate(self.pool, caller, certificate_id))
 
     async def CreateCertificate(self, request, context) -> projects_pb2.Certificate:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         certificate = request.certificate
         row = await certificates.create_certificate(
-            pool,
+            self.pool,
             self.sealer,
             caller,
             protoconv.parse_id(request.domain_id, "domain_id"),
@@ -67,24 +63,24 @@ class CertificateServicer(projects_pb2_grpc.CertificateServiceServicer):
         return convert.certificate(row)
 
     async def UpdateCertificate(self, request, context) -> projects_pb2.Certificate:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         certificate_id = protoconv.parse_id(request.certificate.id, "certificate.id")
-        paths = protoconv.mask_paths(request.update_mask, request.certificate, certificates.UPDATABLE_FIELDS)
-        changes = {path: getattr(request.certificate, path) for path in paths}
-        row = await certificates.update_certificate(pool, self.sealer, caller, certificate_id, changes)
+        changes = protoconv.mask_changes(
+            request.update_mask, request.certificate, certificates.UPDATABLE_FIELDS
+        )
+        row = await certificates.update_certificate(self.pool, self.sealer, caller, certificate_id, changes)
         return convert.certificate(row)
 
     async def DeleteCertificate(self, request, context) -> empty_pb2.Empty:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         certificate_id = protoconv.parse_id(request.certificate_id, "certificate_id")
-        await certificates.delete_certificate(pool, caller, certificate_id)
+        await certificates.delete_certificate(self.pool, caller, certificate_id)
         return empty_pb2.Empty()
 
     async def RevealCertificatePrivateKey(self, request, context) -> projects_pb2.Certificate:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         certificate_id = protoconv.parse_id(request.certificate_id, "certificate_id")
-        row, private_key = await certificates.reveal_private_key(pool, self.sealer, caller, certificate_id)
+        row, private_key = await certificates.reveal_private_key(
+            self.pool, self.sealer, caller, certificate_id
+        )
         return convert.certificate(row, revealed_private_key=private_key)

@@ -8,26 +8,18 @@ from dockyard_kit.sealing import Sealer
 from dockyard_kit.server import ServiceRuntime
 from services.projects import convert
 from services.projects.domain import databases
-from services.projects.rpc.caller import projects_caller
+from services.projects.rpc.servicer import ProjectsServicer
 
 
-def _changes(database: projects_pb2.Database, paths: set[str]) -> dict:
-    return {
-        path: protoconv.dict_from_struct(database.config) if path == "config" else getattr(database, path)
-        for path in paths
-    }
-
-
-class DatabaseServicer(projects_pb2_grpc.DatabaseServiceServicer):
+class DatabaseServicer(ProjectsServicer, projects_pb2_grpc.DatabaseServiceServicer):
     def __init__(self, runtime: ServiceRuntime, sealer: Sealer) -> None:
-        self.runtime = runtime
+        super().__init__(runtime)
         self.sealer = sealer
 
     async def ListDatabases(self, request, context) -> projects_pb2.ListDatabasesResponse:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         rows, next_page_token = await databases.list_databases(
-            pool,
+            self.pool,
             caller,
             protoconv.parse_id(request.project_id, "project_id"),
             page_size=request.page_size,
@@ -40,16 +32,14 @@ class DatabaseServicer(projects_pb2_grpc.DatabaseServiceServicer):
         )
 
     async def GetDatabase(self, request, context) -> projects_pb2.Database:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         database_id = protoconv.parse_id(request.database_id, "database_id")
-        return convert.database(await databases.get_database(pool, caller, database_id))
+        return convert.database(await databases.get_database(self.pool, caller, database_id))
 
     async def CreateDatabase(self, request, context) -> projects_pb2.Database:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         row = await databases.create_database(
-            pool,
+            self.pool,
             self.sealer,
             caller,
             protoconv.parse_id(request.project_id, "project_id"),
@@ -61,24 +51,23 @@ class DatabaseServicer(projects_pb2_grpc.DatabaseServiceServicer):
         return convert.database(row)
 
     async def UpdateDatabase(self, request, context) -> projects_pb2.Database:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         database_id = protoconv.parse_id(request.database.id, "database.id")
-        paths = protoconv.mask_paths(request.update_mask, request.database, databases.UPDATABLE_FIELDS)
-        row = await databases.update_database(pool, caller, database_id, _changes(request.database, paths))
+        changes = protoconv.mask_changes(request.update_mask, request.database, databases.UPDATABLE_FIELDS)
+        row = await databases.update_database(self.pool, caller, database_id, changes)
         return convert.database(row)
 
     async def DeleteDatabase(self, request, context) -> empty_pb2.Empty:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
-        await databases.delete_database(pool, caller, protoconv.parse_id(request.database_id, "database_id"))
+        caller = await self.caller()
+        await databases.delete_database(
+            self.pool, caller, protoconv.parse_id(request.database_id, "database_id")
+        )
         return empty_pb2.Empty()
 
     async def RevealDatabaseCredentials(self, request, context) -> projects_pb2.DatabaseCredentials:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         database_id = protoconv.parse_id(request.database_id, "database_id")
-        revealed = await databases.reveal_credentials(pool, self.sealer, caller, database_id)
+        revealed = await databases.reveal_credentials(self.pool, self.sealer, caller, database_id)
         return projects_pb2.DatabaseCredentials(
             database_id=str(database_id),
             username=revealed.username,

@@ -9,19 +9,18 @@ from dockyard_kit.sealing import Sealer
 from dockyard_kit.server import ServiceRuntime
 from services.projects import convert
 from services.projects.domain import env_vars
-from services.projects.rpc.caller import projects_caller
+from services.projects.rpc.servicer import ProjectsServicer
 
 
-class EnvVarServicer(projects_pb2_grpc.EnvVarServiceServicer):
+class EnvVarServicer(ProjectsServicer, projects_pb2_grpc.EnvVarServiceServicer):
     def __init__(self, runtime: ServiceRuntime, sealer: Sealer) -> None:
-        self.runtime = runtime
+        super().__init__(runtime)
         self.sealer = sealer
 
     async def ListEnvVars(self, request, context) -> projects_pb2.ListEnvVarsResponse:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         rows, next_page_token = await env_vars.list_env_vars(
-            pool,
+            self.pool,
             caller,
             protoconv.parse_id(request.application_id, "application_id"),
             page_size=request.page_size,
@@ -32,17 +31,15 @@ class EnvVarServicer(projects_pb2_grpc.EnvVarServiceServicer):
         )
 
     async def GetEnvVar(self, request, context) -> projects_pb2.EnvVar:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        return convert.env_var(await env_vars.get_env_var(pool, caller, application_id, request.key))
+        return convert.env_var(await env_vars.get_env_var(self.pool, caller, application_id, request.key))
 
     async def CreateEnvVar(self, request, context) -> projects_pb2.EnvVar:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
         row = await env_vars.create_env_var(
-            pool,
+            self.pool,
             self.sealer,
             caller,
             application_id,
@@ -53,29 +50,25 @@ class EnvVarServicer(projects_pb2_grpc.EnvVarServiceServicer):
         return convert.env_var(row)
 
     async def UpdateEnvVar(self, request, context) -> projects_pb2.EnvVar:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        paths = protoconv.mask_paths(request.update_mask, request.env_var, env_vars.UPDATABLE_FIELDS)
-        changes = {path: getattr(request.env_var, path) for path in paths}
+        changes = protoconv.mask_changes(request.update_mask, request.env_var, env_vars.UPDATABLE_FIELDS)
         row = await env_vars.update_env_var(
-            pool, self.sealer, caller, application_id, request.env_var.key, changes
+            self.pool, self.sealer, caller, application_id, request.env_var.key, changes
         )
         return convert.env_var(row)
 
     async def DeleteEnvVar(self, request, context) -> empty_pb2.Empty:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        await env_vars.delete_env_var(pool, caller, application_id, request.key)
+        await env_vars.delete_env_var(self.pool, caller, application_id, request.key)
         return empty_pb2.Empty()
 
     async def ImportEnvVars(self, request, context) -> projects_pb2.ImportEnvVarsResponse:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
         rows, deleted_keys = await env_vars.import_env_vars(
-            pool,
+            self.pool,
             self.sealer,
             caller,
             application_id,
@@ -88,8 +81,9 @@ class EnvVarServicer(projects_pb2_grpc.EnvVarServiceServicer):
         )
 
     async def RevealEnvVar(self, request, context) -> projects_pb2.EnvVar:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        row, plaintext = await env_vars.reveal_env_var(pool, self.sealer, caller, application_id, request.key)
+        row, plaintext = await env_vars.reveal_env_var(
+            self.pool, self.sealer, caller, application_id, request.key
+        )
         return convert.env_var(row, revealed_value=plaintext)

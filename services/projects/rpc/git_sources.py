@@ -9,47 +9,39 @@ from dockyard_kit.sealing import Sealer
 from dockyard_kit.server import ServiceRuntime
 from services.projects import convert
 from services.projects.domain import git_sources
-from services.projects.rpc.caller import projects_caller
+from services.projects.rpc.servicer import ProjectsServicer
 
 
-def _field(git_source: projects_pb2.GitSource, path: str):
-    value = getattr(git_source, path)
-    return protoconv.dict_from_struct(value) if path == "webhook_config" else value
-
-
-class GitSourceServicer(projects_pb2_grpc.GitSourceServiceServicer):
+class GitSourceServicer(ProjectsServicer, projects_pb2_grpc.GitSourceServiceServicer):
     def __init__(self, runtime: ServiceRuntime, sealer: Sealer) -> None:
-        self.runtime = runtime
+        super().__init__(runtime)
         self.sealer = sealer
 
     async def GetGitSource(self, request, context) -> projects_pb2.GitSource:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        return convert.git_source(await git_sources.get_git_source(pool, caller, application_id))
+        return convert.git_source(await git_sources.get_git_source(self.pool, caller, application_id))
 
     async def CreateGitSource(self, request, context) -> projects_pb2.GitSource:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        fields = {path: _field(request.git_source, path) for path in git_sources.UPDATABLE_FIELDS}
+        fields = protoconv.field_values(request.git_source, git_sources.UPDATABLE_FIELDS)
         row, webhook_secret = await git_sources.create_git_source(
-            pool, self.sealer, caller, application_id, fields
+            self.pool, self.sealer, caller, application_id, fields
         )
         return convert.git_source(row, webhook_secret=webhook_secret)
 
     async def UpdateGitSource(self, request, context) -> projects_pb2.GitSource:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        paths = protoconv.mask_paths(request.update_mask, request.git_source, git_sources.UPDATABLE_FIELDS)
-        changes = {path: _field(request.git_source, path) for path in paths}
-        row = await git_sources.update_git_source(pool, self.sealer, caller, application_id, changes)
+        changes = protoconv.mask_changes(
+            request.update_mask, request.git_source, git_sources.UPDATABLE_FIELDS
+        )
+        row = await git_sources.update_git_source(self.pool, self.sealer, caller, application_id, changes)
         return convert.git_source(row)
 
     async def DeleteGitSource(self, request, context) -> empty_pb2.Empty:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        await git_sources.delete_git_source(pool, caller, application_id)
+        await git_sources.delete_git_source(self.pool, caller, application_id)
         return empty_pb2.Empty()

@@ -4,43 +4,21 @@ from google.protobuf import empty_pb2
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit import protoconv
-from dockyard_kit.server import ServiceRuntime
 from services.projects import convert
 from services.projects.domain import projects
-from services.projects.rpc.caller import projects_caller
+from services.projects.rpc.servicer import ProjectsServicer
 
 
-def optional_id(value: str, field: str):
-    """An id that may be left empty (unset); malformed ones are still the client's mistake."""
-    return protoconv.parse_id(value, field) if value else None
-
-
-def _changes(project: projects_pb2.Project, paths: set[str]) -> dict:
-    changes = {}
-    for path in paths:
-        if path == "metadata":
-            changes[path] = protoconv.dict_from_struct(project.metadata)
-        elif path == "team_id":
-            changes[path] = optional_id(project.team_id, "team_id")
-        else:
-            changes[path] = getattr(project, path)
-    return changes
-
-
-class ProjectServicer(projects_pb2_grpc.ProjectServiceServicer):
-    def __init__(self, runtime: ServiceRuntime) -> None:
-        self.runtime = runtime
-
+class ProjectServicer(ProjectsServicer, projects_pb2_grpc.ProjectServiceServicer):
     async def ListProjects(self, request, context) -> projects_pb2.ListProjectsResponse:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         rows, next_page_token = await projects.list_projects(
-            pool,
+            self.pool,
             caller,
             page_size=request.page_size,
             page_token=request.page_token,
             search=request.search,
-            team_id=optional_id(request.team_id, "team_id"),
+            team_id=protoconv.optional_id(request.team_id, "team_id"),
             metadata_contains=projects.parse_metadata_filter(request.metadata_contains, request.tag),
         )
         return projects_pb2.ListProjectsResponse(
@@ -48,43 +26,43 @@ class ProjectServicer(projects_pb2_grpc.ProjectServiceServicer):
         )
 
     async def GetProject(self, request, context) -> projects_pb2.Project:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         project_id = protoconv.parse_id(request.project_id, "project_id")
-        return convert.project(await projects.get_project(pool, caller, project_id))
+        return convert.project(await projects.get_project(self.pool, caller, project_id))
 
     async def CreateProject(self, request, context) -> projects_pb2.Project:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         row = await projects.create_project(
-            pool,
+            self.pool,
             caller,
             name=request.project.name,
             description=request.project.description,
-            team_id=optional_id(request.project.team_id, "team_id"),
+            team_id=protoconv.optional_id(request.project.team_id, "team_id"),
             metadata=protoconv.dict_from_struct(request.project.metadata),
         )
         return convert.project(row)
 
     async def UpdateProject(self, request, context) -> projects_pb2.Project:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         project_id = protoconv.parse_id(request.project.id, "project.id")
-        paths = protoconv.mask_paths(request.update_mask, request.project, projects.UPDATABLE_FIELDS)
-        row = await projects.update_project(pool, caller, project_id, _changes(request.project, paths))
+        changes = protoconv.mask_changes(
+            request.update_mask,
+            request.project,
+            projects.UPDATABLE_FIELDS,
+            {"team_id": protoconv.optional_id},
+        )
+        row = await projects.update_project(self.pool, caller, project_id, changes)
         return convert.project(row)
 
     async def DeleteProject(self, request, context) -> empty_pb2.Empty:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
-        await projects.delete_project(pool, caller, protoconv.parse_id(request.project_id, "project_id"))
+        caller = await self.caller()
+        await projects.delete_project(self.pool, caller, protoconv.parse_id(request.project_id, "project_id"))
         return empty_pb2.Empty()
 
     async def GetProjectStats(self, request, context) -> projects_pb2.ProjectStats:
-        pool = self.runtime.require_pool()
-        caller = await projects_caller(pool)
+        caller = await self.caller()
         project_id = protoconv.parse_id(request.project_id, "project_id")
-        row = await projects.project_stats(pool, caller, project_id)
+        row = await projects.project_stats(self.pool, caller, project_id)
         message = projects_pb2.ProjectStats(
             project_id=str(project_id),
             total_applications=row["total_applications"],
