@@ -31,8 +31,9 @@ class ComponentServicer(system_pb2_grpc.ComponentServiceServicer):
             server_version=database.server_version,
             schema=system_pb2.SchemaStatus(
                 name=self.runtime.name,
-                migration_head=database.head_revision,
-                current_revision=database.current_revision,
+                # One line for both chains, e.g. "0005_api_token_names_reusable+kit:0001_kit_tables".
+                migration_head=str(database.head_revision),
+                current_revision=str(database.current_revision),
                 at_head=database.at_head,
             ),
             nats=nats_status(self.runtime),

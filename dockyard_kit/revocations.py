@@ -38,8 +38,11 @@ RELOAD_INTERVAL_SECONDS = 0.5
 STALE_AFTER_SECONDS = 1.5
 
 
-def create_revocation_tables(op, schema: str) -> None:
-    """For a service's migration: `create_revocation_tables(op, "<service>")`."""
+def create_revocation_tables(op, schema: str, *, keep_existing: bool = False) -> None:
+    """For a migration (the kit's own, in every service's schema): `create_revocation_tables(op,
+    schema)`. With keep_existing, a table already in the schema is left as it is."""
+    if keep_existing and sa.inspect(op.get_bind()).has_table(TABLE, schema=schema):
+        return
     op.create_table(
         TABLE,
         sa.Column("user_id", postgresql.UUID(as_uuid=True), primary_key=True),

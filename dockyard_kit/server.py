@@ -38,12 +38,13 @@ class DatabaseState:
     reachable: bool = False
     error: str = "not checked yet"
     server_version: str = ""
-    current_revision: str = ""
-    head_revision: str = ""
+    current_revision: migrations.Revisions = dataclasses.field(default_factory=migrations.Revisions)
+    head_revision: migrations.Revisions = dataclasses.field(default_factory=migrations.Revisions)
 
     @property
     def at_head(self) -> bool:
-        return bool(self.head_revision) and self.current_revision == self.head_revision
+        """Both chains at head: the kit's tables and the service's own (when it has any)."""
+        return bool(self.head_revision.kit) and self.current_revision == self.head_revision
 
 
 @dataclasses.dataclass
@@ -72,7 +73,7 @@ class ServiceRuntime:
         self.spec = spec
         self.settings = settings
         self.pool: asyncpg.Pool | None = None
-        self.database = DatabaseState(head_revision=migrations.head_revision(spec.name, spec.migrations_dir))
+        self.database = DatabaseState(head_revision=migrations.head_revision(spec.migrations_dir))
         self.health = health.aio.HealthServicer()
         self.stopping = asyncio.Event()
         self.nats = NatsLink(settings.NATS_URL, settings.DOCKYARD_EVENTS_STREAM, name=spec.name)
@@ -109,7 +110,7 @@ class ServiceRuntime:
                 await db.bootstrap_service_role(self.settings, self.name)
                 await migrations.upgrade_to_head(self.settings, self.name, self.spec.migrations_dir)
                 self.pool = await db.create_pool(self.settings, self.name)
-                log.info("database ready", extra={"migration_head": self.database.head_revision})
+                log.info("database ready", extra={"migration_head": str(self.database.head_revision)})
                 return
             except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 self.database = dataclasses.replace(self.database, reachable=False, error=_describe(exc))

@@ -62,13 +62,16 @@ async def test_three_replicas_migrate_once_and_all_serve(service_env, settings):
             replica.wait_health("SERVING", timeout=90)
         applied = [e for r in replicas for e in r.logs() if e.get("msg") == "migrations applied"]
         assert len(applied) == 1, applied
-        assert applied[0]["to"] == migrations.head_revision("projects", PROJECTS.migrations_dir)
+        head = migrations.head_revision(PROJECTS.migrations_dir)
+        assert applied[0]["to"] == str(head)
         conn = await asyncpg.connect(**settings.admin_connection())
         try:
+            kit_versions = await conn.fetch("SELECT version_num FROM projects.kit_alembic_version")
             versions = await conn.fetch("SELECT version_num FROM projects.alembic_version")
         finally:
             await conn.close()
-        assert [row["version_num"] for row in versions] == [applied[0]["to"]]
+        assert [row["version_num"] for row in kit_versions] == [head.kit]
+        assert [row["version_num"] for row in versions] == [head.service]
     finally:
         codes = [replica.stop() for replica in replicas]
     assert codes == [0, 0, 0]

@@ -1,7 +1,8 @@
 """The events backbone's tables, which every service keeps in its own schema.
 
-`create_event_tables(op, schema)` is called by each service's first Alembic migration, so the DDL
-lives here only; `event_metadata(schema)` gives the same tables as SQLAlchemy Core objects.
+`create_event_tables(op, schema)` is called by the kit's own migrations
+(dockyard_kit/kit_migrations), which run in every service's schema, so the DDL lives here only;
+`event_metadata(schema)` gives the same tables as SQLAlchemy Core objects.
 """
 
 import dataclasses
@@ -76,10 +77,13 @@ def event_metadata(schema: str) -> EventTables:
     return EventTables(metadata=metadata, **tables)
 
 
-def create_event_tables(op, schema: str) -> None:
-    """For a service's first migration: `create_event_tables(op, "<service>")`."""
+def create_event_tables(op, schema: str, *, keep_existing: bool = False) -> None:
+    """For a migration: `create_event_tables(op, schema)`. With keep_existing, a table already in the
+    schema (made by a service's own chain before the kit migrated its tables) is left as it is."""
+    inspector = sa.inspect(op.get_bind()) if keep_existing else None
     for name, define in _DEFINITIONS.items():
-        op.create_table(name, *define(), schema=schema)
+        if inspector is None or not inspector.has_table(name, schema=schema):
+            op.create_table(name, *define(), schema=schema)
 
 
 def drop_event_tables(op, schema: str) -> None:

@@ -7,7 +7,7 @@ Revision ID: 0002_identity_model
 from alembic import op
 
 revision = "0002_identity_model"
-down_revision = "0001_event_tables"
+down_revision = None
 
 # One statement each: asyncpg runs every statement as a prepared statement.
 UPGRADE = [

@@ -7,7 +7,7 @@ Revision ID: 0005_api_token_names_reusable
 from alembic import op
 
 revision = "0005_api_token_names_reusable"
-down_revision = "0004_revoked_users"
+down_revision = "0003_users_email_any_case"
 
 
 def upgrade() -> None:

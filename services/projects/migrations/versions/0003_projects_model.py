@@ -12,7 +12,7 @@ Revision ID: 0003_projects_model
 from alembic import op
 
 revision = "0003_projects_model"
-down_revision = "0002_revoked_users"
+down_revision = None
 
 # One statement each: asyncpg runs every statement as a prepared statement.
 UPGRADE = [

@@ -1,4 +1,4 @@
-"""probe: event tables plus two tables whose constraints the error-mapping tests violate.
+"""probe: two tables whose constraints the error-mapping tests violate (the kit makes its own).
 
 Revision ID: 0001_probe
 """
@@ -6,14 +6,11 @@ Revision ID: 0001_probe
 import sqlalchemy as sa
 from alembic import op
 
-from dockyard_kit.events.tables import create_event_tables, drop_event_tables
-
 revision = "0001_probe"
 down_revision = None
 
 
 def upgrade() -> None:
-    create_event_tables(op, "probe")
     op.create_table(
         "widgets",
         sa.Column("id", sa.Integer, primary_key=True),
@@ -35,4 +32,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("widget_parts", schema="probe")
     op.drop_table("widgets", schema="probe")
-    drop_event_tables(op, "probe")

@@ -1,3 +1,0 @@
-from dockyard_kit.migrations import run_env
-
-run_env()
