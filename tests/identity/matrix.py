@@ -1,9 +1,17 @@
-"""Identity's authorization tables: every kind of caller of tests/support/accounts.py `People`."""
+"""Identity's authorization tables, run by tests/identity/test_authorization.py with the harness of
+tests/support/authorization.py: a row for every UserService, TeamService and ApiTokenService RPC,
+with the code each kind of caller of `People` (tests/support/accounts.py) expects."""
+
+import uuid
 
 import grpc
+from google.protobuf import field_mask_pb2
 
-from tests.support.accounts import People
-from tests.support.calls import DENIED, UNAUTHENTICATED, code_of
+from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
+from tests.support.accounts import PASSWORD, People, random_id
+from tests.support.authorization import Case
+from tests.support.calls import DENIED, NOT_FOUND, OK, TIMEOUT, UNAUTHENTICATED
+from tests.support.tokens import unverified
 
 CALLERS = (
     "super_admin",
@@ -18,6 +26,10 @@ CALLERS = (
     "project_limited_admin",
 )
 
+USERS = identity_pb2_grpc.UserServiceStub
+TEAMS = identity_pb2_grpc.TeamServiceStub
+API_TOKENS = identity_pb2_grpc.ApiTokenServiceStub
+
 
 def expect(*, admins: grpc.StatusCode, others: grpc.StatusCode = DENIED, **by_caller) -> dict:
     """Expected codes by caller: `admins` for super_admin and admin, `others` for developer, viewer
@@ -29,10 +41,207 @@ def expect(*, admins: grpc.StatusCode, others: grpc.StatusCode = DENIED, **by_ca
     return codes
 
 
-def outcomes(people: People, method, request_for, target_for, expected: dict) -> dict:
-    """Calls `method` once as each caller of `expected`, with `request_for(people, target)` where
-    `target_for(expected code)` picks the target: the codes each caller got."""
+def acting_on(stub, method: str, expected: dict, build, *, usual, fresh=None, variant: str = "") -> Case:
+    """A row whose request is `build(people, subject)`. The subject is `usual(people)`, which nothing
+    may change; with `fresh`, a caller expected to succeed acts on a `fresh(people)` subject of
+    their own, since their call changes it."""
+
+    def call(people: People, caller: str):
+        subject = fresh(people) if fresh is not None and expected[caller] == OK else usual(people)
+        return build(people, subject), getattr(people, caller).metadata
+
+    return Case(stub, method, expected, call, variant)
+
+
+# -- UserService: acting on the bystander, or on a fresh developer in crew --------------------------
+
+
+def user_row(method: str, build, expected: dict, *, changes_target: bool = False, variant: str = "") -> Case:
+    fresh = People.new_target if changes_target else None
+    return acting_on(
+        USERS, method, expected, build, usual=lambda people: people.bystander, fresh=fresh, variant=variant
+    )
+
+
+def new_user(people, target) -> identity_pb2.CreateUserRequest:
+    name = f"n{random_id()[:8]}"
+    return identity_pb2.CreateUserRequest(
+        user=identity_pb2.User(username=name, email=f"{name}@example.com", password=PASSWORD)
+    )
+
+
+def update_email(people, target) -> identity_pb2.UpdateUserRequest:
+    return identity_pb2.UpdateUserRequest(
+        user=identity_pb2.User(id=target.id, email=f"{random_id()[:8]}@example.com"),
+        update_mask=field_mask_pb2.FieldMask(paths=["email"]),
+    )
+
+
+USER_CASES = [
+    user_row(
+        "GetCurrentUser",
+        lambda people, target: identity_pb2.GetCurrentUserRequest(),
+        expect(admins=OK, owner=OK, member=OK, others=OK, read_only_admin=OK, project_limited_admin=OK),
+    ),
+    user_row(
+        "ListUsers",
+        lambda people, target: identity_pb2.ListUsersRequest(),
+        expect(admins=OK, read_only_admin=OK),
+    ),
+    user_row(
+        "ListUsers",
+        lambda people, target: identity_pb2.ListUsersRequest(team_id=people.crew.id),
+        expect(admins=OK, owner=OK, member=OK, read_only_admin=OK),
+        variant="team_id",
+    ),
+    user_row(
+        "GetUser",
+        lambda people, target: identity_pb2.GetUserRequest(user_id=target.id),
+        expect(admins=OK, owner=OK, member=OK, others=NOT_FOUND, read_only_admin=OK),
+    ),
+    user_row("CreateUser", new_user, expect(admins=OK)),
+    user_row("UpdateUser", update_email, expect(admins=OK), changes_target=True),
+    user_row(
+        "DisableUser",
+        lambda people, target: identity_pb2.DisableUserRequest(user_id=target.id),
+        expect(admins=OK),
+        changes_target=True,
+    ),
+    user_row(
+        "EnableUser",
+        lambda people, target: identity_pb2.EnableUserRequest(user_id=target.id),
+        expect(admins=OK),
+        changes_target=True,
+    ),
+    user_row(
+        "DeleteUser",
+        lambda people, target: identity_pb2.DeleteUserRequest(user_id=target.id),
+        expect(admins=OK),
+        changes_target=True,
+    ),
+]
+
+
+# -- TeamService: acting on crew, or on a fresh team like crew ------------------------------------
+
+
+def team_row(method: str, build, expected: dict, *, changes_team: bool = False) -> Case:
+    fresh = People.new_team if changes_team else None
+    return acting_on(TEAMS, method, expected, build, usual=lambda people: people.crew, fresh=fresh)
+
+
+TEAM_CASES = [
+    team_row(
+        "ListTeams",
+        lambda people, team: identity_pb2.ListTeamsRequest(),
+        expect(admins=OK, others=OK, owner=OK, member=OK, read_only_admin=OK),
+    ),
+    team_row(
+        "GetTeam",
+        lambda people, team: identity_pb2.GetTeamRequest(team_id=team.id),
+        expect(admins=OK, others=NOT_FOUND, owner=OK, member=OK, read_only_admin=OK),
+    ),
+    team_row(
+        "CreateTeam",
+        lambda people, team: identity_pb2.CreateTeamRequest(
+            team=identity_pb2.Team(name=f"new-{random_id()}")
+        ),
+        expect(admins=OK, others=OK, viewer=DENIED, owner=OK, member=OK),
+    ),
+    team_row(
+        "UpdateTeam",
+        lambda people, team: identity_pb2.UpdateTeamRequest(
+            team=identity_pb2.Team(id=team.id, description="renamed"),
+            update_mask=field_mask_pb2.FieldMask(paths=["description"]),
+        ),
+        expect(admins=OK, others=NOT_FOUND, owner=OK),
+        changes_team=True,
+    ),
+    team_row(
+        "DeleteTeam",
+        lambda people, team: identity_pb2.DeleteTeamRequest(team_id=team.id),
+        expect(admins=OK, others=NOT_FOUND, owner=OK),
+        changes_team=True,
+    ),
+    team_row(
+        "ListTeamMembers",
+        lambda people, team: identity_pb2.ListTeamMembersRequest(team_id=team.id),
+        expect(admins=OK, others=NOT_FOUND, owner=OK, member=OK, read_only_admin=OK),
+    ),
+    team_row(
+        "AddTeamMember",
+        lambda people, team: identity_pb2.AddTeamMemberRequest(
+            team_id=team.id, member=identity_pb2.TeamMember(user_id=people.unrelated.id, role="member")
+        ),
+        expect(admins=OK, others=NOT_FOUND, owner=OK),
+        changes_team=True,
+    ),
+    team_row(
+        "UpdateTeamMember",
+        lambda people, team: identity_pb2.UpdateTeamMemberRequest(
+            team_id=team.id, user_id=people.member.id, member=identity_pb2.TeamMember(role="viewer")
+        ),
+        expect(admins=OK, others=NOT_FOUND, owner=OK),
+        changes_team=True,
+    ),
+    team_row(
+        "RemoveTeamMember",
+        lambda people, team: identity_pb2.RemoveTeamMemberRequest(team_id=team.id, user_id=people.member.id),
+        expect(admins=OK, others=NOT_FOUND, owner=OK, member=OK),  # a member may leave
+        changes_team=True,
+    ),
+]
+
+
+# -- ApiTokenService: one's own tokens ------------------------------------------------------------
+
+HUMANS = ("super_admin", "admin", "developer", "viewer", "owner", "member", "unrelated")
+
+
+def api_token_expectations(*, read_only_admin: grpc.StatusCode) -> dict:
+    """Every person manages their own tokens; an API token manages none; project-limited tokens
+    make no identity call but GetCurrentUser."""
     return {
-        name: code_of(method, request_for(people, target_for(code)), getattr(people, name).metadata)
-        for name, code in expected.items()
+        **dict.fromkeys(HUMANS, OK),
+        "anonymous": UNAUTHENTICATED,
+        "read_only_admin": read_only_admin,
+        "project_limited_admin": DENIED,
     }
+
+
+def new_api_token(caller: str) -> identity_pb2.CreateApiTokenRequest:
+    return identity_pb2.CreateApiTokenRequest(
+        token=identity_pb2.ApiToken(name=f"{caller}-{uuid.uuid4().hex[:8]}")
+    )
+
+
+def delete_api_token(people: People, caller: str):
+    """A person deletes a token of their own; the others try the admin's read-only token."""
+    account = getattr(people, caller)
+    if caller in HUMANS:
+        created = API_TOKENS(people.channel).CreateApiToken(
+            new_api_token(caller), metadata=account.metadata, timeout=TIMEOUT
+        )
+        token_id = created.token.id
+    else:
+        token_id = unverified(people.read_only_admin.token)[1]["api_token_id"]
+    return identity_pb2.DeleteApiTokenRequest(token_id=token_id), account.metadata
+
+
+API_TOKEN_CASES = [
+    Case(
+        API_TOKENS,
+        "ListApiTokens",
+        api_token_expectations(read_only_admin=OK),
+        lambda people, caller: (identity_pb2.ListApiTokensRequest(), getattr(people, caller).metadata),
+    ),
+    Case(
+        API_TOKENS,
+        "CreateApiToken",
+        api_token_expectations(read_only_admin=DENIED),
+        lambda people, caller: (new_api_token(caller), getattr(people, caller).metadata),
+    ),
+    Case(API_TOKENS, "DeleteApiToken", api_token_expectations(read_only_admin=DENIED), delete_api_token),
+]
+
+CASES = USER_CASES + TEAM_CASES + API_TOKEN_CASES

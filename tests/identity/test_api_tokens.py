@@ -18,8 +18,7 @@ from dockyard_kit.crypto import KeyRing
 from dockyard_kit.errors import AlreadyExists, NotFound, PermissionDenied, Unauthenticated
 from services.identity.domain import api_tokens, users
 from services.identity.domain.tokens import TokenIssuer, utcnow
-from tests.identity.matrix import CALLERS
-from tests.support.calls import DENIED, OK, TIMEOUT, UNAUTHENTICATED, call, code_of
+from tests.support.calls import call
 from tests.support.database import admin_database
 from tests.support.tokens import jwks, unverified, verify
 
@@ -283,54 +282,3 @@ async def test_an_expired_api_token_is_refused_at_the_exchange(stack, signed_in_
         )
     status, body = call(stack, "POST", "/v1/auth/token", {"api_token": created["secret"]})
     assert status == 401, body
-
-
-# -- the authorization matrix ---------------------------------------------------------------------
-
-HUMANS = ("super_admin", "admin", "developer", "viewer", "owner", "member", "unrelated")
-
-
-def api_token_expectations(*, read_only_admin: grpc.StatusCode) -> dict:
-    """Every person manages their own tokens; an API token manages none; project-limited tokens
-    make no identity call but GetCurrentUser."""
-    return {
-        **dict.fromkeys(HUMANS, OK),
-        "anonymous": UNAUTHENTICATED,
-        "read_only_admin": read_only_admin,
-        "project_limited_admin": DENIED,
-    }
-
-
-@pytest.mark.parametrize("route", ["gateway", "direct"])
-def test_the_api_token_service_authorization_matrix(people, gateway_channel, identity_channel, route):
-    stub = identity_pb2_grpc.ApiTokenServiceStub(gateway_channel if route == "gateway" else identity_channel)
-
-    def create(name: str) -> identity_pb2.CreateApiTokenRequest:
-        return identity_pb2.CreateApiTokenRequest(
-            token=identity_pb2.ApiToken(name=f"{name}-{uuid.uuid4().hex[:8]}")
-        )
-
-    listed = {
-        name: code_of(stub.ListApiTokens, identity_pb2.ListApiTokensRequest(), getattr(people, name).metadata)
-        for name in CALLERS
-    }
-    created = {
-        name: code_of(stub.CreateApiToken, create(name), getattr(people, name).metadata) for name in CALLERS
-    }
-
-    def delete_as(name: str) -> grpc.StatusCode:
-        caller = getattr(people, name)
-        # A person deletes a token of their own; the others try the admin's read-only token.
-        if name in HUMANS:
-            token_id = stub.CreateApiToken(create(name), metadata=caller.metadata, timeout=TIMEOUT).token.id
-        else:
-            token_id = unverified(people.read_only_admin.token)[1]["api_token_id"]
-        return code_of(
-            stub.DeleteApiToken, identity_pb2.DeleteApiTokenRequest(token_id=token_id), caller.metadata
-        )
-
-    deleted = {name: delete_as(name) for name in CALLERS}
-
-    assert listed == api_token_expectations(read_only_admin=OK)
-    assert created == api_token_expectations(read_only_admin=DENIED)
-    assert deleted == api_token_expectations(read_only_admin=DENIED)

@@ -9,12 +9,10 @@ import json
 
 import grpc
 import pytest
-from google.protobuf import field_mask_pb2
 
 from dockyard.identity.v1 import events_pb2, identity_pb2, identity_pb2_grpc
 from dockyard_kit.errors import FailedPrecondition
 from services.identity.domain import teams, users
-from tests.identity.matrix import expect, outcomes
 from tests.identity.support import as_caller, create_people, outbox_events
 from tests.support.accounts import create_account, random_id
 from tests.support.calls import DENIED, INVALID, NOT_FOUND, OK, code_of, field_of, payload, rest, rpc_error
@@ -71,92 +69,6 @@ async def test_membership_events_follow_every_change_also_through_deletions(iden
 
 
 # -- through the platform -----------------------------------------------------------------------
-
-
-# (rpc, request for a team like crew, expected codes, whether an allowed call changes its team)
-TEAM_MATRIX = [
-    (
-        "ListTeams",
-        lambda people, team: identity_pb2.ListTeamsRequest(),
-        expect(admins=OK, others=OK, owner=OK, member=OK, read_only_admin=OK),
-        False,
-    ),
-    (
-        "GetTeam",
-        lambda people, team: identity_pb2.GetTeamRequest(team_id=team.id),
-        expect(admins=OK, others=NOT_FOUND, owner=OK, member=OK, read_only_admin=OK),
-        False,
-    ),
-    (
-        "CreateTeam",
-        lambda people, team: identity_pb2.CreateTeamRequest(
-            team=identity_pb2.Team(name=f"new-{random_id()}")
-        ),
-        expect(admins=OK, others=OK, viewer=DENIED, owner=OK, member=OK),
-        False,
-    ),
-    (
-        "UpdateTeam",
-        lambda people, team: identity_pb2.UpdateTeamRequest(
-            team=identity_pb2.Team(id=team.id, description="renamed"),
-            update_mask=field_mask_pb2.FieldMask(paths=["description"]),
-        ),
-        expect(admins=OK, others=NOT_FOUND, owner=OK),
-        True,
-    ),
-    (
-        "DeleteTeam",
-        lambda people, team: identity_pb2.DeleteTeamRequest(team_id=team.id),
-        expect(admins=OK, others=NOT_FOUND, owner=OK),
-        True,
-    ),
-    (
-        "ListTeamMembers",
-        lambda people, team: identity_pb2.ListTeamMembersRequest(team_id=team.id),
-        expect(admins=OK, others=NOT_FOUND, owner=OK, member=OK, read_only_admin=OK),
-        False,
-    ),
-    (
-        "AddTeamMember",
-        lambda people, team: identity_pb2.AddTeamMemberRequest(
-            team_id=team.id, member=identity_pb2.TeamMember(user_id=people.unrelated.id, role="member")
-        ),
-        expect(admins=OK, others=NOT_FOUND, owner=OK),
-        True,
-    ),
-    (
-        "UpdateTeamMember",
-        lambda people, team: identity_pb2.UpdateTeamMemberRequest(
-            team_id=team.id, user_id=people.member.id, member=identity_pb2.TeamMember(role="viewer")
-        ),
-        expect(admins=OK, others=NOT_FOUND, owner=OK),
-        True,
-    ),
-    (
-        "RemoveTeamMember",
-        lambda people, team: identity_pb2.RemoveTeamMemberRequest(team_id=team.id, user_id=people.member.id),
-        expect(admins=OK, others=NOT_FOUND, owner=OK, member=OK),  # a member may leave
-        True,
-    ),
-]
-
-
-@pytest.mark.parametrize("route", ["gateway", "direct"])
-@pytest.mark.parametrize(
-    ("rpc", "request_for", "expected", "changes_team"), TEAM_MATRIX, ids=[row[0] for row in TEAM_MATRIX]
-)
-def test_the_team_service_authorization_matrix(
-    people, gateway_channel, identity_channel, route, rpc, request_for, expected, changes_team
-):
-    """Every TeamService RPC as every kind of caller. Callers expected to succeed at a change act on
-    a fresh team like crew each; the others on crew, which nothing may change."""
-    channel = gateway_channel if route == "gateway" else identity_channel
-    method = getattr(identity_pb2_grpc.TeamServiceStub(channel), rpc)
-
-    def team_for(expected_code):
-        return people.new_team() if changes_team and expected_code == OK else people.crew
-
-    assert outcomes(people, method, request_for, team_for, expected) == expected
 
 
 def team_stub(channel):

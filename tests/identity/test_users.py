@@ -16,7 +16,7 @@ from google.protobuf import field_mask_pb2
 from dockyard.identity.v1 import events_pb2, identity_pb2, identity_pb2_grpc
 from dockyard_kit.errors import FailedPrecondition, PermissionDenied
 from services.identity.domain import users
-from tests.identity.matrix import expect, outcomes
+from tests.identity.matrix import update_email
 from tests.identity.support import as_caller, create_people, outbox_events
 from tests.support.accounts import (
     PASSWORD,
@@ -30,7 +30,6 @@ from tests.support.accounts import (
 from tests.support.calls import (
     DENIED,
     INVALID,
-    NOT_FOUND,
     OK,
     UNAUTHENTICATED,
     code_of,
@@ -149,88 +148,6 @@ async def test_every_change_writes_its_event_and_a_refused_one_none(identity_poo
 
 
 # -- through the platform -----------------------------------------------------------------------
-
-
-def _new_user(people, target) -> identity_pb2.CreateUserRequest:
-    name = f"n{random_id()[:8]}"
-    return identity_pb2.CreateUserRequest(
-        user=identity_pb2.User(username=name, email=f"{name}@example.com", password=PASSWORD)
-    )
-
-
-def _update_email(people, target) -> identity_pb2.UpdateUserRequest:
-    return identity_pb2.UpdateUserRequest(
-        user=identity_pb2.User(id=target.id, email=f"{random_id()[:8]}@example.com"),
-        update_mask=field_mask_pb2.FieldMask(paths=["email"]),
-    )
-
-
-# (rpc, request for a target, expected codes, whether an allowed call changes its target)
-USER_MATRIX = [
-    (
-        "GetCurrentUser",
-        lambda people, target: identity_pb2.GetCurrentUserRequest(),
-        expect(admins=OK, owner=OK, member=OK, others=OK, read_only_admin=OK, project_limited_admin=OK),
-        False,
-    ),
-    (
-        "ListUsers",
-        lambda people, target: identity_pb2.ListUsersRequest(),
-        expect(admins=OK, read_only_admin=OK),
-        False,
-    ),
-    (
-        "ListUsers(team_id)",
-        lambda people, target: identity_pb2.ListUsersRequest(team_id=people.crew.id),
-        expect(admins=OK, owner=OK, member=OK, read_only_admin=OK),
-        False,
-    ),
-    (
-        "GetUser",
-        lambda people, target: identity_pb2.GetUserRequest(user_id=target.id),
-        expect(admins=OK, owner=OK, member=OK, others=NOT_FOUND, read_only_admin=OK),
-        False,
-    ),
-    ("CreateUser", _new_user, expect(admins=OK), False),
-    ("UpdateUser", _update_email, expect(admins=OK), True),
-    (
-        "DisableUser",
-        lambda people, target: identity_pb2.DisableUserRequest(user_id=target.id),
-        expect(admins=OK),
-        True,
-    ),
-    (
-        "EnableUser",
-        lambda people, target: identity_pb2.EnableUserRequest(user_id=target.id),
-        expect(admins=OK),
-        True,
-    ),
-    (
-        "DeleteUser",
-        lambda people, target: identity_pb2.DeleteUserRequest(user_id=target.id),
-        expect(admins=OK),
-        True,
-    ),
-]
-
-
-@pytest.mark.parametrize("route", ["gateway", "direct"])
-@pytest.mark.parametrize(
-    ("case", "request_for", "expected", "changes_target"), USER_MATRIX, ids=[row[0] for row in USER_MATRIX]
-)
-def test_the_user_service_authorization_matrix(
-    people, gateway_channel, identity_channel, route, case, request_for, expected, changes_target
-):
-    """Every UserService RPC as every kind of caller. Callers expected to succeed at a change act
-    on a fresh target each; the others on the bystander, whom nothing may change."""
-    channel = gateway_channel if route == "gateway" else identity_channel
-    method = getattr(identity_pb2_grpc.UserServiceStub(channel), case.split("(")[0])
-
-    def target_for(expected_code):
-        fresh = changes_target and expected_code == OK
-        return people.new_target() if fresh else people.bystander
-
-    assert outcomes(people, method, request_for, target_for, expected) == expected
 
 
 # The bad values of the seed's user constraints, each with the field the error names.
@@ -374,7 +291,7 @@ def test_an_admin_cannot_act_on_admin_accounts(people, identity_channel):
     for method, request in (
         (stub.DisableUser, identity_pb2.DisableUserRequest(user_id=other_admin.id)),
         (stub.DeleteUser, identity_pb2.DeleteUserRequest(user_id=other_admin.id)),
-        (stub.UpdateUser, _update_email(people, other_admin)),
+        (stub.UpdateUser, update_email(people, other_admin)),
         (stub.DisableUser, identity_pb2.DisableUserRequest(user_id=people.super_admin.id)),
     ):
         assert code_of(method, request, people.admin.metadata) == DENIED

@@ -7,10 +7,8 @@ member, the platform's super_admin, admin, an unrelated developer and a viewer, 
 the owner, the owner's read-write tokens limited to the project and to another project, and nobody.
 """
 
-import dataclasses
 import enum
 import uuid
-from collections.abc import Callable
 
 import grpc
 from google.protobuf import field_mask_pb2
@@ -20,6 +18,7 @@ from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from tests.projects.certs import self_signed
 from tests.projects.support import unique
 from tests.support.accounts import Account, People, api_token_access, create_account
+from tests.support.authorization import Case
 from tests.support.calls import DENIED, NOT_FOUND, OK, TIMEOUT, UNAUTHENTICATED
 from tests.support.waiting import eventually
 
@@ -174,15 +173,11 @@ class Cast:
         return eventually(create)
 
 
-@dataclasses.dataclass(frozen=True)
-class Case:
-    """One RPC: the stub class, the method, the level it needs, and `call(cast, caller)`: its request
-    and the caller's credentials for it (a destructive RPC makes a fresh target each time)."""
-
-    stub: Callable
-    method: str
-    needed: Level
-    call: Callable[[Cast, str], tuple[object, tuple]]
+def case(stub, method: str, needed: Level, call) -> Case:
+    """A row of the table: the RPC, the level it needs (so the code each caller expects), and
+    `call(cast, caller)`: its request and the caller's credentials for it (a destructive RPC makes a
+    fresh target each time)."""
+    return Case(stub, method, {caller: expected(caller, needed) for caller in CALLER_LEVELS}, call)
 
 
 def on_target(build):
@@ -205,25 +200,25 @@ def update_project(cast: Cast, caller: str):
 PROJECTS = projects_pb2_grpc.ProjectServiceStub
 
 CASES = [
-    Case(
+    case(
         PROJECTS,
         "ListProjects",
         Level.LIST,
         on_target(lambda cast, caller: projects_pb2.ListProjectsRequest()),
     ),
-    Case(
+    case(
         PROJECTS,
         "GetProject",
         Level.READ,
         on_target(lambda cast, caller: projects_pb2.GetProjectRequest(project_id=cast.project.id)),
     ),
-    Case(
+    case(
         PROJECTS,
         "GetProjectStats",
         Level.READ,
         on_target(lambda cast, caller: projects_pb2.GetProjectStatsRequest(project_id=cast.project.id)),
     ),
-    Case(
+    case(
         PROJECTS,
         "CreateProject",
         Level.CREATE,
@@ -233,14 +228,14 @@ CASES = [
             )
         ),
     ),
-    Case(PROJECTS, "UpdateProject", Level.MANAGE, on_target(update_project)),
-    Case(PROJECTS, "DeleteProject", Level.OWN, delete_project),
+    case(PROJECTS, "UpdateProject", Level.MANAGE, on_target(update_project)),
+    case(PROJECTS, "DeleteProject", Level.OWN, delete_project),
 ]
 
 
 def listing(stub, method: str, message) -> Case:
     """A list of what is in the target project: READ."""
-    return Case(stub, method, Level.READ, on_target(lambda cast, caller: message(project_id=cast.project.id)))
+    return case(stub, method, Level.READ, on_target(lambda cast, caller: message(project_id=cast.project.id)))
 
 
 CASES += [
@@ -390,7 +385,7 @@ class Contents:
 def inside(stub, method: str, needed: Level, build) -> Case:
     """A request on the target project's contents (`build(contents, caller)`); a destructive one
     makes what it destroys inside `build`."""
-    return Case(
+    return case(
         stub, method, needed, lambda cast, caller: (build(cast.contents, caller), cast.metadata(caller))
     )
 

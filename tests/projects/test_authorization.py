@@ -1,13 +1,15 @@
-"""The authorization matrix of the projects API (tests/projects/matrix.py): every RPC in the table,
-for every kind of caller, straight to the projects service and through the gateway over gRPC, and
-a representative subset over REST through the gateway."""
+"""The authorization matrix of the projects API (tests/projects/matrix.py, run by the harness of
+tests/support/authorization.py): every RPC in the table, for every kind of caller, straight to the
+projects service and through the gateway over gRPC, and a representative subset over REST through
+the gateway."""
 
 import pytest
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from tests.projects.matrix import CALLER_LEVELS, CASES, HTTP_STATUS, Cast, Level, expected
 from tests.projects.support import unique
-from tests.support.calls import code_of, rest
+from tests.support import authorization
+from tests.support.calls import rest
 
 CALLERS = list(CALLER_LEVELS)
 
@@ -17,20 +19,12 @@ def cast(people, identity_channel, projects_channel) -> Cast:
     return Cast(people, identity_channel, projects_channel)
 
 
-@pytest.fixture(scope="module", params=["direct", "gateway"])
-def channel(request, projects_channel, gateway_channel):
-    return {"direct": projects_channel, "gateway": gateway_channel}[request.param]
+channel = authorization.routed_channel("projects_channel")
 
 
-@pytest.mark.parametrize("case", CASES, ids=lambda case: case.method)
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_every_rpc_for_every_caller(cast, channel, case):
-    method = getattr(case.stub(channel), case.method)
-    got, want = {}, {}
-    for caller in CALLERS:
-        request, metadata = case.call(cast, caller)
-        got[caller] = code_of(method, request, metadata)
-        want[caller] = expected(caller, case.needed)
-    assert got == want
+    assert authorization.outcomes(case, cast, channel) == dict(case.expected)
 
 
 def test_lists_show_the_project_to_exactly_those_who_may_see_it(cast, channel):
@@ -101,10 +95,4 @@ def test_rest_through_the_gateway(stack, cast):
 
 
 def test_the_matrix_covers_every_rpc_of_the_projects_api():
-    contract = {
-        f"{service.name}/{method.name}"
-        for service in projects_pb2.DESCRIPTOR.services_by_name.values()
-        for method in service.methods
-    }
-    covered = {f"{case.stub.__name__.removesuffix('Stub')}/{case.method}" for case in CASES}
-    assert covered == contract
+    authorization.assert_covers(CASES, projects_pb2)

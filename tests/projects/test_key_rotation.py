@@ -19,7 +19,7 @@ from dockyard_kit.crypto import KeyRing, key_id_of, master_key_id
 from dockyard_kit.sealing import Sealer
 from services.projects.sealed_columns import COLUMNS
 from services.projects.store.session import platform_transaction
-from tests.conftest import REPO_ROOT
+from tests.support.paths import REPO_ROOT
 
 ROWS_PER_COLUMN = 3
 ENCRYPTED_COLUMNS = [(sealed.table, sealed.column) for sealed in COLUMNS]
