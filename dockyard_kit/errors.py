@@ -5,6 +5,9 @@ turns them into a status with google.rpc details, so the gateway can render fiel
 Bad input is never INTERNAL, and INTERNAL never carries internals, only the request id.
 """
 
+import contextlib
+import dataclasses
+import importlib
 import logging
 import re
 
@@ -84,11 +87,53 @@ class Unavailable(DomainError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
-class ConstraintFields:
-    """Which columns a constraint covers, read from pg_constraint once per constraint and cached,
-    so that a violated CHECK or UNIQUE names its field without a hand-kept table."""
+@dataclasses.dataclass(frozen=True)
+class ConstraintMessage:
+    """How a service words one of its constraints for the client who ran into it. `message` may
+    name the values of a unique key by column, as str.format fields ("{name!r} is taken")."""
 
-    def __init__(self) -> None:
+    error: type[DomainError]  # AlreadyExists, FailedPrecondition, InvalidArgument, ...
+    message: str
+    field: str = ""
+
+    def worded(self, key: dict[str, str]) -> DomainError | None:
+        """The error to raise; None when the message names a value the violation did not give."""
+        try:
+            message = self.message.format(**key)
+        except (KeyError, IndexError):
+            return None
+        if self.error is InvalidArgument:
+            return InvalidArgument(self.field, message)
+        if self.error is AlreadyExists:
+            return AlreadyExists(message, field=self.field)
+        return self.error(message)
+
+
+# The module of a service's package with its constraint wording: MESSAGES, constraint name ->
+# ConstraintMessage. Constraints not listed get the generic wording of from_database_error.
+MESSAGES_MODULE = "constraint_messages"
+
+
+def registered_messages(service: str) -> dict[str, ConstraintMessage]:
+    """The constraint wording `services.<service>.constraint_messages` registers; none when the
+    service has no such module. Imported by name: the kit imports no service."""
+    name = f"services.{service}.{MESSAGES_MODULE}"
+    try:
+        module = importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name not in (name, f"services.{service}", "services"):
+            raise
+        return {}
+    return dict(module.MESSAGES)
+
+
+class ConstraintFields:
+    """What the error mapping knows of a service's constraints: the wording the service registers
+    (registered_messages) and which columns each constraint covers, read from pg_constraint once per
+    constraint and cached, so that a violated CHECK or UNIQUE names its field without a hand-kept table."""
+
+    def __init__(self, service: str = "") -> None:
+        self.messages = registered_messages(service) if service else {}
         self._cache: dict[tuple[str, str], list[str]] = {}
 
     async def columns(self, pool: asyncpg.Pool | None, schema: str, constraint: str) -> list[str]:
@@ -114,6 +159,46 @@ class ConstraintFields:
 
 
 _KEY_DETAIL = re.compile(r"Key \((?P<columns>[^)]*)\)=")
+_KEY_VALUES = re.compile(r"Key \((?P<columns>[^()]*)\)=\((?P<values>.*)\) already exists")
+_CONSTRAINT_ERRORS = (
+    asyncpg.UniqueViolationError,
+    asyncpg.CheckViolationError,
+    asyncpg.ForeignKeyViolationError,
+    asyncpg.RestrictViolationError,
+    asyncpg.ExclusionViolationError,
+)
+
+
+def _key_values(detail: str) -> dict[str, str]:
+    """column -> value of the unique key a violation's detail reports ("Key (a, b)=(1, x) already
+    exists."); nothing when the values cannot be told apart (a value holding ", ")."""
+    match = _KEY_VALUES.search(detail)
+    if not match:
+        return {}
+    columns = [column.strip() for column in match["columns"].split(",")]
+    values = match["values"].split(", ")
+    return dict(zip(columns, values, strict=True)) if len(values) == len(columns) else {}
+
+
+def word_constraint(exc: asyncpg.PostgresError, messages: dict[str, ConstraintMessage]) -> DomainError | None:
+    """The service's wording (`messages`) of the constraint `exc` violates; None when it has none."""
+    constraint = getattr(exc, "constraint_name", None) or ""
+    if constraint not in messages or not isinstance(exc, _CONSTRAINT_ERRORS):
+        return None
+    return messages[constraint].worded(_key_values(getattr(exc, "detail", "") or ""))
+
+
+@contextlib.contextmanager
+def constraint_wording(messages: dict[str, ConstraintMessage]):
+    """Around statements whose callers expect domain errors: a constraint listed in `messages`
+    raises its wording there, the error the interceptor would map it to at the end of the RPC."""
+    try:
+        yield
+    except _CONSTRAINT_ERRORS as exc:
+        worded = word_constraint(exc, messages)
+        if worded is None:
+            raise
+        raise worded from None
 
 
 def _named_by_client(columns: list[str]) -> list[str]:
@@ -130,6 +215,9 @@ async def from_database_error(
     error is not the client's doing (then it is INTERNAL)."""
     schema = getattr(exc, "schema_name", None) or ""
     constraint = getattr(exc, "constraint_name", None) or ""
+    worded = word_constraint(exc, fields.messages)
+    if worded is not None:
+        return worded
     if isinstance(exc, asyncpg.UniqueViolationError):
         match = _KEY_DETAIL.search(getattr(exc, "detail", "") or "")
         columns = [c.strip() for c in match["columns"].split(",")] if match else []

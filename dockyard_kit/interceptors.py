@@ -88,7 +88,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         # The pool is created after the server starts listening, hence a provider, not a pool.
         self.pool_provider = pool_provider
         self.authenticator = authenticator
-        self.constraint_fields = errors.ConstraintFields()
+        self.constraint_fields = errors.ConstraintFields(service)
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)

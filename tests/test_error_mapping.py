@@ -1,18 +1,34 @@
-"""The kit's mapping of PostgreSQL constraint errors to what a client sees (pure logic: the errors
-are built as asyncpg raises them)."""
+"""The kit's mapping of PostgreSQL constraint errors to what a client sees, in the generic wording or
+in the one a service registers for a constraint (pure logic: the errors are built as asyncpg raises
+them)."""
 
 import asyncpg
 import grpc
 
-from dockyard_kit.errors import ConstraintFields, from_database_error
+from dockyard_kit.errors import (
+    AlreadyExists,
+    ConstraintFields,
+    ConstraintMessage,
+    from_database_error,
+    registered_messages,
+)
 
 
-def unique_violation(detail: str) -> asyncpg.UniqueViolationError:
+def unique_violation(detail: str, constraint: str = "uq_x") -> asyncpg.UniqueViolationError:
     error = asyncpg.UniqueViolationError("duplicate key value violates unique constraint")
     error.detail = detail
-    error.constraint_name = "uq_x"
+    error.constraint_name = constraint
     error.schema_name = "projects"
     return error
+
+
+def worded(messages: dict) -> ConstraintFields:
+    fields = ConstraintFields()
+    fields.messages = messages
+    return fields
+
+
+WIDGET_NAME = {"uq_widgets_name": ConstraintMessage(AlreadyExists, "widget {name!r} is taken", field="name")}
 
 
 async def test_a_unique_key_scoped_by_a_parent_names_the_field_the_client_chose():
@@ -30,3 +46,49 @@ async def test_a_key_of_ids_only_names_them_all():
     )
     assert mapped.field == "team_id,user_id"
     assert mapped.message == "team_id,user_id already exists"
+
+
+async def test_a_registered_message_words_its_constraint_with_the_key_values():
+    mapped = await from_database_error(
+        unique_violation("Key (project_id, name)=(1, web) already exists.", "uq_widgets_name"),
+        None,
+        worded(WIDGET_NAME),
+    )
+    assert mapped.code == grpc.StatusCode.ALREADY_EXISTS
+    assert mapped.field == "name"
+    assert mapped.message == "widget 'web' is taken"
+
+
+async def test_other_constraints_keep_the_generic_wording():
+    mapped = await from_database_error(
+        unique_violation("Key (project_id, name)=(1, web) already exists."), None, worded(WIDGET_NAME)
+    )
+    assert mapped.message == "name already exists (unique per project)"
+
+
+async def test_a_message_naming_a_value_the_detail_does_not_give_falls_back_to_the_generic_wording():
+    # A value holding ", " cannot be told from the next one.
+    mapped = await from_database_error(
+        unique_violation("Key (project_id, name)=(1, web, api) already exists.", "uq_widgets_name"),
+        None,
+        worded(WIDGET_NAME),
+    )
+    assert mapped.message == "name already exists (unique per project)"
+
+
+async def test_the_service_registers_its_wording_by_convention():
+    assert registered_messages("probe-without-a-package") == {}
+    refusal = asyncpg.RestrictViolationError("a team must keep at least one owner")
+    refusal.constraint_name = "team_keeps_an_owner"  # raised by a trigger: no schema, no detail
+    mapped = await from_database_error(refusal, None, ConstraintFields("identity"))
+    assert mapped.code == grpc.StatusCode.FAILED_PRECONDITION
+    assert mapped.message.startswith("a team must keep at least one owner: make another member an owner")
+    email = unique_violation(
+        "Key (lower(email::text))=(a@example.com) already exists.", "uq_users_email_lower"
+    )
+    mapped = await from_database_error(email, None, ConstraintFields("identity"))
+    assert (mapped.code, mapped.field, mapped.message) == (
+        grpc.StatusCode.ALREADY_EXISTS,
+        "email",
+        "email is already in use",
+    )

@@ -1,5 +1,6 @@
 """SQL for identity.teams and identity.team_members. Member records carry the member's username,
-which lists show and sort by."""
+which lists show and sort by. A constraint a write runs into (the last owner, a second membership)
+is worded in constraint_messages.py."""
 
 import json
 import uuid
@@ -7,25 +8,11 @@ import uuid
 import asyncpg
 
 from dockyard_kit import sql
-from dockyard_kit.errors import AlreadyExists, FailedPrecondition
+from dockyard_kit.errors import constraint_wording
+from services.identity.constraint_messages import MESSAGES
 
 TEAM_COLUMNS = "id, name, description, settings, created_at, updated_at"
 MEMBER_COLUMNS = "m.id, m.team_id, m.user_id, m.role, m.joined_at, u.username"
-
-# The trigger of migration 0002 that keeps an owner in every team, and the unique membership.
-_KEEPS_AN_OWNER = "team_keeps_an_owner"
-_ONE_MEMBERSHIP = "uq_team_members_user_team"
-
-
-def _membership_error(error: asyncpg.PostgresError) -> Exception:
-    """The membership constraints, worded for the person who ran into them."""
-    if isinstance(error, asyncpg.RestrictViolationError) and error.constraint_name == _KEEPS_AN_OWNER:
-        return FailedPrecondition(
-            "a team must keep at least one owner: make another member an owner first, or delete the team"
-        )
-    if isinstance(error, asyncpg.UniqueViolationError) and error.constraint_name == _ONE_MEMBERSHIP:
-        return AlreadyExists("that user is already a member of this team", field="user_id")
-    return error
 
 
 # -- teams --------------------------------------------------------------------------------------
@@ -96,7 +83,7 @@ async def get_member(
 
 
 async def insert_member(conn: asyncpg.Connection, *, team_id, user_id, role: str) -> asyncpg.Record:
-    try:
+    with constraint_wording(MESSAGES):
         return await conn.fetchrow(
             "WITH m AS (INSERT INTO team_members (team_id, user_id, role) VALUES ($1, $2, $3) RETURNING *)"
             f" SELECT {MEMBER_COLUMNS} FROM m JOIN users u ON u.id = m.user_id",
@@ -104,12 +91,10 @@ async def insert_member(conn: asyncpg.Connection, *, team_id, user_id, role: str
             user_id,
             role,
         )
-    except asyncpg.UniqueViolationError as error:
-        raise _membership_error(error) from None
 
 
 async def update_member_role(conn: asyncpg.Connection, team_id, user_id, role: str) -> asyncpg.Record:
-    try:
+    with constraint_wording(MESSAGES):
         return await conn.fetchrow(
             "WITH m AS (UPDATE team_members SET role = $3 WHERE team_id = $1 AND user_id = $2 RETURNING *)"
             f" SELECT {MEMBER_COLUMNS} FROM m JOIN users u ON u.id = m.user_id",
@@ -117,15 +102,11 @@ async def update_member_role(conn: asyncpg.Connection, team_id, user_id, role: s
             user_id,
             role,
         )
-    except asyncpg.RestrictViolationError as error:
-        raise _membership_error(error) from None
 
 
 async def delete_member(conn: asyncpg.Connection, team_id, user_id) -> None:
-    try:
+    with constraint_wording(MESSAGES):
         await conn.execute("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2", team_id, user_id)
-    except asyncpg.RestrictViolationError as error:
-        raise _membership_error(error) from None
 
 
 async def list_members(
@@ -157,9 +138,7 @@ async def memberships_of_user(conn: asyncpg.Connection, user_id) -> list[asyncpg
 
 
 async def delete_user_memberships(conn: asyncpg.Connection, user_id) -> None:
-    """Before a user is deleted (the cascade would do the same), so that the last-owner trigger's
-    refusal can be worded for the person deleting them."""
-    try:
+    """Before a user is deleted (the cascade would do the same); the last-owner trigger refuses it
+    while they are a team's only owner."""
+    with constraint_wording(MESSAGES):
         await conn.execute("DELETE FROM team_members WHERE user_id = $1", user_id)
-    except asyncpg.RestrictViolationError as error:
-        raise _membership_error(error) from None

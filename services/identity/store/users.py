@@ -1,5 +1,6 @@
 """SQL for identity.users. Records carry every column, the password hash included: it never leaves
-the service (rpc/convert.py builds responses and events without it)."""
+the service (rpc/convert.py builds responses and events without it). A constraint a write runs into
+is worded in constraint_messages.py."""
 
 import json
 import uuid
@@ -7,7 +8,8 @@ import uuid
 import asyncpg
 
 from dockyard_kit import sql
-from dockyard_kit.errors import AlreadyExists
+from dockyard_kit.errors import constraint_wording
+from services.identity.constraint_messages import MESSAGES
 
 USER_COLUMNS = "id, username, email, password_hash, role, preferences, disabled_at, created_at, updated_at"
 
@@ -17,20 +19,11 @@ _LOCK_CLASS = 0x69646E74  # "idnt"
 _SETUP_LOCK = 1
 _SUPER_ADMINS_LOCK = 2
 
-# Emails are unique whatever their case (migration 0003), so that signing in by email is unambiguous.
-_EMAIL_UNIQUE_INDEX = "uq_users_email_lower"
-
-
-def _email_taken(error: asyncpg.UniqueViolationError) -> Exception:
-    if error.constraint_name == _EMAIL_UNIQUE_INDEX:
-        return AlreadyExists("email is already in use", field="email")
-    return error
-
 
 async def insert_user(
     conn: asyncpg.Connection, *, username: str, email: str, password_hash: str, role: str, preferences=None
 ) -> asyncpg.Record:
-    try:
+    with constraint_wording(MESSAGES):
         return await conn.fetchrow(
             f"INSERT INTO users (username, email, password_hash, role, preferences)"
             f" VALUES ($1, $2, $3, $4, $5::jsonb) RETURNING {USER_COLUMNS}",
@@ -40,8 +33,6 @@ async def insert_user(
             role,
             json.dumps(preferences or {}),
         )
-    except asyncpg.UniqueViolationError as error:
-        raise _email_taken(error) from None
 
 
 async def find_by_login(conn: asyncpg.Connection, login: str) -> asyncpg.Record | None:
@@ -63,12 +54,10 @@ async def count_users(conn: asyncpg.Connection) -> int:
 async def update_user(conn: asyncpg.Connection, user_id, changes: dict) -> asyncpg.Record:
     """Sets the given columns (of username, email, password_hash, role, preferences) and updated_at."""
     assignments, args = sql.update_set(changes, json_columns=("preferences",))
-    try:
+    with constraint_wording(MESSAGES):
         return await conn.fetchrow(
             f"UPDATE users SET {assignments} WHERE id = $1 RETURNING {USER_COLUMNS}", user_id, *args
         )
-    except asyncpg.UniqueViolationError as error:
-        raise _email_taken(error) from None
 
 
 async def set_disabled(conn: asyncpg.Connection, user_id, disabled: bool) -> asyncpg.Record:
