@@ -16,6 +16,7 @@ from dockyard.identity.v1 import events_pb2, identity_pb2, identity_pb2_grpc
 from dockyard_kit.auth import Caller
 from dockyard_kit.crypto import KeyRing
 from dockyard_kit.errors import AlreadyExists, NotFound, PermissionDenied, Unauthenticated
+from services.identity import convert
 from services.identity.domain import api_tokens, users
 from services.identity.domain.tokens import TokenIssuer, utcnow
 from tests.support.calls import call
@@ -84,7 +85,7 @@ async def test_the_secret_is_shown_once_and_stored_only_as_a_hash(identity_pool,
     assert secret.startswith("dky_") and len(secret) > 40
     assert row["prefix"] == secret[:12]
     listed = await api_tokens.list_tokens(identity_pool, session_of(owner))
-    message = api_tokens.api_token_message(listed[0])
+    message = convert.api_token(listed[0])
     assert (message.name, message.scope, list(message.project_ids)) == ("ci", "read_write", [PROJECT_A])
     assert secret not in str(message)
     stored = await identity_pool.fetchrow("SELECT * FROM api_tokens WHERE id = $1", row["id"])
