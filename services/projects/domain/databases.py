@@ -10,7 +10,7 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
-from dockyard_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from dockyard_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from dockyard_kit.sealing import Sealer
 from services.projects import convert, credentials
@@ -107,8 +107,6 @@ async def create_database(
     config = validate_config(config)
     async with caller_transaction(pool, caller) as conn:
         await access.authorize_project(conn, caller, project_id, Level.WRITE)
-        if await store.name_taken(conn, project_id, name):
-            raise AlreadyExists(f"a database named {name!r} already exists in this project", field="name")
         # The id is part of the ciphertext's associated data, so it is chosen before the insert.
         database_id = uuid.uuid4()
         username = credentials.generate_username(name)

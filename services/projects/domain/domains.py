@@ -8,7 +8,7 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
-from dockyard_kit.errors import AlreadyExists, InvalidArgument, NotFound
+from dockyard_kit.errors import InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from services.projects import convert
 from services.projects.domain import access, cascade, events
@@ -108,17 +108,14 @@ async def create_domain(
     async with caller_transaction(pool, caller) as conn:
         await access.authorize_project(conn, caller, project_id, Level.WRITE)
         await check_target(conn, project_id, target_type, target_id, "target_id")
-        try:
-            row = await store.insert(
-                conn,
-                project_id=project_id,
-                domain=domain,
-                target_type=target_type,
-                target_id=target_id,
-                tls_enabled=tls_enabled,
-            )
-        except asyncpg.UniqueViolationError:
-            raise AlreadyExists(f"domain {domain} is already in use", field="domain") from None
+        row = await store.insert(
+            conn,
+            project_id=project_id,
+            domain=domain,
+            target_type=target_type,
+            target_id=target_id,
+            tls_enabled=tls_enabled,
+        )
         await events.emit(conn, "domain", "created", row["id"], _event(row), actor=caller.user_id)
     return row
 

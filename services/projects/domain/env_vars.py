@@ -10,7 +10,7 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
-from dockyard_kit.errors import AlreadyExists, InvalidArgument, NotFound
+from dockyard_kit.errors import InvalidArgument, NotFound
 from dockyard_kit.pagination import parse_page, split_page
 from dockyard_kit.sealing import Sealer
 from services.projects import convert
@@ -115,8 +115,6 @@ async def create_env_var(
         application = await authorize_application(
             conn, caller, application_id, Level.WRITE, live=True, lock=True
         )
-        if await store.fetch(conn, application_id, key) is not None:
-            raise AlreadyExists(f"env var {key} already exists in application {application_id}", field="key")
         row = await _insert(conn, sealer, application_id, key, value, is_secret)
         await _emit(conn, "created", row, application["project_id"], actor=caller.user_id)
     return row

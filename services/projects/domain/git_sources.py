@@ -10,7 +10,7 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
-from dockyard_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from dockyard_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from dockyard_kit.sealing import Sealer
 from services.projects import convert
 from services.projects.domain import events
@@ -84,10 +84,6 @@ async def create_git_source(
     source_id = uuid.uuid4()
     async with caller_transaction(pool, caller) as conn:
         application = await _git_application(conn, caller, application_id)
-        if await store.fetch(conn, application_id) is not None:
-            raise AlreadyExists(
-                f"application {application_id} already has a git source", field="application_id"
-            )
         row = await store.insert(
             conn,
             id=source_id,

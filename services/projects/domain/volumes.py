@@ -8,7 +8,7 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
-from dockyard_kit.errors import AlreadyExists, InvalidArgument, NotFound
+from dockyard_kit.errors import InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from services.projects import convert
 from services.projects.domain import access, events
@@ -96,10 +96,6 @@ async def _authorize_volume(
     return row
 
 
-def _already_exists(name: str) -> AlreadyExists:
-    return AlreadyExists(f"a volume named {name!r} already exists (volume names are global)", field="name")
-
-
 def _event(row) -> events_pb2.VolumeChanged:
     return events_pb2.VolumeChanged(volume=convert.volume(row))
 
@@ -127,10 +123,7 @@ async def create_volume(
     async with caller_transaction(pool, caller) as conn:
         await access.authorize_project(conn, caller, project_id, Level.WRITE)
         await _check_mounts(conn, project_id, fields, set(MOUNTS))
-        try:
-            row = await store.insert(conn, project_id, fields)
-        except asyncpg.UniqueViolationError:
-            raise _already_exists(name) from None
+        row = await store.insert(conn, project_id, fields)
         await events.emit(conn, "volume", "created", row["id"], _event(row), actor=caller.user_id)
     return row
 

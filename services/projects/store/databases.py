@@ -20,12 +20,6 @@ async def sealed_connection_string(conn: asyncpg.Connection, database_id: uuid.U
     return await conn.fetchval("SELECT connection_string FROM databases WHERE id = $1", database_id)
 
 
-async def name_taken(conn: asyncpg.Connection, project_id: uuid.UUID, name: str) -> bool:
-    return await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM databases WHERE project_id = $1 AND name = $2)", project_id, name
-    )
-
-
 async def list_in_project(
     conn: asyncpg.Connection,
     project_id: uuid.UUID,
