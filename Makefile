@@ -9,7 +9,7 @@ PROTOS := $(shell find proto -name '*.proto')
 .PHONY: run test proto lint bench clean
 
 run: $(INSTALLED) $(GENERATED)
-	$(PY) -m dockyard_kit.stack
+	PYTHONPATH=$(CURDIR):$(CURDIR)/gen $(PY) -m dockyard_kit.stack
 
 test: $(INSTALLED) $(GENERATED)
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -8,27 +8,50 @@ import hmac
 import ipaddress
 import pathlib
 import sys
-from typing import Annotated
+from typing import Annotated, TypeVar
 from urllib.parse import unquote, urlparse
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    FilePath,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICES = ("identity", "projects", "deployer", "audit")
-DEFAULT_PORTS = {"identity": 50051, "projects": 50052, "deployer": 50053, "audit": 50054}
+from dockyard_kit import registry
+
+SERVICES = registry.SERVICE_NAMES
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
+# Tolerated clock difference between identity and a verifier of its tokens (services and the gateway).
+CLOCK_LEEWAY_SECONDS = 5
 
-def _validate_address(value: str) -> str:
+
+def _validate_address(value: str, lowest_port: int = 1) -> str:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not port.isdigit() or not lowest_port <= int(port) < 65536:
         raise ValueError(f"expected host:port, got {value!r}")
     return value
 
 
-class Settings(BaseSettings):
-    """Everything a Dockyard service reads from its environment."""
+Address = Annotated[str, AfterValidator(_validate_address)]
+
+# DOCKYARD_<SERVICE>_ADDR for every service of the registry: where its peers reach it.
+_ServiceAddresses = create_model(
+    "_ServiceAddresses",
+    __base__=BaseSettings,
+    **{service.address_variable: (Address, service.default_address) for service in registry.SERVICES},
+)
+
+
+class Settings(_ServiceAddresses):
+    """What every Dockyard process reads from its environment; a service's own settings extend it
+    in `services/<name>/settings.py`."""
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
 
@@ -49,20 +72,22 @@ class Settings(BaseSettings):
     DOCKYARD_DB_CONNECT_TIMEOUT: Annotated[float, Field(gt=0)] = 2.0
 
     NATS_URL: str = "nats://127.0.0.1:4222"
+    # This service's NATS user, when the server requires one (the embedded stack's does): it may
+    # publish only its own events (see dockyard_kit/events/nats.py for the rights it needs).
+    DOCKYARD_NATS_USER: str = ""
+    DOCKYARD_NATS_PASSWORD: str | None = None
+    DOCKYARD_NATS_PASSWORD_FILE: FilePath | None = None
     DOCKYARD_EVENTS_STREAM: str = "DOCKYARD"
-    DOCKER_HOST: str | None = None
 
-    DOCKYARD_IDENTITY_ADDR: str = f"127.0.0.1:{DEFAULT_PORTS['identity']}"
-    DOCKYARD_PROJECTS_ADDR: str = f"127.0.0.1:{DEFAULT_PORTS['projects']}"
-    DOCKYARD_DEPLOYER_ADDR: str = f"127.0.0.1:{DEFAULT_PORTS['deployer']}"
-    DOCKYARD_AUDIT_ADDR: str = f"127.0.0.1:{DEFAULT_PORTS['audit']}"
     # Where this process listens, when not at its own DOCKYARD_<SERVICE>_ADDR (e.g. 0.0.0.0:50051 in a
     # container while its peers reach it by a service name).
     DOCKYARD_LISTEN_ADDR: str = ""
     # Peers whose X-Forwarded-For is believed (the gateway); comma-separated IP addresses.
     DOCKYARD_TRUSTED_PROXIES: str = "127.0.0.1,::1"
-    # Prometheus metrics of this process ("" turns the endpoint off).
+    # Prometheus metrics of this process ("" turns the endpoint off; port 0 takes any free port).
     DOCKYARD_METRICS_ADDR: str = ""
+    # Where the process writes, as JSON, the addresses it listens on once it does (set by `make run`).
+    DOCKYARD_READY_FILE: pathlib.Path | None = None
 
     # The platform's master secret: database role passwords and the keys that encrypt secrets at
     # rest are derived from it.
@@ -71,30 +96,21 @@ class Settings(BaseSettings):
     # After a rotation: the previous master secrets, one per line, still used to decrypt values
     # until `python -m services.projects reencrypt` has moved them to the current one.
     DOCKYARD_PREVIOUS_SECRET_KEYS_FILE: pathlib.Path | None = None
-    # How often the projects service refreshes the application_stats materialized view.
-    DOCKYARD_STATS_REFRESH_SECONDS: Annotated[float, Field(gt=0)] = 30.0
 
-    # Access tokens: who issues them, for whom, and for how long; refresh tokens' lifetime.
+    # Access tokens: who issues them and for whom (identity signs them, every service and the
+    # gateway check them).
     DOCKYARD_JWT_ISSUER: str = "dockyard"
     DOCKYARD_JWT_AUDIENCE: str = "dockyard"
-    DOCKYARD_ACCESS_TOKEN_TTL_SECONDS: Annotated[int, Field(ge=30, le=86400)] = 900
-    DOCKYARD_REFRESH_TOKEN_TTL_SECONDS: Annotated[int, Field(ge=300)] = 30 * 86400
 
     DOCKYARD_LOG_LEVEL: str = "INFO"
     # How long SIGTERM waits for in-flight RPCs before cancelling them.
     DOCKYARD_SHUTDOWN_GRACE_SECONDS: Annotated[float, Field(ge=0)] = 25.0
 
-    @field_validator(
-        "DOCKYARD_IDENTITY_ADDR", "DOCKYARD_PROJECTS_ADDR", "DOCKYARD_DEPLOYER_ADDR", "DOCKYARD_AUDIT_ADDR"
-    )
-    @classmethod
-    def _address(cls, value: str) -> str:
-        return _validate_address(value)
-
     @field_validator("DOCKYARD_METRICS_ADDR", "DOCKYARD_LISTEN_ADDR")
     @classmethod
     def _optional_address(cls, value: str) -> str:
-        return _validate_address(value) if value else value
+        # Port 0: the process takes any free port and reports it (DOCKYARD_READY_FILE).
+        return _validate_address(value, lowest_port=0) if value else value
 
     @field_validator("NATS_URL")
     @classmethod
@@ -145,7 +161,7 @@ class Settings(BaseSettings):
 
     def service_address(self, service: str) -> str:
         """Where a service's peers reach it."""
-        return getattr(self, f"DOCKYARD_{service.upper()}_ADDR")
+        return getattr(self, registry.entry(service).address_variable)
 
     def trusted_proxies(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.DOCKYARD_TRUSTED_PROXIES.split(",") if part.strip())
@@ -204,14 +220,23 @@ class Settings(BaseSettings):
         return bool(self.DATABASE_URL or self.POSTGRES_HOST)
 
 
+# How a service process says why it stopped: a bad setting, or a port it could not bind.
+EXIT_INVALID_CONFIGURATION = 2
+EXIT_CANNOT_LISTEN = 3
+
+
 class ConfigError(Exception):
     """A configuration value is missing or wrong; the message names the variable."""
 
 
-def load(**overrides) -> Settings:
-    """Reads the environment; on a bad value prints which variable is wrong and exits with status 2."""
+SettingsT = TypeVar("SettingsT", bound=Settings)
+
+
+def load(settings_class: type[SettingsT] = Settings, **overrides) -> SettingsT:
+    """Reads the environment into `settings_class` (a service's own, or the shared one); on a bad value
+    prints which variable is wrong and exits with status 2."""
     try:
-        settings = Settings(**overrides)
+        settings = settings_class(**overrides)
         settings.secret_key()
         return settings
     except ValidationError as exc:
@@ -220,7 +245,7 @@ def load(**overrides) -> Settings:
             variable = ".".join(str(part) for part in error["loc"]) or "configuration"
             lines.append(f"  {variable}: {error['msg']}")
         sys.stderr.write("dockyard: invalid configuration\n" + "\n".join(lines) + "\n")
-        raise SystemExit(2) from None
+        raise SystemExit(EXIT_INVALID_CONFIGURATION) from None
     except ConfigError as exc:
         sys.stderr.write(f"dockyard: invalid configuration\n  {exc}\n")
-        raise SystemExit(2) from None
+        raise SystemExit(EXIT_INVALID_CONFIGURATION) from None

@@ -7,9 +7,12 @@ A service describes itself with a `ServiceSpec`; `run(spec)` does the rest.
 
 import asyncio
 import dataclasses
+import functools
+import json
 import logging
 import pathlib
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 
 import asyncpg
@@ -18,7 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
-from dockyard_kit import config, db, logs, migrations
+from dockyard_kit import config, contract, db, logs, migrations
 from dockyard_kit.auth import AccessTokenVerifier, Authenticator
 from dockyard_kit.component import COMPONENT_SERVICE, DockerStatusSource, add_component_service
 from dockyard_kit.errors import Unavailable
@@ -55,8 +58,8 @@ class ServiceSpec:
     migrations_dir: pathlib.Path
     # Registers the service's servicers on the server; called once, before the server starts.
     register: Callable[[grpc.aio.Server, "ServiceRuntime"], None]
-    # Fully qualified gRPC service names, for health and reflection.
-    grpc_services: list[str]
+    # The service's settings class (services/<name>/settings.py), when it reads more than the shared ones.
+    settings: type[config.Settings] = config.Settings
     # Long-running coroutines started once the database is ready (consumers, schedulers, ...).
     background: list[Callable[["ServiceRuntime"], Awaitable[None]]] = dataclasses.field(default_factory=list)
     # The deployer reports the Docker engine in its component status.
@@ -64,6 +67,14 @@ class ServiceSpec:
     # Methods the contract does not describe (raw-bytes services such as the kit's test probe) that
     # answer without a token; the contract's own say so with (dockyard.api.v1.public).
     open_methods: frozenset[str] = frozenset()
+    # gRPC services it serves that the contract does not describe (the kit's test probe).
+    uncontracted_services: tuple[str, ...] = ()
+
+    @functools.cached_property
+    def grpc_services(self) -> list[str]:
+        """Fully qualified gRPC service names, for health and reflection: those the contract says this
+        service serves ((dockyard.api.v1.served_by)), then any it serves outside the contract."""
+        return [*contract.grpc_services_of(self.name), *self.uncontracted_services]
 
 
 class ServiceRuntime:
@@ -175,13 +186,18 @@ async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
         server,
     )
     await runtime.set_serving(False)
-    address = settings.listen_address(spec.name)
-    server.add_insecure_port(address)
+    try:
+        address = _listen_grpc(server, settings.listen_address(spec.name))
+        metrics = _serve_metrics(settings.DOCKYARD_METRICS_ADDR)
+    except CannotListen as exc:
+        # One line, and no server left running for grpc's destructor to stop on a closed loop.
+        log.error(str(exc))
+        await server.stop(None)
+        return config.EXIT_CANNOT_LISTEN
     await server.start()
-    if settings.DOCKYARD_METRICS_ADDR:
-        host, _, port = settings.DOCKYARD_METRICS_ADDR.rpartition(":")
-        start_http_server(int(port), addr=host)
-    log.info("listening", extra={"address": address, "metrics": settings.DOCKYARD_METRICS_ADDR or None})
+    if settings.DOCKYARD_READY_FILE is not None:
+        _write_ready_file(settings.DOCKYARD_READY_FILE, grpc=address, metrics=metrics)
+    log.info("listening", extra={"address": address, "metrics": metrics})
 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -224,8 +240,53 @@ async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
     return 0
 
 
+class CannotListen(Exception):
+    """A listener could not bind its address; the message says which and why."""
+
+
+def _split(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _listen_grpc(server: grpc.aio.Server, address: str) -> str:
+    """Binds the gRPC port; returns the address it got (port 0 asks the system for a free one)."""
+    host, port = _split(address)
+    # A plain bind first, which says why it failed (grpc only says that it did, in a log line of its own).
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise CannotListen(f"cannot listen for gRPC on {address}: {exc.strerror}") from None
+    try:
+        bound = server.add_insecure_port(address)
+    except RuntimeError:
+        raise CannotListen(f"cannot listen for gRPC on {address}: address in use") from None
+    return f"{host}:{bound}" if ":" not in host else f"[{host}]:{bound}"
+
+
+def _serve_metrics(address: str) -> str | None:
+    """Starts the Prometheus endpoint ("" turns it off); returns the address it got."""
+    if not address:
+        return None
+    host, port = _split(address)
+    try:
+        httpd, _ = start_http_server(port, addr=host)
+    except OSError as exc:
+        raise CannotListen(f"cannot listen for metrics on {address}: {exc.strerror}") from None
+    return f"{host}:{httpd.server_port}"
+
+
+def _write_ready_file(path: pathlib.Path, **addresses: str | None) -> None:
+    """Tells the launcher where this process listens, once it does: written whole, then renamed."""
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(json.dumps(addresses))
+    partial.replace(path)
+
+
 def run(spec: ServiceSpec) -> None:
     """The entry point of `python -m services.<name>`."""
-    settings = config.load()
+    settings = config.load(spec.settings)
     logs.configure(spec.name, settings.DOCKYARD_LOG_LEVEL)
     raise SystemExit(asyncio.run(serve(spec, settings)))

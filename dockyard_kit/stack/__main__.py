@@ -8,10 +8,12 @@ Ctrl-C / SIGTERM stops everything in reverse order.
 
 import argparse
 import fcntl
+import json
 import os
 import pathlib
 import secrets
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -23,8 +25,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dockyard_kit.config import SERVICES
+from dockyard_kit import registry
 from dockyard_kit.stack.components import (
+    START_ATTEMPTS,
     Envoy,
     ManagedProcess,
     Nats,
@@ -32,13 +35,15 @@ from dockyard_kit.stack.components import (
     Service,
     free_port,
     port_in_use,
+    start_on_a_port,
     wait_until,
 )
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-DESCRIPTOR_SET = REPO_ROOT / "gen" / "dockyard.pb"
-COLOURS = {"postgres": "blue", "nats": "magenta", "envoy": "yellow", "identity": "green",
-           "projects": "cyan", "deployer": "bright_red", "audit": "bright_blue"}  # fmt: skip
+COLOURS = {"postgres": "blue", "nats": "magenta", "envoy": "yellow",
+           **{service.name: service.log_colour for service in registry.SERVICES}}  # fmt: skip
+# Where the running stack says what listens where (JSON), for tools and tests; gone once it stops.
+STATE_FILE = "stack.json"
 
 console = Console(highlight=False)
 _print_lock = threading.Lock()
@@ -54,7 +59,7 @@ def log_line(name: str, line: str) -> None:
         console.print(prefix + Text(line), soft_wrap=True)
 
 
-def _env_int(name: str, default: int) -> int:
+def _env_int(name: str, default: int | None) -> int | None:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -71,6 +76,9 @@ class Stack:
         self.started: list[ManagedProcess] = []
         self.env: dict[str, str] = {}
         self.components: list[tuple[str, str]] = []
+        self.service_addresses: dict[str, str] = {}
+        self.metrics_addresses: dict[str, str] = {}
+        self.envoy_admin = ""
 
     # -- preparation -----------------------------------------------------------------------------
 
@@ -94,10 +102,13 @@ class Stack:
 
     def check_gateway_port(self) -> None:
         if port_in_use(self.gateway_host, self.gateway_port):
-            raise StackError(
-                f"port {self.gateway_port} on {self.gateway_host} is already in use, so the gateway cannot listen "
-                "there.\nStop whatever uses it, or choose another port: DOCKYARD_GATEWAY_PORT=8081 make run"
-            )
+            raise StackError(self.gateway_port_taken())
+
+    def gateway_port_taken(self) -> str:
+        return (
+            f"port {self.gateway_port} on {self.gateway_host} is already in use, so the gateway cannot listen "
+            "there.\nStop whatever uses it, or choose another port: DOCKYARD_GATEWAY_PORT=8081 make run"
+        )
 
     def secret_key_file(self) -> pathlib.Path:
         path = self.data_dir / "secret.key"
@@ -126,14 +137,27 @@ class Stack:
             start()
         console.print(f"[green]✓[/] {what}")
 
+    def _start_on_a_port(self, make, fixed_port: int | None, what) -> ManagedProcess:
+        def launch(process: ManagedProcess) -> None:
+            self._launch(process, what(process), process.start)
+
+        def retry(process: ManagedProcess) -> None:
+            self.started.remove(process)
+            console.print(
+                f"[yellow]![/] port {process.port} was taken meanwhile; {process.name} tries another"
+            )
+
+        return start_on_a_port(make, fixed_port, start=launch, on_retry=retry)
+
     def _start_postgres(self) -> None:
         if os.environ.get("POSTGRES_HOST") or os.environ.get("DATABASE_URL"):
             self.components.append(("PostgreSQL", "external (POSTGRES_HOST / DATABASE_URL)"))
             return
-        postgres = Postgres(
-            self.data_dir / "postgres", _env_int("DOCKYARD_POSTGRES_PORT", free_port()), log_line
+        postgres = self._start_on_a_port(
+            lambda port: Postgres(self.data_dir / "postgres", port, log_line),
+            _env_int("DOCKYARD_POSTGRES_PORT", None),
+            lambda postgres: f"PostgreSQL on 127.0.0.1:{postgres.port}",
         )
-        self._launch(postgres, f"PostgreSQL on 127.0.0.1:{postgres.port}", postgres.start)
         self.env.update(postgres.client_environment())
         self.components.append(("PostgreSQL", f"embedded, 127.0.0.1:{postgres.port}"))
 
@@ -141,33 +165,62 @@ class Stack:
         if os.environ.get("NATS_URL"):
             self.components.append(("NATS", f"external ({os.environ['NATS_URL']})"))
             return
-        nats = Nats(self.data_dir, _env_int("DOCKYARD_NATS_PORT", free_port()), log_line)
-        self._launch(nats, f"NATS JetStream on {nats.url}", nats.start)
+        nats = self._start_on_a_port(
+            lambda port: Nats(self.data_dir, port, log_line),
+            _env_int("DOCKYARD_NATS_PORT", None),
+            lambda nats: f"NATS JetStream on {nats.url}",
+        )
         self.env["NATS_URL"] = nats.url
         self.components.append(("NATS", f"embedded, {nats.url}"))
 
     def _start_services(self) -> None:
-        for name in SERVICES:
-            variable = f"DOCKYARD_{name.upper()}_ADDR"
-            self.env.setdefault(variable, f"127.0.0.1:{free_port()}")
-        services = []
-        for name in SERVICES:
-            env = {**self.env, "DOCKYARD_METRICS_ADDR": f"127.0.0.1:{free_port()}"}
-            service = Service(name, env, log_line)
-            address = env[f"DOCKYARD_{name.upper()}_ADDR"]
-            self.started.append(service)
-            service.spawn()  # all four start together; each is then waited for in turn
-            services.append((service, address))
+        """All services start together, each then waited for in turn. Their gRPC ports are chosen
+        here, as each service must know the others' addresses before it starts (identity asks them
+        for the status page, they fetch identity's keys); when a port was taken before its service
+        bound it, all of them start again on new ones. Metrics ports each service takes itself."""
+        chosen = [s for s in registry.SERVICES if not os.environ.get(s.address_variable)]
+        for attempt in range(1, START_ATTEMPTS + 1):
+            for entry in chosen:
+                self.env[entry.address_variable] = f"127.0.0.1:{free_port()}"
+            services = [self._spawn_service(entry) for entry in registry.SERVICES]
+            try:
+                for service in services:
+                    with console.status(f"waiting for {service.name}…"):
+                        self._wait_serving(service)
+                    console.print(f"[green]✓[/] {service.name} on {service.address}")
+                break
+            except StackError:
+                lost = [s for s in services if s.lost_its_port()]
+                if not lost or attempt == START_ATTEMPTS or any(s.address_variable_fixed for s in lost):
+                    raise
+                for service in services:
+                    self.started.remove(service)
+                    service.stop()
+                names = ", ".join(s.name for s in lost)
+                console.print(f"[yellow]![/] a port was taken before {names} could bind it; starting again")
+        for service in services:
+            listening = service.listening()
+            self.service_addresses[service.name] = service.address
+            self.metrics_addresses[service.name] = listening.get("metrics") or ""
             self.components.append(
-                (name, f"{address}  (metrics http://{env['DOCKYARD_METRICS_ADDR']}/metrics)")
+                (service.name, f"{service.address}  (metrics http://{listening.get('metrics')}/metrics)")
             )
-        for service, address in services:
-            with console.status(f"waiting for {service.name}…"):
-                self._wait_serving(service, address)
-            console.print(f"[green]✓[/] {service.name} on {address}")
 
-    def _wait_serving(self, service: Service, address: str) -> None:
-        with grpc.insecure_channel(address) as channel:
+    def _spawn_service(self, entry: registry.ServiceEntry) -> Service:
+        env = {**self.env, "DOCKYARD_METRICS_ADDR": "127.0.0.1:0"}
+        service = Service(
+            entry,
+            env,
+            self.data_dir / "run" / f"{entry.name}.ready.json",
+            log_line,
+            address_variable_fixed=bool(os.environ.get(entry.address_variable)),
+        )
+        self.started.append(service)
+        service.spawn()
+        return service
+
+    def _wait_serving(self, service: Service) -> None:
+        with grpc.insecure_channel(service.address) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
 
             def serving() -> bool:
@@ -182,23 +235,56 @@ class Stack:
             wait_until(serving, 90, service.name, interval=0.2)
 
     def _start_gateway(self) -> None:
-        from gateway.generate import write_config
-
-        admin_port = _env_int("DOCKYARD_GATEWAY_ADMIN_PORT", free_port())
-        config_path = write_config(
-            self.data_dir / "gateway" / "envoy.yaml",
-            descriptor_set=DESCRIPTOR_SET,
-            listen_host=self.gateway_host,
-            listen_port=self.gateway_port,
-            admin_port=admin_port,
-            service_addresses={name: self.env[f"DOCKYARD_{name.upper()}_ADDR"] for name in SERVICES},
-            # The edge checks tokens against the same issuer and audience as the services.
-            jwt_issuer=self.env.get("DOCKYARD_JWT_ISSUER") or "dockyard",
-            jwt_audience=self.env.get("DOCKYARD_JWT_AUDIENCE") or "dockyard",
-        )
+        # Envoy takes its admin port itself (0) unless one is given, and reports it in a file.
+        admin_port = _env_int("DOCKYARD_GATEWAY_ADMIN_PORT", 0)
+        config_path = self.data_dir / "gateway" / "envoy.yaml"
+        self._write_gateway_config(config_path, admin_port)
         envoy = Envoy(config_path, admin_port, log_line)
-        self._launch(envoy, f"gateway on {self.gateway_host}:{self.gateway_port}", envoy.start)
-        self.components.append(("Envoy admin", f"http://127.0.0.1:{admin_port}"))
+        try:
+            self._launch(envoy, f"gateway on {self.gateway_host}:{self.gateway_port}", envoy.start)
+        except RuntimeError:
+            # The gateway's port is fixed: taken since the check at start-up, it is the same news.
+            if envoy.lost_its_port() and port_in_use(self.gateway_host, self.gateway_port):
+                raise StackError(self.gateway_port_taken()) from None
+            raise
+        self.envoy_admin = f"127.0.0.1:{envoy.admin_port}"
+        self.components.append(("Envoy admin", f"http://{self.envoy_admin}"))
+
+    def _write_gateway_config(self, path: pathlib.Path, admin_port: int) -> None:
+        """`python -m gateway`, as an operator would run it; the edge checks tokens against the same
+        issuer and audience as the services."""
+        command = [sys.executable, "-m", "gateway", "-o", str(path),
+                   "--listen", f"{self.gateway_host}:{self.gateway_port}", "--admin-port", str(admin_port)]  # fmt: skip
+        for entry in registry.SERVICES:
+            command += [f"--{entry.name}", self.service_addresses[entry.name]]
+        for variable, option in (
+            ("DOCKYARD_JWT_ISSUER", "--jwt-issuer"),
+            ("DOCKYARD_JWT_AUDIENCE", "--jwt-audience"),
+        ):
+            if self.env.get(variable):
+                command += [option, self.env[variable]]
+        result = subprocess.run(
+            command, cwd=REPO_ROOT, env=self.env, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            lines = (result.stderr or result.stdout).strip().splitlines() or ["(no output)"]
+            raise StackError(f"the gateway's configuration could not be generated: {lines[-1]}")
+
+    def write_state(self) -> None:
+        """What listens where, for tools and tests (`make run` picks the ports)."""
+        state = {
+            "pid": os.getpid(),
+            "gateway": f"{self.gateway_host}:{self.gateway_port}",
+            "envoy_admin": self.envoy_admin,
+            "services": self.service_addresses,
+            "metrics": self.metrics_addresses,
+            "postgres": self.env.get("POSTGRES_PORT")
+            and f"{self.env['POSTGRES_HOST']}:{self.env['POSTGRES_PORT']}",
+            "nats": self.env.get("NATS_URL"),
+        }
+        partial = self.data_dir / (STATE_FILE + ".partial")
+        partial.write_text(json.dumps(state, indent=2) + "\n")
+        partial.replace(self.data_dir / STATE_FILE)
 
     # -- running and stopping --------------------------------------------------------------------
 
@@ -218,6 +304,7 @@ class Stack:
         return next((p for p in self.started if not p.running), None)
 
     def stop(self) -> None:
+        (self.data_dir / STATE_FILE).unlink(missing_ok=True)
         for process in reversed(self.started):
             if process.running:
                 console.print(f"[dim]stopping {process.name}…[/]")
@@ -253,7 +340,7 @@ def main(argv: list[str]) -> int:
         stack = Stack(
             pathlib.Path(os.environ.get("DOCKYARD_DATA_DIR") or REPO_ROOT / ".dockyard").resolve(),
             os.environ.get("DOCKYARD_GATEWAY_HOST") or "127.0.0.1",
-            _env_int("DOCKYARD_GATEWAY_PORT", 8080),
+            _env_int("DOCKYARD_GATEWAY_PORT", registry.DEFAULT_GATEWAY_PORT),
         )
         stack.lock()
         stack.check_gateway_port()
@@ -270,6 +357,7 @@ def main(argv: list[str]) -> int:
         stack.stop()
         return 1
     starting = False
+    stack.write_state()
     stack.summary()
     exit_code = 0
     while not stop_requested.wait(0.5):

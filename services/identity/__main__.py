@@ -5,8 +5,8 @@ import pathlib
 
 import grpc
 
-from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
-from dockyard.system.v1 import system_pb2, system_pb2_grpc
+from dockyard.identity.v1 import identity_pb2_grpc
+from dockyard.system.v1 import system_pb2_grpc
 from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
 from services.identity.domain.housekeeping import purge_expired_credentials
 from services.identity.rpc.api_tokens import ApiTokenServicer
@@ -14,6 +14,7 @@ from services.identity.rpc.auth import AuthServicer
 from services.identity.rpc.system import SystemServicer
 from services.identity.rpc.teams import TeamServicer
 from services.identity.rpc.users import UserServicer
+from services.identity.settings import IdentitySettings
 from services.identity.system_status import Peers
 
 
@@ -31,13 +32,7 @@ SPEC = ServiceSpec(
     name="identity",
     migrations_dir=pathlib.Path(__file__).parent / "migrations",
     register=register,
-    grpc_services=[
-        system_pb2.DESCRIPTOR.services_by_name["SystemService"].full_name,
-        identity_pb2.DESCRIPTOR.services_by_name["AuthService"].full_name,
-        identity_pb2.DESCRIPTOR.services_by_name["ApiTokenService"].full_name,
-        identity_pb2.DESCRIPTOR.services_by_name["UserService"].full_name,
-        identity_pb2.DESCRIPTOR.services_by_name["TeamService"].full_name,
-    ],
+    settings=IdentitySettings,
     background=[purge_expired_credentials],
 )
 

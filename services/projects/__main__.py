@@ -5,7 +5,7 @@ import pathlib
 
 import grpc
 
-from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
+from dockyard.projects.v1 import projects_pb2_grpc
 from dockyard_kit.crypto import KeyRing
 from dockyard_kit.sealing import Sealer
 from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
@@ -19,6 +19,7 @@ from services.projects.rpc.env_vars import EnvVarServicer
 from services.projects.rpc.git_sources import GitSourceServicer
 from services.projects.rpc.projects import ProjectServicer
 from services.projects.rpc.volumes import VolumeServicer
+from services.projects.settings import ProjectsSettings
 
 
 def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
@@ -38,19 +39,7 @@ SPEC = ServiceSpec(
     name="projects",
     migrations_dir=pathlib.Path(__file__).parent / "migrations",
     register=register,
-    grpc_services=[
-        projects_pb2.DESCRIPTOR.services_by_name[name].full_name
-        for name in (
-            "ProjectService",
-            "VolumeService",
-            "DomainService",
-            "CertificateService",
-            "DatabaseService",
-            "ApplicationService",
-            "GitSourceService",
-            "EnvVarService",
-        )
-    ],
+    settings=ProjectsSettings,
     background=[refresh_application_stats, consume_identity_events],
 )
 

@@ -20,7 +20,7 @@ from grpc_tools import protoc
 from dockyard.identity.v1 import identity_pb2_grpc
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
 from dockyard_kit.stack.components import Envoy, free_port
-from gateway.generate import write_config
+from gateway.envoy import write_config
 from tests.support.tokens import Signer
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]

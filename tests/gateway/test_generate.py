@@ -10,15 +10,9 @@ import sys
 import pytest
 import yaml
 
-from dockyard_kit.auth import CLOCK_LEEWAY_SECONDS
-from gateway.generate import (
-    DEFAULT_DESCRIPTOR_SET,
-    JWKS_CLUSTER,
-    build_config,
-    jwt_authn,
-    read_contract,
-    template_regex,
-)
+from dockyard_kit.config import CLOCK_LEEWAY_SECONDS
+from dockyard_kit.contract import DESCRIPTOR_SET, read_contract
+from gateway.envoy import JWKS_CLUSTER, build_config, jwt_authn, template_regex
 from tests.gateway.support import REPO_ROOT
 
 SERVICE_ADDRESSES = {
@@ -63,7 +57,7 @@ def test_routes_and_transcoding_follow_the_service_options(descriptor_set):
 
     assert clusters == {
         "dockyard.system.v1.SystemService": "identity",  # served_by
-        "dockyard.identity.v1.AuthService": "identity",  # the package's service
+        "dockyard.identity.v1.AuthService": "identity",
         "dockyard.identity.v1.UserService": "identity",
         "dockyard.identity.v1.TeamService": "identity",
         "dockyard.identity.v1.ApiTokenService": "identity",
@@ -75,7 +69,7 @@ def test_routes_and_transcoding_follow_the_service_options(descriptor_set):
         "dockyard.projects.v1.DomainService": "projects",
         "dockyard.projects.v1.CertificateService": "projects",
         "dockyard.projects.v1.DatabaseService": "projects",
-        "dockyard.audit.v1.GatewayFixtureService/WatchWidgets": "audit",  # the package's service
+        "dockyard.audit.v1.GatewayFixtureService/WatchWidgets": "audit",
         "dockyard.audit.v1.GatewayFixtureService": "audit",
         "dockyard.audit.v1.GatewayFixtureGrpcOnlyService": "projects",
         "no-route": "unrouted",
@@ -151,7 +145,7 @@ def test_cli_writes_a_configuration_envoy_accepts(tmp_path):
     output = tmp_path / "envoy.yaml"
     environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
     subprocess.run(
-        [sys.executable, "-m", "gateway.generate", "-o", str(output), "--admin-port", "9911"],
+        [sys.executable, "-m", "gateway", "-o", str(output), "--admin-port", "9911"],
         cwd=REPO_ROOT,
         env=environment,
         check=True,
@@ -161,7 +155,7 @@ def test_cli_writes_a_configuration_envoy_accepts(tmp_path):
     assert routes_by_name(config)["dockyard.system.v1.SystemService"]["route"]["cluster"] == "identity"
     assert "dockyard.system.v1.ComponentService" not in routes_by_name(config)
     assert http_filter(config, "envoy.filters.http.grpc_json_transcoder")["proto_descriptor"] == str(
-        DEFAULT_DESCRIPTOR_SET.resolve()
+        DESCRIPTOR_SET.resolve()
     )
     addresses = {
         c["name"]: c["load_assignment"]["endpoints"][0]["lb_endpoints"][0]["endpoint"]["address"][

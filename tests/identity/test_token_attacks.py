@@ -18,9 +18,9 @@ import pytest
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
 from dockyard_kit.auth import CLOCK_LEEWAY_SECONDS, EXPIRED_TOKEN, INVALID_TOKEN, MISSING_TOKEN
-from dockyard_kit.config import Settings
 from dockyard_kit.crypto import KeyRing
 from services.identity.domain.tokens import AccessGrant, TokenIssuer
+from services.identity.settings import IdentitySettings
 from tests.support.accounts import login, setup_admin
 from tests.support.calls import TIMEOUT, bearer, rest
 from tests.support.database import admin_database
@@ -47,7 +47,7 @@ def root_token(identity_channel) -> str:
 async def issue(stack, token: str, **settings) -> str:
     """An access token for the owner of `token`, signed by identity's current key under `settings`."""
     claims = claims_of(token)
-    issuer = Settings(DOCKYARD_SECRET_KEY_FILE=stack.data_dir / "secret.key", **settings)
+    issuer = IdentitySettings(DOCKYARD_SECRET_KEY_FILE=stack.data_dir / "secret.key", **settings)
     async with admin_database(stack) as pool:
         issued = await TokenIssuer(issuer, KeyRing.from_settings(issuer)).issue(
             pool, AccessGrant(user_id=claims["sub"], role=claims["role"])

@@ -67,7 +67,7 @@ SPEC = ServiceSpec(
     name="probe",
     migrations_dir=pathlib.Path(__file__).parent / "probe_migrations",
     register=register,
-    grpc_services=[PROBE_SERVICE],
+    uncontracted_services=(PROBE_SERVICE,),
     # Raw bytes, no contract: the kit's error mapping and lifecycle are tested without tokens.
     open_methods=frozenset({f"/{PROBE_SERVICE}/Sleep", f"/{PROBE_SERVICE}/Fail"}),
 )

@@ -10,8 +10,11 @@ import time
 import urllib.error
 import urllib.request
 
-from dockyard_kit.stack.components import free_port
-from tests.conftest import REPO_ROOT
+from dockyard_kit.stack.components import START_ATTEMPTS, free_port
+from tests.support.paths import REPO_ROOT
+
+# What the launcher says when the gateway's (fixed) port is taken.
+GATEWAY_PORT_TAKEN = "so the gateway cannot listen there"
 
 
 def descendants(pid: int) -> set[int]:
@@ -45,13 +48,16 @@ def alive(pid: int) -> bool:
 
 class StackProcess:
     """`make run` (or any argv) in its own session, so Ctrl-C can be sent to its process group
-    exactly as a terminal would."""
+    exactly as a terminal would. Unless `env` fixes DOCKYARD_GATEWAY_PORT, the gateway gets a free
+    port, and another one should that be taken before Envoy binds it (the launcher never moves it)."""
 
     def __init__(
         self, data_dir: pathlib.Path, argv: list[str] | None = None, env: dict[str, str] | None = None
     ):
-        self.port = free_port()
         self.data_dir = data_dir
+        self.argv = argv or ["make", "--no-print-directory", "run"]
+        self.port_chosen_here = "DOCKYARD_GATEWAY_PORT" not in (env or {})
+        self.port = free_port() if self.port_chosen_here else int(env["DOCKYARD_GATEWAY_PORT"])
         self.env = {
             **os.environ,
             "DOCKYARD_DATA_DIR": str(data_dir),
@@ -62,9 +68,14 @@ class StackProcess:
         for variable in ("POSTGRES_HOST", "DATABASE_URL", "NATS_URL"):
             if env is None or variable not in env:
                 self.env.pop(variable, None)
+        # What listens where, from the launcher's state file once it runs.
+        self.state: dict = {}
+        self._spawn()
+
+    def _spawn(self) -> None:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            argv or ["make", "--no-print-directory", "run"],
+            self.argv,
             cwd=REPO_ROOT,
             env=self.env,
             stdout=subprocess.PIPE,
@@ -72,11 +83,12 @@ class StackProcess:
             text=True,
             start_new_session=True,
         )
-        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._read, args=(self.process, self.lines), daemon=True).start()
 
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
+    @staticmethod
+    def _read(process: subprocess.Popen, lines: list[str]) -> None:
+        for line in process.stdout:
+            lines.append(line.rstrip("\n"))
 
     @property
     def url(self) -> str:
@@ -89,12 +101,30 @@ class StackProcess:
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read() or b"{}")
 
+    @property
+    def addresses(self) -> dict[str, str]:
+        """Each service's gRPC address, as the launcher chose it."""
+        return self.state["services"]
+
     def wait_running(self, timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
+        attempts = 1
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                time.sleep(0.2)  # the last lines of output
+                if (
+                    self.port_chosen_here
+                    and GATEWAY_PORT_TAKEN in self.output()
+                    and attempts < START_ATTEMPTS
+                ):
+                    attempts += 1
+                    self.port = free_port()
+                    self.env["DOCKYARD_GATEWAY_PORT"] = str(self.port)
+                    self._spawn()
+                    continue
                 raise AssertionError("the stack exited:\n" + "\n".join(self.lines[-40:]))
             if any("Dockyard is running" in line for line in self.lines):
+                self.state = json.loads((self.data_dir / "stack.json").read_text())
                 return
             time.sleep(0.2)
         raise AssertionError("the stack did not come up:\n" + "\n".join(self.lines[-40:]))

@@ -1,38 +1,23 @@
-"""Generates Envoy's whole configuration from the contract's descriptor set.
+"""Envoy's whole configuration, built from the contract (`dockyard_kit.contract`).
 
 Which gRPC services the gateway routes, which process serves each, which are transcoded to HTTP/JSON,
 which methods stream and which answer without an access token all come from the protos (service and
-method options, google.api.http rules); nothing here is written per route. `python -m gateway.generate --help` writes a file; the stack
-calls `write_config`. gateway/README.md explains the choices.
+method options, google.api.http rules); nothing here is written per route. `python -m gateway` writes
+a file; the stack calls `write_config`. gateway/README.md explains the choices.
 """
 
-import argparse
-import dataclasses
 import ipaddress
 import pathlib
 import re
-import sys
 
 import yaml
-from google.api import annotations_pb2
-from google.protobuf import descriptor_pb2
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-GEN_DIR = ROOT / "gen"
-# Generated code lives in gen/, which the launcher (unlike tests and services) does not put on sys.path.
-if str(GEN_DIR) not in sys.path:
-    sys.path.append(str(GEN_DIR))
+from dockyard_kit import config, registry
+from dockyard_kit.contract import DESCRIPTOR_SET, GrpcService, HttpBinding, read_contract
 
-from dockyard.api.v1 import options_pb2  # noqa: E402
-from dockyard_kit.auth import CLOCK_LEEWAY_SECONDS  # noqa: E402
-
-DEFAULT_DESCRIPTOR_SET = GEN_DIR / "dockyard.pb"
-DEFAULT_SERVICE_ADDRESSES = {
-    "identity": "127.0.0.1:50051",
-    "projects": "127.0.0.1:50052",
-    "deployer": "127.0.0.1:50053",
-    "audit": "127.0.0.1:50054",
-}
+DEFAULT_SERVICE_ADDRESSES = {service.name: service.default_address for service in registry.SERVICES}
+DEFAULT_JWT_ISSUER = config.Settings.model_fields["DOCKYARD_JWT_ISSUER"].default
+DEFAULT_JWT_AUDIENCE = config.Settings.model_fields["DOCKYARD_JWT_AUDIENCE"].default
 ROUTE_TIMEOUT = "15s"
 # Log tails stay open for as long as the client wants, and may be silent while an image builds.
 STREAM_IDLE_TIMEOUT = "3600s"
@@ -93,88 +78,6 @@ ACCESS_LOG_FORMAT = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class HttpBinding:
-    """One google.api.http rule (or additional binding) of a method."""
-
-    verb: str  # GET, POST, ... as HTTP sends it
-    template: str  # e.g. /v1/users/{user_id}:disable
-
-
-@dataclasses.dataclass(frozen=True)
-class PublicMethod:
-    """A method marked (dockyard.api.v1.public): callable without an access token."""
-
-    grpc_path: str  # /<package>.<Service>/<Method>
-    http: tuple[HttpBinding, ...]
-
-
-@dataclasses.dataclass(frozen=True)
-class GrpcService:
-    """One gRPC service of the contract, as far as the gateway cares."""
-
-    full_name: str  # e.g. dockyard.system.v1.SystemService
-    served_by: str  # the Dockyard service process (identity, projects, deployer, audit)
-    internal: bool
-    has_http_rules: bool
-    server_streaming_methods: tuple[str, ...]
-    public_methods: tuple[PublicMethod, ...] = ()
-
-    @property
-    def path_prefix(self) -> str:
-        """gRPC requests (and transcoded HTTP requests) carry the path /<package>.<Service>/<Method>."""
-        return f"/{self.full_name}/"
-
-
-def read_contract(descriptor_set: pathlib.Path) -> list[GrpcService]:
-    """Every gRPC service of the `dockyard.*` packages in the descriptor set."""
-    files = descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes()).file
-    services = []
-    for file in files:
-        if not file.package.startswith("dockyard."):
-            continue
-        for service in file.service:
-            options = service.options
-            services.append(
-                GrpcService(
-                    full_name=f"{file.package}.{service.name}",
-                    served_by=options.Extensions[options_pb2.served_by] or _service_of_package(file.package),
-                    internal=options.Extensions[options_pb2.internal],
-                    has_http_rules=any(m.options.HasExtension(annotations_pb2.http) for m in service.method),
-                    server_streaming_methods=tuple(m.name for m in service.method if m.server_streaming),
-                    public_methods=tuple(
-                        PublicMethod(f"/{file.package}.{service.name}/{m.name}", _http_bindings(m.options))
-                        for m in service.method
-                        if m.options.Extensions[options_pb2.public]
-                    ),
-                )
-            )
-    return services
-
-
-def _http_bindings(options: descriptor_pb2.MethodOptions) -> tuple[HttpBinding, ...]:
-    if not options.HasExtension(annotations_pb2.http):
-        return ()
-    rule = options.Extensions[annotations_pb2.http]
-    bindings = []
-    for binding in (rule, *rule.additional_bindings):
-        pattern = binding.WhichOneof("pattern")
-        if pattern == "custom":
-            bindings.append(HttpBinding(binding.custom.kind.upper(), binding.custom.path))
-        elif pattern is not None:
-            bindings.append(HttpBinding(pattern.upper(), getattr(binding, pattern)))
-    return tuple(bindings)
-
-
-def _service_of_package(package: str) -> str:
-    parts = package.split(".")
-    if len(parts) != 3 or parts[0] != "dockyard":
-        raise ValueError(
-            f"package {package!r} is not dockyard.<service>.v<N>; set (dockyard.api.v1.served_by)"
-        )
-    return parts[1]
-
-
 def routed_services(services: list[GrpcService]) -> list[GrpcService]:
     return [s for s in services if not s.internal]
 
@@ -187,15 +90,15 @@ def transcoded_services(services: list[GrpcService]) -> list[str]:
 
 
 def build_config(
-    descriptor_set: pathlib.Path,
+    descriptor_set: pathlib.Path = DESCRIPTOR_SET,
     *,
     listen_host: str,
     listen_port: int,
     admin_port: int,
     service_addresses: dict[str, str],
     max_request_bytes: int = 1 << 20,
-    jwt_issuer: str = "dockyard",
-    jwt_audience: str = "dockyard",
+    jwt_issuer: str = DEFAULT_JWT_ISSUER,
+    jwt_audience: str = DEFAULT_JWT_AUDIENCE,
 ) -> dict:
     """The Envoy bootstrap (as a dict) for the contract in `descriptor_set`. Access tokens must come
     from `jwt_issuer` for `jwt_audience` (DOCKYARD_JWT_ISSUER / DOCKYARD_JWT_AUDIENCE)."""
@@ -342,7 +245,7 @@ def jwt_authn(services: list[GrpcService], issuer: str, audience: str) -> dict:
         "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
         "forward": True,
         "require_expiration": True,
-        "clock_skew_seconds": CLOCK_LEEWAY_SECONDS,
+        "clock_skew_seconds": config.CLOCK_LEEWAY_SECONDS,
         "failed_status_in_metadata": JWT_FAILURE_METADATA,
         "remote_jwks": {
             # The cluster says where the request goes; the URI's host is only its authority.
@@ -610,7 +513,7 @@ def access_log() -> dict:
 
 def cluster(name: str, address: str) -> dict:
     """One Dockyard service: HTTP/2 to its gRPC port, actively health-checked over grpc.health.v1."""
-    host, port = _split_address(address)
+    host, port = split_address(address)
     spec = {
         "name": name,
         "type": "STATIC" if _is_ip(host) else "STRICT_DNS",
@@ -673,7 +576,7 @@ def _socket_address(host: str, port: int) -> dict:
     return {"socket_address": {"address": host, "port_value": port}}
 
 
-def _split_address(address: str) -> tuple[str, int]:
+def split_address(address: str) -> tuple[str, int]:
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():
         raise ValueError(f"service address {address!r} is not host:port")
@@ -686,73 +589,3 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-# -- command line --------------------------------------------------------------------------------
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m gateway.generate",
-        description="Write Envoy's configuration for the Dockyard gateway, generated from the contract.",
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        type=pathlib.Path,
-        default=GEN_DIR / "envoy.yaml",
-        help="YAML file to write (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--descriptor-set",
-        type=pathlib.Path,
-        default=DEFAULT_DESCRIPTOR_SET,
-        help="from `make proto` (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--listen", default="127.0.0.1:8080", help="HTTP/JSON and gRPC address (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--admin-port", type=int, default=9901, help="Envoy admin port, on 127.0.0.1 (default: %(default)s)"
-    )
-    for name, address in DEFAULT_SERVICE_ADDRESSES.items():
-        parser.add_argument(
-            f"--{name}",
-            default=address,
-            metavar="HOST:PORT",
-            help=f"the {name} service (default: %(default)s)",
-        )
-    parser.add_argument(
-        "--max-request-bytes",
-        type=int,
-        default=1 << 20,
-        help="HTTP request body limit (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--jwt-issuer", default="dockyard", help="DOCKYARD_JWT_ISSUER of the tokens (default: %(default)s)"
-    )
-    parser.add_argument(
-        "--jwt-audience",
-        default="dockyard",
-        help="DOCKYARD_JWT_AUDIENCE of the tokens (default: %(default)s)",
-    )
-    args = parser.parse_args(argv)
-
-    listen_host, listen_port = _split_address(args.listen)
-    path = write_config(
-        args.output,
-        descriptor_set=args.descriptor_set,
-        listen_host=listen_host,
-        listen_port=listen_port,
-        admin_port=args.admin_port,
-        service_addresses={name: getattr(args, name) for name in DEFAULT_SERVICE_ADDRESSES},
-        max_request_bytes=args.max_request_bytes,
-        jwt_issuer=args.jwt_issuer,
-        jwt_audience=args.jwt_audience,
-    )
-    print(path)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
