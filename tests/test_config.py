@@ -6,13 +6,17 @@ import sys
 
 import pytest
 
+from dockyard_kit import registry
 from dockyard_kit.config import Settings
+from services.deployer.settings import DeployerSettings
+from services.identity.settings import IdentitySettings
+from services.projects.settings import ProjectsSettings
 from tests.support.paths import REPO_ROOT
 
 
-def start_with(env: dict[str, str]) -> subprocess.CompletedProcess:
+def start_with(env: dict[str, str], service: str = "projects") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "services.projects"],
+        [sys.executable, "-m", f"services.{service}"],
         env={"PATH": os.environ["PATH"], "PYTHONPATH": f"{REPO_ROOT}:{REPO_ROOT / 'gen'}", **env},
         capture_output=True,
         text=True,
@@ -41,6 +45,35 @@ def test_bad_value_fails_start_naming_the_variable(variable, value, secret_key_f
     assert "invalid configuration" in result.stderr
     assert variable in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("service", "variable", "value"),
+    [
+        ("identity", "DOCKYARD_ACCESS_TOKEN_TTL_SECONDS", "5"),
+        ("identity", "DOCKYARD_REFRESH_TOKEN_TTL_SECONDS", "10"),
+        ("projects", "DOCKYARD_STATS_REFRESH_SECONDS", "-1"),
+    ],
+)
+def test_a_service_checks_its_own_settings(service, variable, value, secret_key_file):
+    result = start_with({"DOCKYARD_SECRET_KEY_FILE": str(secret_key_file), variable: value}, service)
+    assert result.returncode == 2
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_service_only_settings_are_not_shared():
+    shared = set(Settings.model_fields)
+    for own in (IdentitySettings, ProjectsSettings, DeployerSettings):
+        assert shared < set(own.model_fields)
+    for variable in ("DOCKYARD_ACCESS_TOKEN_TTL_SECONDS", "DOCKYARD_STATS_REFRESH_SECONDS", "DOCKER_HOST"):
+        assert variable not in shared
+
+
+def test_every_registered_service_has_an_address_setting():
+    settings = Settings(DOCKYARD_SECRET_KEY="k")
+    for service in registry.SERVICES:
+        assert settings.service_address(service.name) == f"127.0.0.1:{service.default_port}"
 
 
 def test_missing_master_secret_is_named():

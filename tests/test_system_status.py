@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from dockyard_kit.stack.components import Nats, Postgres, free_port
+from dockyard_kit.stack.components import Nats, Postgres, start_on_a_port
 from tests.support.stack_process import StackProcess
 
 
@@ -16,10 +16,8 @@ def quiet(name: str, line: str) -> None:
 
 @pytest.fixture
 def infrastructure(tmp_path):
-    postgres = Postgres(tmp_path / "pg", free_port(), sink=quiet)
-    nats = Nats(tmp_path / "nats", free_port(), sink=quiet)
-    postgres.start()
-    nats.start()
+    postgres = start_on_a_port(lambda port: Postgres(tmp_path / "pg", port, sink=quiet))
+    nats = start_on_a_port(lambda port: Nats(tmp_path / "nats", port, sink=quiet))
     yield postgres, nats
     nats.stop()
     postgres.stop()
