@@ -11,9 +11,10 @@ Access tokens (issued by identity, verified here and by Envoy's jwt_authn):
           jti, iat, exp.
 
 `AccessTokenVerifier` checks all of that against identity's published keys (jwks.py); the
-`Authenticator` decides which RPCs need a token at all (the contract's `(dockyard.api.v1.public)`
-methods and `(dockyard.api.v1.internal)` services do not), reads the bearer token from the call's
-metadata and refuses callers on the deny-list (revocations.py).
+`Authenticator` decides what each RPC asks of its caller: nothing for the contract's
+`(dockyard.api.v1.public)` methods, a service credential (service_auth.py) for the methods of
+`(dockyard.api.v1.internal)` services, a user's access token for all others. It reads the bearer
+token from the call's metadata and refuses callers on the deny-list (revocations.py).
 """
 
 import base64
@@ -85,14 +86,6 @@ def require_caller() -> Caller:
     return caller
 
 
-def require_writer() -> Caller:
-    """The caller, who must be allowed to change things at all."""
-    caller = require_caller()
-    if caller.scope == READ_ONLY:
-        raise PermissionDenied("this token is read-only")
-    return caller
-
-
 # -- verifying access tokens ---------------------------------------------------------------------
 
 ALGORITHM = "ES256"
@@ -102,6 +95,14 @@ CLOCK_LEEWAY_SECONDS = 5
 MAX_TOKEN_LIFETIME_SECONDS = 86400
 # Far above any token identity issues; parsing stops here.
 MAX_TOKEN_BYTES = 8192
+
+# Where a service credential (service_auth.py) travels: apart from a user's bearer token.
+SERVICE_CREDENTIAL_HEADER = "x-dockyard-service-credential"
+MISSING_CREDENTIAL = (
+    f"this is an internal service: call it with a service credential ({SERVICE_CREDENTIAL_HEADER})"
+)
+INVALID_CREDENTIAL = "the service credential is not valid"
+USER_NOT_ALLOWED = "this is an internal service: only Dockyard's own services may call it"
 
 MISSING_TOKEN = "sign in first: this call needs an access token (authorization: Bearer <token>)"
 INVALID_TOKEN = "the access token is not valid"
@@ -250,26 +251,44 @@ def _uuid(value: object, claim: str) -> str:
 _OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 
+def _described_service(method: str):
+    """The contract's descriptor of the gRPC service of `method` ("/<package>.<Service>/<Method>")."""
+    try:
+        return descriptor_pool.Default().FindServiceByName(method.removeprefix("/").partition("/")[0])
+    except KeyError:
+        return None
+
+
+def contract_is_internal(method: str) -> bool:
+    """Whether `method` belongs to an internal (service-to-service) service: only a service
+    credential opens it."""
+    service = _described_service(method)
+    return service is not None and service.GetOptions().Extensions[options_pb2.internal]
+
+
 def contract_requires_token(method: str) -> bool:
-    """Whether the contract asks a token of `method` ("/<package>.<Service>/<Method>"): all methods
-    do except public ones and those of internal (service-to-service) services. A method the
+    """Whether the contract asks a user's access token of `method`: all methods do except public
+    ones and those of internal services (which ask a service credential instead). A method the
     contract does not describe requires one."""
     if method.startswith(_OPEN_PREFIXES):
         return False
-    service_name, _, method_name = method.removeprefix("/").partition("/")
-    try:
-        service = descriptor_pool.Default().FindServiceByName(service_name)
-    except KeyError:
+    service = _described_service(method)
+    if service is None:
         return True
     if service.GetOptions().Extensions[options_pb2.internal]:
         return False
-    described = service.methods_by_name.get(method_name)
+    described = service.methods_by_name.get(method.rpartition("/")[2])
     return described is None or not described.GetOptions().Extensions[options_pb2.public]
 
 
 class RevocationCheck(Protocol):
     def is_revoked(self, user_id: str) -> bool:
         """Whether the user is disabled or deleted; raises Unavailable when that cannot be known."""
+
+
+class ServiceCredentialCheck(Protocol):
+    def verify(self, credential: str) -> str:
+        """The calling service; raises InvalidToken when the credential is not genuine and current."""
 
 
 class Authenticator:
@@ -280,17 +299,41 @@ class Authenticator:
         verifier: AccessTokenVerifier,
         revoked: RevocationCheck,
         open_methods: Collection[str] = frozenset(),
+        *,
+        service_credentials: ServiceCredentialCheck | None = None,
     ) -> None:
         self.verifier = verifier
         self.revoked = revoked
         # Methods without a descriptor (raw test services) that are callable without a token.
         self.open_methods = frozenset(open_methods)
+        # None: no service credential is accepted, so internal services answer nobody.
+        self.service_credentials = service_credentials
         self._requires_token: dict[str, bool] = {}
+        self._internal: dict[str, bool] = {}
 
     def requires_token(self, method: str) -> bool:
         if method not in self._requires_token:
             self._requires_token[method] = method not in self.open_methods and contract_requires_token(method)
         return self._requires_token[method]
+
+    def requires_service_credential(self, method: str) -> bool:
+        if method not in self._internal:
+            self._internal[method] = contract_is_internal(method)
+        return self._internal[method]
+
+    async def authenticate_service(self, metadata: Sequence[tuple[str, str | bytes]]) -> str:
+        """The calling service, from its credential. A call without one is UNAUTHENTICATED, unless
+        it carries a user's valid access token instead: a known caller who may not do this,
+        PERMISSION_DENIED."""
+        credential = service_credential(metadata)
+        if credential is None:
+            if any(key == "authorization" for key, _ in metadata):
+                await self.authenticate(metadata)
+                raise PermissionDenied(USER_NOT_ALLOWED)
+            raise InvalidToken("no service credential", MISSING_CREDENTIAL)
+        if self.service_credentials is None:
+            raise InvalidToken("service credentials are not configured here", MISSING_CREDENTIAL)
+        return self.service_credentials.verify(credential)
 
     async def authenticate(self, metadata: Sequence[tuple[str, str | bytes]]) -> Caller:
         caller = await self.verifier.verify(bearer_token(metadata))
@@ -310,3 +353,13 @@ def bearer_token(metadata: Sequence[tuple[str, str | bytes]]) -> str:
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("not a bearer token", MISSING_TOKEN)
     return token.strip()
+
+
+def service_credential(metadata: Sequence[tuple[str, str | bytes]]) -> str | None:
+    """The one service credential in the call's metadata; None when there is none."""
+    values = [value for key, value in metadata if key == SERVICE_CREDENTIAL_HEADER]
+    if not values:
+        return None
+    if len(values) > 1 or not isinstance(values[0], str):
+        raise InvalidToken("several or binary service credentials", INVALID_CREDENTIAL)
+    return values[0].strip()

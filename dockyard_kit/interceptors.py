@@ -163,18 +163,22 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return info
 
     async def _authenticate(self, context, info: RequestInfo) -> None:
-        """Puts the verified caller in `current_caller` (None for RPCs that need no token); a missing,
-        invalid or revoked token raises UNAUTHENTICATED before the handler runs."""
+        """Puts the verified caller in `current_caller` (None for RPCs that need no user); a missing,
+        invalid or revoked token, or an internal service's missing or invalid service credential,
+        raises UNAUTHENTICATED before the handler runs."""
         caller = None
-        if self.authenticator.requires_token(info.method):
-            try:
-                caller = await self.authenticator.authenticate(context.invocation_metadata() or ())
-            except InvalidToken as exc:
-                log.info(
-                    "access token refused",
-                    extra={"request_id": info.request_id, "method": info.method, "reason": exc.reason},
-                )
-                raise
+        metadata = context.invocation_metadata() or ()
+        try:
+            if self.authenticator.requires_service_credential(info.method):
+                await self.authenticator.authenticate_service(metadata)
+            elif self.authenticator.requires_token(info.method):
+                caller = await self.authenticator.authenticate(metadata)
+        except InvalidToken as exc:
+            log.info(
+                "credentials refused",
+                extra={"request_id": info.request_id, "method": info.method, "reason": exc.reason},
+            )
+            raise
         current_caller.set(caller)
 
     async def _abort(self, error: errors.DomainError, context, info: RequestInfo) -> None:

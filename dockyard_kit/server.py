@@ -29,6 +29,7 @@ from dockyard_kit.events import NatsLink, OutboxRelay
 from dockyard_kit.interceptors import ServerInterceptor
 from dockyard_kit.jwks import IdentityJwks, JwksCache
 from dockyard_kit.revocations import RevokedUsers, revocation_consumer
+from dockyard_kit.service_auth import ServiceCredentials
 
 log = logging.getLogger("dockyard.server")
 
@@ -87,14 +88,19 @@ class ServiceRuntime:
         self.database = DatabaseState(head_revision=migrations.head_revision(spec.migrations_dir))
         self.health = health.aio.HealthServicer()
         self.stopping = asyncio.Event()
-        self.nats = NatsLink(settings.NATS_URL, settings.DOCKYARD_EVENTS_STREAM, name=spec.name)
+        self.nats = NatsLink.from_settings(settings, spec.name)
         # Every RPC that needs a caller is checked against identity's keys and this deny-list.
         self.jwks = IdentityJwks(settings.DOCKYARD_IDENTITY_ADDR)
         self.revoked_users = RevokedUsers(lambda: self.pool)
         verifier = AccessTokenVerifier(
             JwksCache(self.jwks), issuer=settings.DOCKYARD_JWT_ISSUER, audience=settings.DOCKYARD_JWT_AUDIENCE
         )
-        self.authenticator = Authenticator(verifier, self.revoked_users, spec.open_methods)
+        self.authenticator = Authenticator(
+            verifier,
+            self.revoked_users,
+            spec.open_methods,
+            service_credentials=ServiceCredentials.from_settings(settings, spec.name),
+        )
 
     @property
     def name(self) -> str:

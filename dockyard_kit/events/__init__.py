@@ -3,7 +3,7 @@ publishes it to JetStream, and consumers that apply each event once through an i
 
 A service wires it at start-up:
 
-    link = NatsLink(settings.NATS_URL, settings.DOCKYARD_EVENTS_STREAM, name=service); link.start()
+    link = NatsLink.from_settings(settings, service); link.start()
     tasks: OutboxRelay(pool, link).run(), EventConsumer(pool, link, name, subjects, handler).run()
 
 and at shutdown cancels the tasks, then `await link.close()`.

@@ -24,7 +24,7 @@ from dockyard_kit.events.relay import OutboxRelay
 
 async def run_relay(settings: config.Settings, service: str) -> None:
     pool = await db.create_pool(settings, service)
-    link = NatsLink(settings.NATS_URL, settings.DOCKYARD_EVENTS_STREAM, name=f"{service}-relay")
+    link = NatsLink.from_settings(settings, service, name=f"{service}-relay")
     link.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -2,6 +2,17 @@
 
 The link connects in the background and never gives up, so a service starts (and reports NATS as
 down) while NATS is away, and its relay and consumers resume on their own when it is back.
+
+Each service connects as its own NATS user (DOCKYARD_NATS_USER, DOCKYARD_NATS_PASSWORD[_FILE]), and
+its replies arrive under an inbox of its own, `_INBOX.<service>.>`. What such a user must be allowed
+(`service_permissions`; the embedded stack writes exactly that, an operator's server should too):
+  publish: dockyard.<service>.>            its own events, and nobody else's
+           $JS.API.STREAM.{CREATE,UPDATE,INFO}.<stream>   every service sets the stream up
+           $JS.API.CONSUMER.CREATE.<stream>.*, $JS.API.CONSUMER.MSG.NEXT.<stream>.*   its consumers
+           $JS.ACK.<stream>.>              acknowledging what they fetched
+  subscribe: _INBOX.<service>.>            publish acks, API answers, fetched messages
+JetStream durable names are single subject tokens, so the consumer rights cannot be narrowed to a
+service's own durables by a wildcard; they are per stream.
 """
 
 import asyncio
@@ -13,7 +24,8 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 
-from dockyard_kit.events.outbox import ALL_SUBJECTS
+from dockyard_kit.config import Settings
+from dockyard_kit.events.outbox import ALL_SUBJECTS, SUBJECT_PREFIX
 
 log = logging.getLogger("dockyard.events")
 
@@ -27,11 +39,44 @@ PING_INTERVAL_SECONDS = 5
 _STREAM_NAME_IN_USE = 10058
 
 
+def inbox_prefix(service: str) -> str:
+    return f"_INBOX.{service}"
+
+
+def service_permissions(service: str, stream: str) -> dict:
+    """The NATS permissions of `service`'s user (nats-server's `permissions` block)."""
+    return {
+        "publish": {
+            "allow": [
+                f"{SUBJECT_PREFIX}.{service}.>",
+                *(f"$JS.API.STREAM.{verb}.{stream}" for verb in ("CREATE", "UPDATE", "INFO")),
+                f"$JS.API.CONSUMER.CREATE.{stream}.*",
+                f"$JS.API.CONSUMER.MSG.NEXT.{stream}.*",
+                f"$JS.ACK.{stream}.>",
+            ]
+        },
+        "subscribe": {"allow": [f"{inbox_prefix(service)}.>"]},
+    }
+
+
 class NatsLink:
-    def __init__(self, url: str, stream: str, *, name: str = "dockyard") -> None:
+    def __init__(
+        self,
+        url: str,
+        stream: str,
+        *,
+        name: str = "dockyard",
+        user: str | None = None,
+        password: str | None = None,
+        # Where replies arrive (the client library's default unless the user's rights say otherwise).
+        inbox: str = "_INBOX",
+    ) -> None:
         self.url = url
         self.stream = stream
         self.name = name
+        self.user = user
+        self.password = password
+        self.inbox = inbox
         self.client = nats.NATS()
         self.js: JetStreamContext = self.client.jetstream()
         # Bumped on every (re)connect: users redo server-side set-up (stream, consumers) when it moves,
@@ -41,6 +86,21 @@ class NatsLink:
         self._stream_generation = -1
         self._up = asyncio.Event()
         self._connecting: asyncio.Task | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, service: str, *, name: str | None = None) -> "NatsLink":
+        """The link of `service`, as its own NATS user when one is configured."""
+        password = settings.DOCKYARD_NATS_PASSWORD
+        if settings.DOCKYARD_NATS_PASSWORD_FILE is not None:
+            password = settings.DOCKYARD_NATS_PASSWORD_FILE.read_text().strip()
+        return cls(
+            settings.NATS_URL,
+            settings.DOCKYARD_EVENTS_STREAM,
+            name=name or service,
+            user=settings.DOCKYARD_NATS_USER or None,
+            password=password,
+            inbox=inbox_prefix(service),
+        )
 
     @property
     def connected(self) -> bool:
@@ -55,6 +115,9 @@ class NatsLink:
             await self.client.connect(
                 [url.strip() for url in self.url.split(",")],
                 name=self.name,
+                user=self.user,
+                password=self.password,
+                inbox_prefix=self.inbox,
                 max_reconnect_attempts=-1,  # also retries the first connection for ever
                 reconnect_time_wait=RECONNECT_WAIT_SECONDS,
                 connect_timeout=2,

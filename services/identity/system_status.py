@@ -2,7 +2,8 @@
 
 `summarize` is the pure part (what the page says, given what each service answered); `Peers` asks
 the services, each call bounded by a short deadline so a dead service shows up as UNREACHABLE
-instead of stalling the page.
+instead of stalling the page. ComponentService is internal: identity calls it with its own service
+credential (dockyard_kit/service_auth.py).
 """
 
 import asyncio
@@ -13,6 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
 from dockyard_kit.config import SERVICES, Settings
+from dockyard_kit.service_auth import ServiceCredentials
 
 PEER_DEADLINE_SECONDS = 1.5
 
@@ -69,6 +71,7 @@ class Peers:
 
     def __init__(self, settings: Settings) -> None:
         self.channels = {name: grpc.aio.insecure_channel(settings.service_address(name)) for name in SERVICES}
+        self.credentials = ServiceCredentials.from_settings(settings, "identity")
 
     async def report(self, service: str) -> PeerReport:
         channel = self.channels[service]
@@ -77,7 +80,9 @@ class Peers:
                 health_pb2.HealthCheckRequest(), timeout=PEER_DEADLINE_SECONDS
             )
             component = system_pb2_grpc.ComponentServiceStub(channel).GetComponentStatus(
-                system_pb2.GetComponentStatusRequest(), timeout=PEER_DEADLINE_SECONDS
+                system_pb2.GetComponentStatusRequest(),
+                metadata=self.credentials.metadata(service),
+                timeout=PEER_DEADLINE_SECONDS,
             )
             health_answer, component_answer = await asyncio.gather(check, component)
         except grpc.aio.AioRpcError:

@@ -24,7 +24,7 @@ import pytest
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard_kit.auth import REVOKED_USER
-from dockyard_kit.stack.components import free_port
+from dockyard_kit.stack.components import Nats, free_port
 from tests.support.accounts import Account, create_account, login, setup_admin
 from tests.support.calls import TIMEOUT, bearer, rest
 from tests.support.paths import REPO_ROOT
@@ -47,6 +47,8 @@ def stack_environment(stack) -> dict[str, str]:
         "POSTGRES_USER": "postgres",
         "POSTGRES_PASSWORD_FILE": str(stack.data_dir / "postgres" / "postgres-password"),
         "NATS_URL": re.search(r"NATS JetStream on (nats://\S+)", output)[1],
+        "DOCKYARD_NATS_USER": Nats.ADMIN_USER,
+        "DOCKYARD_NATS_PASSWORD_FILE": str(Nats.password_file_in(stack.data_dir, Nats.ADMIN_USER)),
         "DOCKYARD_SECRET_KEY_FILE": str(stack.data_dir / "secret.key"),
         **{f"DOCKYARD_{name.upper()}_ADDR": address for name, address in stack.addresses.items()},
     }

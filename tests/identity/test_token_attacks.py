@@ -1,7 +1,7 @@
 """Each token attack is refused at the edge (HTTP 401 and gRPC UNAUTHENTICATED through Envoy) and by
 the identity service itself, called over gRPC without the gateway (issue 3, "Authentication
 everywhere"). The other services have no RPC that needs a token yet; their service-to-service
-ComponentService must stay callable without one.
+ComponentService answers a service credential instead (tests/test_service_credentials.py).
 
 The forgeries that need identity's own key (a wrong audience, a wrong issuer, a genuinely expired
 token) are signed by identity's TokenIssuer, run here as an operator could run it: with the stack's
@@ -18,7 +18,9 @@ import pytest
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
 from dockyard_kit.auth import CLOCK_LEEWAY_SECONDS, EXPIRED_TOKEN, INVALID_TOKEN, MISSING_TOKEN
+from dockyard_kit.config import Settings
 from dockyard_kit.crypto import KeyRing
+from dockyard_kit.service_auth import ServiceCredentials
 from services.identity.domain.tokens import AccessGrant, TokenIssuer
 from services.identity.settings import IdentitySettings
 from tests.support.accounts import login, setup_admin
@@ -140,11 +142,16 @@ def test_public_methods_need_no_token_and_ignore_a_bad_one(stack, identity_chann
     assert rest(stack.port, "GET", "/v1/system/status")[0] == 200
 
 
-def test_component_status_stays_callable_between_services_without_a_token(stack):
+def test_component_status_stays_callable_between_services_with_a_service_credential(stack):
+    credentials = ServiceCredentials.from_settings(
+        Settings(DOCKYARD_SECRET_KEY_FILE=stack.data_dir / "secret.key"), "identity"
+    )
     for service in ("identity", "projects", "deployer", "audit"):
         with grpc.insecure_channel(stack.addresses[service]) as channel:
             status = system_pb2_grpc.ComponentServiceStub(channel).GetComponentStatus(
-                system_pb2.GetComponentStatusRequest(), timeout=TIMEOUT
+                system_pb2.GetComponentStatusRequest(),
+                metadata=credentials.metadata(service),
+                timeout=TIMEOUT,
             )
         assert status.service == service
 

@@ -15,6 +15,7 @@ from dockyard.identity.v1 import events_pb2 as identity_events
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.events import new_event
+from dockyard_kit.stack.components import Nats
 from tests.projects.support import create, outbox, sql, unique
 from tests.support.accounts import create_account
 from tests.support.calls import TIMEOUT, payload, rest
@@ -102,7 +103,10 @@ def publish(stack, event: Event) -> None:
     url = re.search(r"NATS JetStream on (nats://\S+)", stack.output())[1]
 
     async def send():
-        client = await nats.connect(url)
+        admin = Nats.ADMIN_USER
+        client = await nats.connect(
+            url, user=admin, password=Nats.password_file_in(stack.data_dir, admin).read_text()
+        )
         try:
             await client.jetstream().publish(
                 event.subject, event.SerializeToString(), headers={"Nats-Msg-Id": str(uuid.uuid4())}
