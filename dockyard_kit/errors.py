@@ -7,7 +7,6 @@ Bad input is never INTERNAL, and INTERNAL never carries internals, only the requ
 
 import contextlib
 import dataclasses
-import importlib
 import logging
 import re
 
@@ -15,6 +14,8 @@ import asyncpg
 import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
+
+from dockyard_kit import service_modules
 
 log = logging.getLogger("dockyard.errors")
 
@@ -109,22 +110,11 @@ class ConstraintMessage:
         return self.error(message)
 
 
-# The module of a service's package with its constraint wording: MESSAGES, constraint name ->
-# ConstraintMessage. Constraints not listed get the generic wording of from_database_error.
-MESSAGES_MODULE = "constraint_messages"
-
-
 def registered_messages(service: str) -> dict[str, ConstraintMessage]:
-    """The constraint wording `services.<service>.constraint_messages` registers; none when the
-    service has no such module. Imported by name: the kit imports no service."""
-    name = f"services.{service}.{MESSAGES_MODULE}"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name not in (name, f"services.{service}", "services"):
-            raise
-        return {}
-    return dict(module.MESSAGES)
+    """The wording a service registers for its constraints: MESSAGES (constraint name ->
+    ConstraintMessage) in services/<service>/constraint_messages.py; none without that module.
+    Constraints not listed get the generic wording of from_database_error."""
+    return dict(service_modules.registered(service, "constraint_messages", "MESSAGES") or {})
 
 
 class ConstraintFields:

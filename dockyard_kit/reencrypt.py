@@ -233,7 +233,7 @@ def services_with_columns(names: list[str] | None) -> dict[str, tuple[SealedColu
     register some."""
     found = {}
     for name in names or registry.SERVICE_NAMES:
-        columns = registered_columns(registry.entry(name).package)
+        columns = registered_columns(name)
         if columns:
             found[name] = columns
     return found

@@ -10,13 +10,10 @@ and moves every value to the current master key after a rotation.
 
 import base64
 import dataclasses
-import importlib
 import uuid
 
+from dockyard_kit import service_modules
 from dockyard_kit.crypto import KeyRing, decrypt, encrypt, key_id_of, reencrypt
-
-# The module of a service's package that lists its encrypted columns.
-COLUMNS_MODULE = "sealed_columns"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,17 +31,10 @@ class SealedColumn:
     skipped_rows: str = ""
 
 
-def registered_columns(package: str) -> tuple[SealedColumn, ...]:
-    """The encrypted columns a service's package registers (`<package>.sealed_columns.COLUMNS`);
-    none when it has no such module. Imported by name: the kit imports no service."""
-    name = f"{package}.{COLUMNS_MODULE}"
-    try:
-        module = importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name != name:
-            raise
-        return ()
-    return tuple(module.COLUMNS)
+def registered_columns(service: str) -> tuple[SealedColumn, ...]:
+    """The encrypted columns a service registers: COLUMNS in services/<service>/sealed_columns.py;
+    none without that module."""
+    return tuple(service_modules.registered(service, "sealed_columns", "COLUMNS") or ())
 
 
 @dataclasses.dataclass(frozen=True)

@@ -47,10 +47,10 @@ def test_reseal_moves_only_values_under_an_older_key():
 
 
 def test_the_command_finds_the_columns_a_service_registers():
-    columns = registered_columns("services.projects")
+    columns = registered_columns("projects")
     assert ("env_vars", "value") in {(sealed.table, sealed.column) for sealed in columns}
     assert all(isinstance(sealed, SealedColumn) for sealed in columns)
-    assert registered_columns("services.identity") == ()
+    assert registered_columns("identity") == ()
     assert list(reencrypt.services_with_columns(None)) == ["projects"]
 
 
