@@ -170,22 +170,27 @@ def _key_values(detail: str) -> dict[str, str]:
     return dict(zip(columns, values, strict=True)) if len(values) == len(columns) else {}
 
 
-def word_constraint(exc: asyncpg.PostgresError, messages: dict[str, ConstraintMessage]) -> DomainError | None:
-    """The service's wording (`messages`) of the constraint `exc` violates; None when it has none."""
+def word_constraint(
+    exc: asyncpg.PostgresError, messages: dict[str, ConstraintMessage], values: dict[str, str] | None = None
+) -> DomainError | None:
+    """The service's wording (`messages`) of the constraint `exc` violates, its key's values from
+    the violation's detail or from `values`; None when it has none."""
     constraint = getattr(exc, "constraint_name", None) or ""
     if constraint not in messages or not isinstance(exc, _CONSTRAINT_ERRORS):
         return None
-    return messages[constraint].worded(_key_values(getattr(exc, "detail", "") or ""))
+    return messages[constraint].worded({**_key_values(getattr(exc, "detail", "") or ""), **(values or {})})
 
 
 @contextlib.contextmanager
-def constraint_wording(messages: dict[str, ConstraintMessage]):
+def constraint_wording(messages: dict[str, ConstraintMessage], **values: str):
     """Around statements whose callers expect domain errors: a constraint listed in `messages`
-    raises its wording there, the error the interceptor would map it to at the end of the RPC."""
+    raises its wording there, the error the interceptor would map it to at the end of the RPC.
+    `values`: the key's values as the caller has them, for a message naming a free-text value the
+    detail cannot be split on."""
     try:
         yield
     except _CONSTRAINT_ERRORS as exc:
-        worded = word_constraint(exc, messages)
+        worded = word_constraint(exc, messages, values)
         if worded is None:
             raise
         raise worded from None

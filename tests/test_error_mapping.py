@@ -4,11 +4,13 @@ them)."""
 
 import asyncpg
 import grpc
+import pytest
 
 from dockyard_kit.errors import (
     AlreadyExists,
     ConstraintFields,
     ConstraintMessage,
+    constraint_wording,
     from_database_error,
     registered_messages,
 )
@@ -92,3 +94,13 @@ async def test_the_service_registers_its_wording_by_convention():
         "email",
         "email is already in use",
     )
+
+
+def test_the_caller_can_give_a_free_text_value_the_detail_cannot_be_split_on():
+    violation = unique_violation("Key (project_id, name)=(1, web, api) already exists.", "uq_widgets_name")
+    with pytest.raises(AlreadyExists) as raised, constraint_wording(WIDGET_NAME, name="web, api"):
+        raise violation
+    assert (raised.value.field, raised.value.message) == ("name", "widget 'web, api' is taken")
+    other = unique_violation("Key (project_id, name)=(1, web) already exists.")
+    with pytest.raises(asyncpg.UniqueViolationError), constraint_wording(WIDGET_NAME, name="web"):
+        raise other  # not listed: left for the interceptor's generic wording

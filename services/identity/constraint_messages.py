@@ -14,4 +14,8 @@ MESSAGES = {
     "uq_team_members_user_team": ConstraintMessage(
         AlreadyExists, "that user is already a member of this team", field="user_id"
     ),
+    # Unique among the owner's live tokens (migration 0005).
+    "uq_api_tokens_user_live_name": ConstraintMessage(
+        AlreadyExists, "you already have an API token named {name!r}", field="token.name"
+    ),
 }

@@ -21,7 +21,7 @@ import asyncpg
 
 from dockyard_kit import db
 from dockyard_kit.auth import READ_ONLY, SCOPES, Caller
-from dockyard_kit.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Unauthenticated
+from dockyard_kit.errors import InvalidArgument, NotFound, PermissionDenied, Unauthenticated
 from services.identity.domain import events
 from services.identity.domain.access import check_identity_call
 from services.identity.domain.sessions import hash_token
@@ -111,21 +111,18 @@ async def create(
         name=name, scope=scope, project_ids=project_ids, expires_at=expires_at, now=utcnow()
     )
     secret = SECRET_PREFIX + secrets.token_urlsafe(32)
-    try:
-        async with db.transaction(pool) as conn:
-            row = await store.insert_api_token(
-                conn,
-                user_id=uuid.UUID(caller.user_id),
-                name=new.name,
-                token_hash=hash_token(secret),
-                prefix=secret[:SHOWN_PREFIX_LENGTH],
-                scope=new.scope,
-                project_ids=list(new.project_ids),
-                expires_at=new.expires_at,
-            )
-            await events.api_token_event(conn, "created", row, actor=caller.user_id)
-    except asyncpg.UniqueViolationError:
-        raise AlreadyExists(f"you already have an API token named {new.name!r}", field="token.name") from None
+    async with db.transaction(pool) as conn:
+        row = await store.insert_api_token(
+            conn,
+            user_id=uuid.UUID(caller.user_id),
+            name=new.name,
+            token_hash=hash_token(secret),
+            prefix=secret[:SHOWN_PREFIX_LENGTH],
+            scope=new.scope,
+            project_ids=list(new.project_ids),
+            expires_at=new.expires_at,
+        )
+        await events.api_token_event(conn, "created", row, actor=caller.user_id)
     return row, secret
 
 

@@ -5,6 +5,9 @@ import uuid
 
 import asyncpg
 
+from dockyard_kit.errors import constraint_wording
+from services.identity.constraint_messages import MESSAGES
+
 _COLUMNS = "id, user_id, name, prefix, scope, project_ids, expires_at, created_at, last_used_at, revoked_at"
 
 
@@ -19,17 +22,19 @@ async def insert_api_token(
     project_ids: list[uuid.UUID],
     expires_at: datetime.datetime,
 ) -> asyncpg.Record:
-    return await conn.fetchrow(
-        "INSERT INTO api_tokens (user_id, name, token_hash, prefix, scope, project_ids, expires_at)"
-        f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS}",
-        user_id,
-        name,
-        token_hash,
-        prefix,
-        scope,
-        project_ids,
-        expires_at,
-    )
+    # The name is free text: its value is given, not read back from the violation's detail.
+    with constraint_wording(MESSAGES, name=name):
+        return await conn.fetchrow(
+            "INSERT INTO api_tokens (user_id, name, token_hash, prefix, scope, project_ids, expires_at)"
+            f" VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS}",
+            user_id,
+            name,
+            token_hash,
+            prefix,
+            scope,
+            project_ids,
+            expires_at,
+        )
 
 
 async def list_active(conn: asyncpg.Connection, user_id: uuid.UUID) -> list[asyncpg.Record]:
