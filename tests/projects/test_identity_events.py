@@ -105,7 +105,7 @@ def publish(stack, event: Event) -> None:
     async def send():
         admin = Nats.ADMIN_USER
         client = await nats.connect(
-            url, user=admin, password=Nats.password_file_in(stack.data_dir, admin).read_text()
+            url, user=admin, password=Nats.password_file_in(stack.data_dir, admin).read_text().strip()
         )
         try:
             await client.jetstream().publish(
