@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import grpc
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
-from dockyard_kit.config import SERVICES
+from dockyard_kit.registry import SERVICE_NAMES
 from dockyard_kit.stack.components import free_port
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -27,7 +27,7 @@ class Platform:
     def __init__(self, data_dir: pathlib.Path) -> None:
         self.data_dir = data_dir
         self.gateway = f"127.0.0.1:{free_port()}"
-        self.addresses = {name: f"127.0.0.1:{free_port()}" for name in SERVICES}
+        self.addresses = {name: f"127.0.0.1:{free_port()}" for name in SERVICE_NAMES}
         self.postgres_port = free_port()
         env = {
             **os.environ,

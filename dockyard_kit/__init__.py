@@ -1,7 +1,16 @@
 """The service kit: the runtime every Dockyard service is built on.
 
-configuration (config), the database pool and per-service role bootstrap (db), Alembic at start-up
-(migrations), the gRPC server with health, reflection, interceptors and graceful shutdown (server,
-interceptors, errors), JSON logs (logs), metrics (metrics), the events backbone (events/), and the
-embedded stack that `make run` and the tests start (stack/).
+- the services and their settings: registry (the one list of services), config (environment),
+  contract (what the descriptor set says: served_by, internal, public methods, HTTP rules);
+- the database: db (roles, schemas, pool, the database-unavailable errors), migrations (Alembic at
+  start-up: the kit's own chain in kit_migrations/, then the service's), sql and pagination;
+- the gRPC server: server (ServiceSpec, health, reflection, start-up, draining shutdown),
+  interceptors and errors (request ids, status mapping, constraint wording, access logs, metrics),
+  servicer (the handlers' base), protoconv (requests and field masks), component (each process's
+  status), logs;
+- who calls: auth and jwks (access tokens), access (the effective role), revocations (the
+  deny-list), service_auth (service credentials for internal services);
+- secrets: crypto (AES-256-GCM key ring), sealing (sealed columns), reencrypt (key rotation);
+- service_modules (what a service registers by convention), events/ (outbox, emitter, relay,
+  consumers, inbox, parked events) and stack/ (the embedded platform of `make run` and the tests).
 """

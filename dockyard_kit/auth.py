@@ -34,6 +34,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 from dockyard.api.v1 import options_pb2
+from dockyard_kit.config import CLOCK_LEEWAY_SECONDS
 from dockyard_kit.errors import PermissionDenied, Unauthenticated, Unavailable
 from dockyard_kit.jwks import JwksUnavailable
 
@@ -89,8 +90,6 @@ def require_caller() -> Caller:
 # -- verifying access tokens ---------------------------------------------------------------------
 
 ALGORITHM = "ES256"
-# Tolerated clock difference between identity and a verifier (Envoy uses the same).
-CLOCK_LEEWAY_SECONDS = 5
 # The longest lifetime DOCKYARD_ACCESS_TOKEN_TTL_SECONDS allows.
 MAX_TOKEN_LIFETIME_SECONDS = 86400
 # Far above any token identity issues; parsing stops here.

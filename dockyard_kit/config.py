@@ -24,8 +24,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dockyard_kit import registry
 
-SERVICES = registry.SERVICE_NAMES
-
 Port = Annotated[int, Field(ge=1, le=65535)]
 
 # Tolerated clock difference between identity and a verifier of its tokens (services and the gateway).
@@ -94,7 +92,7 @@ class Settings(_ServiceAddresses):
     DOCKYARD_SECRET_KEY: str | None = None
     DOCKYARD_SECRET_KEY_FILE: pathlib.Path | None = None
     # After a rotation: the previous master secrets, one per line, still used to decrypt values
-    # until `python -m services.projects reencrypt` has moved them to the current one.
+    # until `python -m dockyard_kit.reencrypt` has moved them to the current one.
     DOCKYARD_PREVIOUS_SECRET_KEYS_FILE: pathlib.Path | None = None
 
     # Access tokens: who issues them and for whom (identity signs them, every service and the

@@ -12,6 +12,18 @@ import asyncpg
 
 from dockyard_kit.config import Settings
 
+# The database, not the request, failed: the link is down or the server refuses connections.
+DATABASE_UNAVAILABLE = (
+    OSError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+)
+# What a background loop survives and retries: the database unavailable, or any error it reports.
+DATABASE_ERRORS = (*DATABASE_UNAVAILABLE, asyncpg.PostgresError)
+
 # Serialises role/schema bootstrap across replicas and services starting at once.
 BOOTSTRAP_LOCK_KEY = 0x646F636B  # "dock"
 

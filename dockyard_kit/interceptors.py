@@ -14,7 +14,7 @@ import grpc
 from grpc.aio import AbortError
 from prometheus_client import Counter, Histogram
 
-from dockyard_kit import errors
+from dockyard_kit import db, errors
 from dockyard_kit.auth import Authenticator, InvalidToken, current_caller
 
 log = logging.getLogger("dockyard.rpc")
@@ -197,7 +197,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             mapped = await errors.from_database_error(exc, self.pool_provider(), self.constraint_fields)
             if mapped is not None:
                 return mapped
-        if isinstance(exc, OSError | TimeoutError | asyncpg.InterfaceError):
+        if isinstance(exc, db.DATABASE_UNAVAILABLE):
             log.warning(
                 "dependency unavailable",
                 extra={"request_id": info.request_id, "method": info.method, "error": type(exc).__name__},

@@ -17,7 +17,7 @@ import logging
 import pathlib
 
 import sqlalchemy as sa
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -162,3 +162,9 @@ async def current_revision(conn, schema: str) -> Revisions:
 def migrating_schema() -> str:
     """Inside a revision: the schema being migrated (the kit's revisions serve every service)."""
     return context.config.attributes["schema"]
+
+
+def execute_each(statements: list[str]) -> None:
+    """Inside a revision: run SQL statements in order (a revision written as plain SQL)."""
+    for statement in statements:
+        op.execute(statement)

@@ -252,7 +252,7 @@ async def run(settings: config.Settings, services: dict, *, batch_size: int, dry
         except CannotReencrypt as exc:
             errors.print(f"[red]error:[/] cannot re-encrypt {exc}", highlight=False)
             return 1
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except db.DATABASE_ERRORS as exc:
             errors.print(
                 f"[red]error:[/] the {service} database is not usable as role {db.role_name(service)}: {exc}"
                 "\n(its password derives from the current master secret: start the services with the new"

@@ -21,9 +21,9 @@ from prometheus_client import Gauge
 from sqlalchemy.dialects import postgresql
 
 from dockyard.events.v1.envelope_pb2 import Event
+from dockyard_kit.db import DATABASE_ERRORS
 from dockyard_kit.errors import Unavailable
 from dockyard_kit.events import EventConsumer, NatsLink, event_type, subject_for
-from dockyard_kit.events.consumer import DATABASE_UNAVAILABLE
 
 log = logging.getLogger("dockyard.auth")
 
@@ -121,7 +121,7 @@ class RevokedUsers:
                 if failing:
                     log.info("deny-list reloaded again", extra={"revoked_users": len(self._user_ids)})
                 failing = False
-            except (*DATABASE_UNAVAILABLE, asyncpg.PostgresError) as exc:
+            except DATABASE_ERRORS as exc:
                 if not failing:
                     log.warning("cannot reload the deny-list", extra={"error": repr(exc)})
                 failing = True

@@ -129,7 +129,7 @@ class ServiceRuntime:
                 self.pool = await db.create_pool(self.settings, self.name)
                 log.info("database ready", extra={"migration_head": str(self.database.head_revision)})
                 return
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except db.DATABASE_ERRORS as exc:
                 self.database = dataclasses.replace(self.database, reachable=False, error=_describe(exc))
                 log.warning(
                     "database not ready; retrying", extra={"error": _describe(exc), "retry_in_s": delay}

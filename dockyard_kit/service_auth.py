@@ -32,12 +32,11 @@ from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
 from dockyard_kit.auth import (
-    CLOCK_LEEWAY_SECONDS,
     INVALID_CREDENTIAL,
     SERVICE_CREDENTIAL_HEADER,
     InvalidToken,
 )
-from dockyard_kit.config import Settings
+from dockyard_kit.config import CLOCK_LEEWAY_SECONDS, Settings
 from dockyard_kit.crypto import master_key_id
 
 ALGORITHM = "HS256"

@@ -6,23 +6,23 @@ import asyncpg
 import pytest
 
 from dockyard_kit import db, migrations
-from dockyard_kit.config import SERVICES
+from dockyard_kit.registry import SERVICE_NAMES
 from services.projects.__main__ import SPEC as PROJECTS
 from tests.support.paths import REPO_ROOT
 from tests.support.processes import ServiceProcess
 
-SERVICE_MIGRATIONS = {name: REPO_ROOT / "services" / name / "migrations" for name in SERVICES}
+SERVICE_MIGRATIONS = {name: REPO_ROOT / "services" / name / "migrations" for name in SERVICE_NAMES}
 
 
 @pytest.fixture
 async def migrated(settings):
-    for name in SERVICES:
+    for name in SERVICE_NAMES:
         await db.bootstrap_service_role(settings, name)
         await migrations.upgrade_to_head(settings, name, SERVICE_MIGRATIONS[name])
     return settings
 
 
-@pytest.mark.parametrize(("own", "other"), list(itertools.permutations(SERVICES, 2)))
+@pytest.mark.parametrize(("own", "other"), list(itertools.permutations(SERVICE_NAMES, 2)))
 async def test_a_service_role_cannot_touch_another_schema(migrated, own, other):
     conn = await asyncpg.connect(**db.service_connection(migrated, own))
     try:
@@ -47,11 +47,11 @@ async def test_service_roles_are_plain_logins(migrated):
     try:
         rows = await conn.fetch(
             "SELECT rolname, rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = ANY($1)",
-            [f"dockyard_{name}" for name in SERVICES],
+            [f"dockyard_{name}" for name in SERVICE_NAMES],
         )
     finally:
         await conn.close()
-    assert {row["rolname"] for row in rows} == {f"dockyard_{name}" for name in SERVICES}
+    assert {row["rolname"] for row in rows} == {f"dockyard_{name}" for name in SERVICE_NAMES}
     assert not any(row["rolsuper"] or row["rolcreaterole"] or row["rolcreatedb"] for row in rows)
 
 

@@ -14,13 +14,13 @@ from google.protobuf import wrappers_pb2
 
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit import db, migrations
-from dockyard_kit.config import SERVICES
 from dockyard_kit.events import enqueue, new_event
+from dockyard_kit.registry import SERVICE_NAMES
 from dockyard_kit.revocations import RevokedUsers, apply_user_event
 from dockyard_kit.stack.components import PG_BIN
+from tests.support.paths import REPO_ROOT
 from tests.support.processes import ServiceProcess
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 # Made by 0.1's code (how: the dump's own header): every schema at its head then, a few rows in each.
 DUMP_AT_0_1 = pathlib.Path(__file__).parent / "data" / "schemas_at_0.1.sql"
 REVISIONS_AT_0_1 = {
@@ -29,7 +29,7 @@ REVISIONS_AT_0_1 = {
     "deployer": "0002_revoked_users",
     "audit": "0002_revoked_users",
 }
-MIGRATIONS = {name: REPO_ROOT / "services" / name / "migrations" for name in SERVICES}
+MIGRATIONS = {name: REPO_ROOT / "services" / name / "migrations" for name in SERVICE_NAMES}
 KIT_TABLES = {"outbox", "inbox", "parked_events", "revoked_users"}
 ALICE = uuid.UUID("00000000-0000-4000-8000-000000000001")
 BOB = uuid.UUID("00000000-0000-4000-8000-000000000002")  # disabled in every schema's deny-list
@@ -69,7 +69,7 @@ async def _schema_objects(settings) -> dict[str, dict[str, set[tuple]]]:
                 kind: {tuple(row) for row in await conn.fetch(query, name)}
                 for kind, query in SCHEMA_OBJECTS.items()
             }
-            for name in SERVICES
+            for name in SERVICE_NAMES
         }
     finally:
         await conn.close()
@@ -78,7 +78,7 @@ async def _schema_objects(settings) -> dict[str, dict[str, set[tuple]]]:
 async def _migrate_every_service(settings) -> dict[str, tuple[migrations.Revisions, migrations.Revisions]]:
     """What each service's start-up does to the database: role bootstrap, then both chains."""
     moves = {}
-    for name in SERVICES:
+    for name in SERVICE_NAMES:
         await db.bootstrap_service_role(settings, name)
         moves[name] = await migrations.upgrade_to_head(settings, name, MIGRATIONS[name])
     return moves
@@ -87,7 +87,7 @@ async def _migrate_every_service(settings) -> dict[str, tuple[migrations.Revisio
 @pytest.fixture
 async def database_at_0_1(postgres, settings):
     """The test's own database, restored from the 0.1 dump (roles first: the dump names them)."""
-    for name in SERVICES:
+    for name in SERVICE_NAMES:
         await db.bootstrap_service_role(settings, name)
     restore = ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", settings.POSTGRES_DATABASE, "-f", str(DUMP_AT_0_1)]
     _pg(postgres, "psql", *restore)
@@ -98,7 +98,7 @@ async def test_a_fresh_database_gets_the_kit_tables_in_every_schema(settings):
     moves = await _migrate_every_service(settings)
     conn = await _admin(settings)
     try:
-        for name in SERVICES:
+        for name in SERVICE_NAMES:
             head = migrations.head_revision(MIGRATIONS[name])
             assert moves[name] == (migrations.Revisions(), head)
             assert await migrations.current_revision(conn, name) == head
@@ -123,7 +123,7 @@ async def test_a_fresh_database_gets_the_kit_tables_in_every_schema(settings):
 async def test_a_database_made_by_0_1_upgrades_in_place_and_keeps_its_rows(database_at_0_1):
     settings = database_at_0_1
     moves = await _migrate_every_service(settings)
-    for name in SERVICES:
+    for name in SERVICE_NAMES:
         assert moves[name] == (
             migrations.Revisions(service=REVISIONS_AT_0_1[name]),
             migrations.head_revision(MIGRATIONS[name]),
@@ -155,7 +155,7 @@ async def test_a_database_made_by_0_1_upgrades_in_place_and_keeps_its_rows(datab
             await conn.fetchval("SELECT role FROM projects.user_roles WHERE user_id = $1", ALICE) == "admin"
         )
         # ...and the kit's, in every schema.
-        for name in SERVICES:
+        for name in SERVICE_NAMES:
             outbox = await conn.fetch(
                 f"SELECT id, published_at IS NULL AS pending FROM {name}.outbox ORDER BY id"
             )
@@ -172,7 +172,7 @@ async def test_a_database_made_by_0_1_upgrades_in_place_and_keeps_its_rows(datab
 
 async def test_the_adopted_kit_tables_work_as_the_service_uses_them(database_at_0_1):
     await _migrate_every_service(database_at_0_1)
-    for name in SERVICES:
+    for name in SERVICE_NAMES:
         await _use_the_kit_tables(database_at_0_1, name)
 
 
@@ -216,7 +216,7 @@ async def test_an_upgraded_database_has_the_schemas_a_fresh_one_gets(postgres, d
 
 
 def test_every_service_starts_and_serves_on_a_database_made_by_0_1(database_at_0_1, service_env):
-    processes = {name: ServiceProcess(f"services.{name}", service_env) for name in SERVICES}
+    processes = {name: ServiceProcess(f"services.{name}", service_env) for name in SERVICE_NAMES}
     try:
         for name, process in processes.items():
             process.wait_health("SERVING", timeout=90)
@@ -226,7 +226,7 @@ def test_every_service_starts_and_serves_on_a_database_made_by_0_1(database_at_0
             ], name
     finally:
         codes = [process.stop() for process in processes.values()]
-    assert codes == [0] * len(SERVICES)
+    assert codes == [0] * len(SERVICE_NAMES)
 
 
 @pytest.mark.parametrize("version_table", [migrations.KIT_VERSION_TABLE, migrations.SERVICE_VERSION_TABLE])

@@ -19,7 +19,8 @@ from dockyard_kit.auth import (
     USER_NOT_ALLOWED,
     InvalidToken,
 )
-from dockyard_kit.config import SERVICES, Settings
+from dockyard_kit.config import Settings
+from dockyard_kit.registry import SERVICE_NAMES
 from dockyard_kit.service_auth import LIFETIME_SECONDS, RENEW_BEFORE_SECONDS, ServiceCredentials
 from tests.support.accounts import login, setup_admin
 from tests.support.calls import TIMEOUT, bearer, rest
@@ -155,7 +156,7 @@ def refusal(answer) -> tuple[grpc.StatusCode, str]:
     return answer.code(), answer.details()
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", SERVICE_NAMES)
 def test_an_internal_service_answers_a_service_credential_only(stack, stack_credentials, user_token, service):
     assert refusal(component_status(stack, service)) == (grpc.StatusCode.UNAUTHENTICATED, MISSING_CREDENTIAL)
     assert refusal(component_status(stack, service, bearer(user_token))) == (
@@ -189,7 +190,7 @@ def test_the_gateway_routes_no_internal_service_even_with_a_credential(
     stack, gateway_channel, stack_credentials, user_token
 ):
     """With a genuine user token past Envoy's own check, and a genuine credential: no route."""
-    for service in SERVICES:
+    for service in SERVICE_NAMES:
         try:
             system_pb2_grpc.ComponentServiceStub(gateway_channel).GetComponentStatus(
                 system_pb2.GetComponentStatusRequest(),
@@ -213,4 +214,4 @@ def test_the_status_page_still_hears_from_every_service(stack):
             break
         assert time.monotonic() < deadline, body
         time.sleep(0.2)
-    assert set(services) == set(SERVICES)
+    assert set(services) == set(SERVICE_NAMES)

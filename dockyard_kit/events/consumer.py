@@ -20,24 +20,15 @@ from nats.aio.msg import Msg
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from dockyard.events.v1.envelope_pb2 import Event
-from dockyard_kit.db import transaction
+from dockyard_kit.db import DATABASE_ERRORS, DATABASE_UNAVAILABLE, transaction
 from dockyard_kit.events.nats import NatsLink
-from dockyard_kit.events.relay import DATABASE_ERRORS, next_backoff
+from dockyard_kit.events.relay import next_backoff
 
 log = logging.getLogger("dockyard.events")
 
 # Applies an event's effect with `conn`, inside the transaction that also records it in the inbox.
 Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
 
-# The database, not the handler, failed: retry without counting towards parking.
-DATABASE_UNAVAILABLE = (
-    OSError,
-    TimeoutError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.AdminShutdownError,
-)
 
 _CONSUMER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
@@ -180,6 +171,7 @@ class EventConsumer:
         try:
             async with transaction(self.pool) as conn:
                 await apply_once(conn, self.name, event, self.handler)
+        # The database, not the handler, failed: retry without counting towards parking.
         except DATABASE_UNAVAILABLE as exc:
             log.warning(
                 "database unavailable; event will be redelivered", extra={**context, "error": repr(exc)}

@@ -18,13 +18,13 @@ import asyncpg
 import nats.errors
 import nats.js.errors
 
+from dockyard_kit.db import DATABASE_ERRORS
 from dockyard_kit.events.nats import NatsLink
 from dockyard_kit.events.outbox import notify_channel
 
 log = logging.getLogger("dockyard.events")
 
 # Failures of the database or of the connection to it.
-DATABASE_ERRORS = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 _CLAIM = """
     SELECT id, event_id, subject, envelope FROM outbox

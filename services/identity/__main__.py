@@ -1,5 +1,5 @@
-"""The identity service: users, teams, sessions and tokens arrive with their issue; today it serves
-the platform's system status (it is the front door operators reach first)."""
+"""The identity service: users, teams, team members, sessions, API tokens and the JWT signing keys
+(JWKS); it also serves the platform's system status (it is the front door operators reach first)."""
 
 import pathlib
 

@@ -13,7 +13,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
-from dockyard_kit.config import SERVICES, Settings
+from dockyard_kit.config import Settings
+from dockyard_kit.registry import SERVICE_NAMES
 from dockyard_kit.service_auth import ServiceCredentials
 
 PEER_DEADLINE_SECONDS = 1.5
@@ -70,7 +71,9 @@ class Peers:
     """gRPC channels to every service (this one included), opened once and reused."""
 
     def __init__(self, settings: Settings) -> None:
-        self.channels = {name: grpc.aio.insecure_channel(settings.service_address(name)) for name in SERVICES}
+        self.channels = {
+            name: grpc.aio.insecure_channel(settings.service_address(name)) for name in SERVICE_NAMES
+        }
         self.credentials = ServiceCredentials.from_settings(settings, "identity")
 
     async def report(self, service: str) -> PeerReport:

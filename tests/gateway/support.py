@@ -21,9 +21,9 @@ from dockyard.identity.v1 import identity_pb2_grpc
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
 from dockyard_kit.stack.components import Envoy, free_port
 from gateway.envoy import write_config
+from tests.support.paths import REPO_ROOT
 from tests.support.tokens import Signer
 
-REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 FIXTURE_PROTOS = pathlib.Path(__file__).parent / "protos"
 FIXTURE_PACKAGE = "dockyard.audit.v1"
 CHECKED_AT = datetime.datetime(2026, 11, 23, 8, 0, 0, 123000, tzinfo=datetime.UTC)

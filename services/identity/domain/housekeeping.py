@@ -5,8 +5,7 @@ otherwise grow that table without bound). Expired signing keys go during key mai
 import asyncio
 import logging
 
-import asyncpg
-
+from dockyard_kit import db
 from dockyard_kit.server import ServiceRuntime
 from services.identity.domain import sessions, throttle
 from services.identity.domain.tokens import utcnow
@@ -25,6 +24,6 @@ async def purge_expired_credentials(runtime: ServiceRuntime) -> None:
             refresh_tokens = await sessions.purge_expired(runtime.pool, now)
             if counters or refresh_tokens:
                 log.info("purged", extra={"throttle_counters": counters, "refresh_tokens": refresh_tokens})
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except db.DATABASE_ERRORS as exc:
             log.warning("purge failed; retrying later", extra={"error": type(exc).__name__})
         await asyncio.sleep(PERIOD_SECONDS)

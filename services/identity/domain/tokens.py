@@ -50,7 +50,7 @@ PREPUBLISH = datetime.timedelta(days=1)
 # Verifiers accept tokens a little past exp when their clock is behind ours.
 CLOCK_LEEWAY = datetime.timedelta(seconds=60)
 # Longer than any verifier keeps a JWKS copy without refetching: Envoy keeps it 60 s and never
-# refetches on an unknown kid (gateway/generate.py); services refetch on one (dockyard_kit/jwks.py).
+# refetches on an unknown kid (gateway/envoy.py); services refetch on one (dockyard_kit/jwks.py).
 VERIFIER_CACHE_ALLOWANCE = datetime.timedelta(minutes=2)
 
 

@@ -1,5 +1,5 @@
 """SQL for identity.users. Records carry every column, the password hash included: it never leaves
-the service (rpc/convert.py builds responses and events without it). A constraint a write runs into
+the service (convert.py builds responses and events without it). A constraint a write runs into
 is worded in constraint_messages.py."""
 
 import json

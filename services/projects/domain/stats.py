@@ -6,6 +6,7 @@ import logging
 
 import asyncpg
 
+from dockyard_kit import db
 from dockyard_kit.server import ServiceRuntime
 from services.projects.store import projects as store
 
@@ -30,7 +31,7 @@ async def refresh_application_stats(runtime: ServiceRuntime) -> None:
         await asyncio.sleep(runtime.settings.DOCKYARD_STATS_REFRESH_SECONDS)
         try:
             await refresh_once(runtime.pool)
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except db.DATABASE_ERRORS as exc:
             log.warning(
                 "application_stats refresh failed; retrying later", extra={"error": type(exc).__name__}
             )

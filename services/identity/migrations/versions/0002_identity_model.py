@@ -4,7 +4,7 @@ API tokens, signing keys and login throttling.
 Revision ID: 0002_identity_model
 """
 
-from alembic import op
+from dockyard_kit.migrations import execute_each
 
 revision = "0002_identity_model"
 down_revision = None
@@ -179,10 +179,8 @@ DOWNGRADE = [
 
 
 def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
+    execute_each(UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    execute_each(DOWNGRADE)

@@ -9,7 +9,7 @@ which names the master key it was sealed under.
 Revision ID: 0003_projects_model
 """
 
-from alembic import op
+from dockyard_kit.migrations import execute_each
 
 revision = "0003_projects_model"
 down_revision = None
@@ -342,10 +342,8 @@ DOWNGRADE = [
 
 
 def upgrade() -> None:
-    for statement in UPGRADE:
-        op.execute(statement)
+    execute_each(UPGRADE)
 
 
 def downgrade() -> None:
-    for statement in DOWNGRADE:
-        op.execute(statement)
+    execute_each(DOWNGRADE)
