@@ -19,6 +19,7 @@ from dockyard_kit.errors import AlreadyExists, NotFound, PermissionDenied, Unaut
 from services.identity import convert
 from services.identity.domain import api_tokens, users
 from services.identity.domain.tokens import TokenIssuer, utcnow
+from services.identity.settings import IdentitySettings
 from tests.support.calls import call
 from tests.support.database import admin_database
 from tests.support.tokens import jwks, unverified, verify
@@ -44,7 +45,8 @@ def via_api_token(row, token_id: str) -> Caller:
 
 @pytest.fixture
 def issuer(settings) -> TokenIssuer:
-    return TokenIssuer(settings, KeyRing.from_settings(settings))
+    identity_settings = IdentitySettings(**settings.model_dump())
+    return TokenIssuer(identity_settings, KeyRing.from_settings(identity_settings))
 
 
 @pytest.fixture
