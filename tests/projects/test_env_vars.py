@@ -179,10 +179,10 @@ def test_secrets_are_sealed_masked_and_never_mirrored(stack, people, app, env_di
     )
     for event in outbox(stack, created["id"]):
         assert plaintext.encode() not in event.SerializeToString()
-    # Made plain, it is stored (and mirrored) in plaintext; made secret again, sealed again. (false
-    # is proto3's default, so the mask must name it.)
+    # Made plain by a manager, it is stored (and mirrored) in plaintext; made secret again, sealed
+    # again. (false is proto3's default, so the mask must name it.)
     status, plain = call(
-        stack, people.member, "PATCH", env_path(app, "/API_KEY?update_mask=is_secret"), {"is_secret": False}
+        stack, people.owner, "PATCH", env_path(app, "/API_KEY?update_mask=is_secret"), {"is_secret": False}
     )
     assert status == 200 and plain["value"] == plaintext
     assert raw_row(stack, app, "API_KEY")["value"] == plaintext and plaintext in mirror(stack, app)
@@ -195,6 +195,80 @@ def test_secrets_are_sealed_masked_and_never_mirrored(stack, people, app, env_di
     assert status == 200 and raw_row(stack, app, "API_KEY")["value"] != "rotated-value"
     status, revealed = call(stack, people.owner, "POST", env_path(app, "/API_KEY:reveal"), {})
     assert status == 200 and revealed["value"] == "rotated-value"
+
+
+def unseal(stack, account, app: dict, key: str, body: dict | None = None) -> tuple[int, dict]:
+    """PATCH `key` to a plain variable (with `body`'s other fields); false is proto3's default, so
+    the mask names is_secret."""
+    mask = ",".join(["is_secret", *(body or {})])
+    return call(
+        stack,
+        account,
+        "PATCH",
+        env_path(app, f"/{key}?update_mask={mask}"),
+        {"is_secret": False, **(body or {})},
+    )
+
+
+def test_a_member_cannot_make_a_secret_plain_without_a_new_value(stack, people, app, env_direct):
+    plaintext = "kept-secret-" + uuid.uuid4().hex
+    status, created = call(
+        stack, people.owner, "POST", env_path(app), {"key": "DB_PASS", "value": plaintext, "is_secret": True}
+    )
+    assert status == 200, created
+    sealed = raw_row(stack, app, "DB_PASS")
+    events_before = outbox(stack, created["id"])
+    status, body = unseal(stack, people.member, app, "DB_PASS")
+    assert status == 403 and "is_secret" in body["message"] and "manager" in body["message"], body
+    assert plaintext not in str(body)
+    error = rpc_error(
+        env_direct.UpdateEnvVar,
+        projects_pb2.UpdateEnvVarRequest(
+            application_id=app["id"],
+            env_var=projects_pb2.EnvVar(key="DB_PASS", is_secret=False),
+            update_mask=field_mask_pb2.FieldMask(paths=["is_secret"]),
+        ),
+        people.member.metadata,
+    )
+    assert error.code() == DENIED and plaintext not in error.details()
+    assert raw_row(stack, app, "DB_PASS") == sealed  # still sealed, never mirrored
+    assert plaintext not in mirror(stack, app)
+    assert outbox(stack, created["id"]) == events_before  # no event either
+    # With a new value in the same update nothing of the old secret is produced: a member may.
+    status, replaced = unseal(stack, people.member, app, "DB_PASS", {"value": "public-now"})
+    assert status == 200 and (replaced["value"], replaced.get("is_secret", False)) == ("public-now", False)
+    assert raw_row(stack, app, "DB_PASS")["value"] == "public-now"
+    assert [e.type for e in outbox(stack, created["id"])][len(events_before) :] == [
+        "projects.env_var.updated"
+    ]
+    for event in outbox(stack, created["id"]):
+        assert plaintext.encode() not in event.SerializeToString()
+
+
+def test_a_manager_making_a_secret_plain_is_a_reveal(stack, people, app):
+    plaintext = "to-be-shown-" + uuid.uuid4().hex
+    status, created = call(
+        stack, people.member, "POST", env_path(app), {"key": "SHOWN", "value": plaintext, "is_secret": True}
+    )
+    assert status == 200, created
+    status, plain = unseal(stack, people.owner, app, "SHOWN")
+    assert status == 200 and (plain["value"], plain.get("is_secret", False)) == (plaintext, False), plain
+    events = outbox(stack, created["id"])
+    assert [e.type for e in events] == [
+        "projects.env_var.created",
+        "projects.secret.revealed",
+        "projects.env_var.updated",
+    ]
+    revealed = payload(events[1], events_pb2.SecretRevealed)
+    assert (events[1].actor_user_id, revealed.resource_type, revealed.what) == (
+        people.owner.id,
+        "env_var",
+        "SHOWN",
+    )
+    updated = payload(events[2], events_pb2.EnvVarChanged).env_var
+    assert (updated.is_secret, updated.value) == (False, MASK)  # the event never carries the old secret
+    for event in events:
+        assert plaintext.encode() not in event.SerializeToString()
 
 
 def test_reveal_is_for_managers_and_is_an_event(stack, people, app, env_gateway, identity_channel):

@@ -2,8 +2,8 @@
 project row, the caller's role in its team) is loaded by `authorize`.
 
 Levels, lowest first: READ (see it), WRITE (change applications, env vars, volumes, domains,
-databases; deploy), MANAGE (change the project itself, reveal secrets, purge), OWN (delete the
-project). The project's owner and platform super_admin/admin hold OWN; team owners and admins
+databases; deploy), MANAGE (change the project itself, reveal secrets, make a secret plain
+without replacing its value, purge), OWN (delete the project, move it to another team). The project's owner and platform super_admin/admin hold OWN; team owners and admins
 MANAGE, members WRITE, viewers READ. A platform viewer or a read-only token never gets past READ; a
 project-limited token sees nothing outside its projects. Below READ the project does not exist for
 the caller: NOT_FOUND, the same answer as for an id nobody has.
@@ -48,9 +48,9 @@ def project_level(caller: Caller, owner_id: uuid.UUID, project_id: uuid.UUID, te
     return level
 
 
-def check(caller: Caller, project, needed: Level, not_found: DomainError) -> None:
-    """Raises `not_found` below READ, PERMISSION_DENIED below `needed`. `project` has id, owner_id
-    and team_role (the caller's role in the project's team, or None)."""
+def check(caller: Caller, project, needed: Level, not_found: DomainError, *, action: str = "this") -> None:
+    """Raises `not_found` below READ, PERMISSION_DENIED below `needed` (saying that `action` needs
+    it). `project` has id, owner_id and team_role (the caller's role in the project's team, or None)."""
     level = project_level(caller, project["owner_id"], project["id"], project["team_role"])
     if level == Level.NONE:
         raise not_found
@@ -60,7 +60,7 @@ def check(caller: Caller, project, needed: Level, not_found: DomainError) -> Non
                 "this token is read-only" if caller.scope == "read_only" else "a platform viewer never writes"
             )
             raise PermissionDenied(reason)
-        raise PermissionDenied(f"this needs {_NEEDS[needed]}")
+        raise PermissionDenied(f"{action} needs {_NEEDS[needed]}")
 
 
 def project_not_found(project_id: uuid.UUID) -> NotFound:
@@ -68,15 +68,22 @@ def project_not_found(project_id: uuid.UUID) -> NotFound:
 
 
 async def authorize(
-    conn: asyncpg.Connection, caller: Caller, project_id: uuid.UUID, needed: Level, not_found: DomainError
+    conn: asyncpg.Connection,
+    caller: Caller,
+    project_id: uuid.UUID,
+    needed: Level,
+    not_found: DomainError,
+    *,
+    action: str = "this",
 ):
     """The project (with the caller's team_role), locked FOR SHARE so it cannot be deleted under
     the change being made, once the caller holds `needed` on it; otherwise `not_found` or
-    PERMISSION_DENIED. Runs inside a caller transaction, so row-level security applies too."""
+    PERMISSION_DENIED (naming `action`). Runs inside a caller transaction, so row-level security
+    applies too."""
     project = await project_store.fetch_for_caller(conn, project_id, caller.user_id, lock=True)
     if project is None:
         raise not_found
-    check(caller, project, needed, not_found)
+    check(caller, project, needed, not_found, action=action)
     return project
 
 

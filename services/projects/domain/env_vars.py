@@ -1,7 +1,7 @@
 """Env vars: an application's environment, one key at a time or from .env text. Secret values are
 sealed at rest (dockyard_kit/sealing.py) and masked in every response and event (convert.py); only a
-manager may reveal one, and each reveal is a secret.revealed event. Changing env vars needs a live
-application."""
+manager may reveal one (RevealEnvVar, or making it plain without a new value), and each reveal is a
+secret.revealed event. Changing env vars needs a live application."""
 
 import re
 import uuid
@@ -14,9 +14,11 @@ from dockyard_kit.errors import InvalidArgument, NotFound
 from dockyard_kit.pagination import parse_page, split_page
 from dockyard_kit.sealing import Sealer
 from services.projects import convert
-from services.projects.domain import dotenv, events
+from services.projects.credentials import MASK
+from services.projects.domain import access, dotenv, events
 from services.projects.domain.access import Level
 from services.projects.domain.applications import authorize_application
+from services.projects.domain.applications import not_found as application_not_found
 from services.projects.store import env_vars as store
 from services.projects.store.session import caller_transaction
 
@@ -64,10 +66,23 @@ def parse_dotenv(text: str) -> dict[str, str]:
     return wanted
 
 
-async def _emit(conn: asyncpg.Connection, action: str, row, project_id, *, actor: str) -> None:
-    """env_var.<action> for `row`; the event names the project, which the row does not hold."""
-    event = events_pb2.EnvVarChanged(env_var=convert.env_var(row), project_id=str(project_id))
+async def _emit(
+    conn: asyncpg.Connection, action: str, row, project_id, *, actor: str, mask_value: bool = False
+) -> None:
+    """env_var.<action> for `row`; the event names the project, which the row does not hold.
+    `mask_value`: the value was a secret until this change, and events never carry one."""
+    env_var = convert.env_var(row)
+    if mask_value:
+        env_var.value = MASK
+    event = events_pb2.EnvVarChanged(env_var=env_var, project_id=str(project_id))
     await events.emit(conn, "env_var", action, row["id"], event, actor=actor)
+
+
+async def _emit_reveal(conn: asyncpg.Connection, row, project_id, *, actor: str) -> None:
+    revealed = events_pb2.SecretRevealed(
+        project_id=str(project_id), resource_type="env_var", resource_id=str(row["id"]), what=row["key"]
+    )
+    await events.emit(conn, "secret", "revealed", row["id"], revealed, actor=actor)
 
 
 def _stored(sealer: Sealer, env_var_id: uuid.UUID, value: str, is_secret: bool) -> str:
@@ -141,21 +156,35 @@ async def list_env_vars(
 async def update_env_var(
     pool: asyncpg.Pool, sealer: Sealer, caller: Caller, application_id: uuid.UUID, key: str, changes: dict
 ) -> asyncpg.Record:
-    """`changes`: value and/or is_secret. Making a variable secret seals its value; making it plain
-    stores the plaintext again."""
+    """`changes`: value and/or is_secret. Making a variable secret seals its value. Making a secret
+    plain with a new value stores that value; making it plain without one discloses the secret, so
+    it is a manager's reveal (a secret.revealed event, and the updated event masks the value)."""
     if "value" in changes:
         validate_value(changes["value"])
     async with caller_transaction(pool, caller) as conn:
         application = await authorize_application(
             conn, caller, application_id, Level.WRITE, live=True, lock=True
         )
+        project_id = application["project_id"]
         current = await _fetch(conn, application_id, key)
         is_secret = changes.get("is_secret", current["is_secret"])
+        unsealing = current["is_secret"] and not is_secret and "value" not in changes
+        if unsealing:
+            await access.authorize(
+                conn,
+                caller,
+                project_id,
+                Level.MANAGE,
+                application_not_found(application_id),
+                action=f"is_secret: making secret {key} plain without a new value reveals it, which",
+            )
         value = changes["value"] if "value" in changes else _plaintext(sealer, current)
         row = await store.update(
             conn, current["id"], value=_stored(sealer, current["id"], value, is_secret), is_secret=is_secret
         )
-        await _emit(conn, "updated", row, application["project_id"], actor=caller.user_id)
+        if unsealing:
+            await _emit_reveal(conn, row, project_id, actor=caller.user_id)
+        await _emit(conn, "updated", row, project_id, actor=caller.user_id, mask_value=unsealing)
     return row
 
 
@@ -219,11 +248,5 @@ async def reveal_env_var(
         application = await authorize_application(conn, caller, application_id, Level.MANAGE)
         row = await _fetch(conn, application_id, key)
         plaintext = _plaintext(sealer, row)
-        revealed = events_pb2.SecretRevealed(
-            project_id=str(application["project_id"]),
-            resource_type="env_var",
-            resource_id=str(row["id"]),
-            what=key,
-        )
-        await events.emit(conn, "secret", "revealed", row["id"], revealed, actor=caller.user_id)
+        await _emit_reveal(conn, row, application["project_id"], actor=caller.user_id)
     return row, plaintext
