@@ -9,8 +9,10 @@ import pytest
 from google.protobuf import field_mask_pb2, struct_pb2
 
 from dockyard.events.v1.envelope_pb2 import Event
+from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from tests.projects.support import create, outbox, sql_value, unique
+from tests.support.accounts import create_account
 from tests.support.calls import INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
 from tests.support.database import admin_database
 from tests.support.waiting import eventually
@@ -252,8 +254,6 @@ def test_delete_takes_everything_in_the_project_with_one_event_each(stack, peopl
 
 
 def test_a_team_admin_manages_but_only_the_owner_deletes(stack, people, identity_channel):
-    from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
-
     body = create(stack, people.owner, team_id=people.crew.id)
     identity_pb2_grpc.TeamServiceStub(identity_channel).UpdateTeamMember(
         identity_pb2.UpdateTeamMemberRequest(
@@ -283,3 +283,45 @@ def test_a_team_admin_manages_but_only_the_owner_deletes(stack, people, identity
             metadata=people.owner.metadata,
             timeout=TIMEOUT,
         )
+
+
+def test_only_the_owner_or_a_platform_admin_moves_a_project_to_another_team(stack, people, identity_channel):
+    # A team admin of crew who owns a team of their own, where they may attach projects.
+    mover = create_account(identity_channel, people.super_admin, unique("mover")[:20], "developer")
+    people.add_member(people.crew, mover.user, role="admin")
+    their_team = identity_pb2_grpc.TeamServiceStub(identity_channel).CreateTeam(
+        identity_pb2.CreateTeamRequest(team=identity_pb2.Team(name=unique("theirs"))),
+        metadata=mover.metadata,
+        timeout=TIMEOUT,
+    )
+    body = create(stack, people.owner, team_id=people.crew.id)
+    path = f"/v1/projects/{body['id']}"
+
+    def team_of_project() -> str:
+        return str(sql_value(stack, "SELECT team_id FROM projects WHERE id = $1", uuid.UUID(body["id"])))
+
+    # The admin manages the project (once projects has heard of the membership)...
+    eventually(
+        lambda: rest(stack.port, "PATCH", path, {"description": "by admin"}, token=mover.token)[0] == 200
+    )
+    # ...but may neither move it to their team nor take it out of crew.
+    for team_id in (their_team.id, ""):
+        status, answer = rest(
+            stack.port, "PATCH", f"{path}?update_mask=team_id", {"team_id": team_id}, token=mover.token
+        )
+        assert status == 403 and "team_id" in answer["message"] and "owner" in answer["message"], answer
+        assert team_of_project() == people.crew.id
+    assert [e.type for e in outbox(stack, body["id"])][-1] == "projects.project.updated"  # the description
+    # Staying in the same team is no move.
+    status, _ = rest(
+        stack.port, "PATCH", f"{path}?update_mask=team_id", {"team_id": people.crew.id}, token=mover.token
+    )
+    assert status == 200 and team_of_project() == people.crew.id
+    # The owner moves it to another team of theirs; a platform admin to any team.
+    elsewhere = people.new_team()
+    eventually(  # once projects has heard that the owner owns that team
+        lambda: rest(stack.port, "PATCH", path, {"team_id": elsewhere.id}, token=people.owner.token)[0] == 200
+    )
+    assert team_of_project() == elsewhere.id
+    status, moved = rest(stack.port, "PATCH", path, {"team_id": their_team.id}, token=people.admin.token)
+    assert status == 200 and moved["team_id"] == their_team.id and team_of_project() == their_team.id

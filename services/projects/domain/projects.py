@@ -132,8 +132,16 @@ async def update_project(
     if "metadata" in changes:
         changes["metadata"] = validate_metadata(changes["metadata"])
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize_project(conn, caller, project_id, Level.MANAGE)
-        if "team_id" in changes:
+        project = await access.authorize_project(conn, caller, project_id, Level.MANAGE)
+        if "team_id" in changes and changes["team_id"] != project["team_id"]:
+            # Moving is the owner's: a team's manager could hand the project to a team of their own.
+            access.check(
+                caller,
+                project,
+                Level.OWN,
+                access.project_not_found(project_id),
+                action="team_id: moving a project to another team",
+            )
             await _check_team(conn, caller, changes["team_id"])
         row = await store.update(conn, project_id, changes)
         await events.emit(conn, "project", "updated", row["id"], _event(row), actor=caller.user_id)
