@@ -20,6 +20,7 @@ from dockyard_kit.sealing import Sealer
 from services.projects.sealed_columns import COLUMNS
 from services.projects.store.session import platform_transaction
 from tests.support.paths import REPO_ROOT
+from tests.support.waiting import eventually_async
 
 ROWS_PER_COLUMN = 3
 ENCRYPTED_COLUMNS = [(sealed.table, sealed.column) for sealed in COLUMNS]
@@ -242,11 +243,21 @@ async def test_a_value_under_an_unknown_key_stops_the_command_naming_the_key(
     assert {key_id(value) for value in databases.values()} == {master_key_id(rotation.k2)}
 
 
+async def waits_for_a_databases_row(observer) -> bool:
+    """Some session is blocked on a lock while reading projects.databases FOR UPDATE: the command.
+    (`observer` is outside any transaction, which would freeze its view of pg_stat_activity.)"""
+    return await observer.fetchval(
+        "SELECT count(*) > 0 FROM pg_stat_activity WHERE datname = current_database()"
+        " AND wait_event_type = 'Lock' AND query LIKE '%FROM databases%FOR UPDATE%'"
+    )
+
+
 async def test_a_write_by_the_running_service_is_never_overwritten(projects_pool, settings, rotation):
     plaintexts = await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1)))
     database_id = next(iter(plaintexts[("databases", "connection_string")]))
     await db.bootstrap_service_role(rotation.settings_k2, "projects")
     service = await db.connect_admin(settings)
+    observer = await db.connect_admin(settings)
     try:
         # The service (restarted on K2) is changing a row when the command reaches it.
         async with service.transaction():
@@ -256,8 +267,10 @@ async def test_a_write_by_the_running_service_is_never_overwritten(projects_pool
                 env=rotation.env, cwd=REPO_ROOT,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
-            await asyncio.sleep(1.5)
-            assert command.returncode is None  # waiting for the row
+            await eventually_async(
+                lambda: waits_for_a_databases_row(observer), within=30, what="the command waits for the row"
+            )
+            assert command.returncode is None
             newer = Sealer("projects", KeyRing.of(rotation.k2)).seal(
                 "databases", "connection_string", database_id, "postgresql://app:changed@db:5432/app"
             )
@@ -267,6 +280,7 @@ async def test_a_write_by_the_running_service_is_never_overwritten(projects_pool
         stdout, stderr = await asyncio.wait_for(command.communicate(), 60)
     finally:
         await service.close()
+        await observer.close()
     assert command.returncode == 0, stderr.decode()
     assert f"Re-encrypted {SEALED_VALUES - 1} of {SEALED_VALUES} sealed values" in stdout.decode()
     assert (await stored_values(settings))[("databases", "connection_string")][database_id] == newer
