@@ -1,6 +1,7 @@
 """Signing in, end to end on the whole stack: first-run setup, login, access tokens and the JWKS,
-refresh-token rotation and reuse, logout, throttling with its events, signing keys encrypted at
-rest and rotated.
+refresh-token rotation and reuse, logout, throttling with its events (one counter per account,
+never the login as typed; parallel guesses counted before any password is checked; a flood refused
+rather than queued), signing keys encrypted at rest and rotated.
 
 HTTP requests go through the gateway, some from other loopback addresses (127.0.0.x) so that the
 per-address throttle of one test does not limit the others; gRPC calls go through the gateway or
@@ -10,17 +11,20 @@ import concurrent.futures
 import datetime
 import json
 import time
+import urllib.request
 
 import grpc
 import pytest
 from joserfc.jwk import ECKey
+from prometheus_client.parser import text_string_to_metric_families
 
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.identity.v1 import events_pb2, identity_pb2, identity_pb2_grpc
-from dockyard_kit.config import Settings
+from dockyard_kit import service_secrets
 from dockyard_kit.crypto import KeyRing, decrypt, master_key_id
-from services.identity.domain import tokens
+from services.identity.domain import passwords, sessions, throttle, tokens
 from services.identity.domain.tokens import utcnow
+from services.identity.settings import IdentitySettings
 from tests.support.calls import USER_AGENT, call
 from tests.support.database import admin_database
 from tests.support.tokens import jwks, unverified, verify
@@ -43,7 +47,36 @@ def signed_in(stack) -> dict:
     return body
 
 
-async def login_events(stack, username: str) -> list[tuple[Event, events_pb2.LoginAttempted]]:
+def create_user(stack, username: str) -> dict:
+    """A developer created by the super admin (REST), with the admin's password."""
+    user = {"username": username, "email": f"{username}@example.com", "password": ADMIN["password"]}
+    status, body = call(
+        stack, "POST", "/v1/users", {**user, "role": "developer"}, token=signed_in(stack)["access_token"]
+    )
+    assert status == 200, body
+    return body
+
+
+def stack_settings(stack) -> IdentitySettings:
+    """Settings as the stack's identity reads them, with the master secret: the default TTLs."""
+    return IdentitySettings(DOCKYARD_SECRET_KEY_FILE=stack.data_dir / "secret.key")
+
+
+def identity_secrets(stack) -> service_secrets.ServiceSecrets:
+    """identity's keys, derived from the stack's master secret as the bootstrap step derives them."""
+    return service_secrets.for_service(stack_settings(stack), "identity")
+
+
+def digest_of(stack, login: str) -> str:
+    """What identity files a login that matches no account under."""
+    key = sessions.login_digest_key(identity_secrets(stack).sealing_keys[0])
+    return sessions.login_digest(key, login)
+
+
+async def login_events(
+    stack, *, user_id: str = "", digest: str = ""
+) -> list[tuple[Event, events_pb2.LoginAttempted]]:
+    """The sign-in events of one account (`user_id`) or of one login that matches none (`digest`)."""
     async with admin_database(stack) as pool:
         rows = await pool.fetch(
             "SELECT envelope FROM outbox WHERE subject LIKE 'dockyard.identity.auth.login_%' ORDER BY id"
@@ -53,9 +86,27 @@ async def login_events(stack, username: str) -> list[tuple[Event, events_pb2.Log
         event = Event.FromString(row["envelope"])
         payload = events_pb2.LoginAttempted()
         event.payload.Unpack(payload)
-        if payload.username == username:
+        if (payload.user_id, payload.login_digest) == (user_id, digest):
             found.append((event, payload))
     return found
+
+
+def password_checks(stack) -> float:
+    """How many bcrypt password checks identity has run, from its metrics endpoint."""
+    with urllib.request.urlopen(
+        f"http://{stack.state['metrics']['identity']}/metrics", timeout=10
+    ) as response:
+        text = response.read().decode()
+    for family in text_string_to_metric_families(text):
+        if family.name == "dockyard_identity_password_checks":
+            return next(sample.value for sample in family.samples if sample.name.endswith("_total"))
+    raise AssertionError("identity exports no dockyard_identity_password_checks_total")
+
+
+def timed_login(stack, username: str, password: str, source: str) -> tuple[int, dict, float]:
+    started = time.perf_counter()
+    status, body = login(stack, username, password, source=source)
+    return status, body, time.perf_counter() - started
 
 
 def grpc_error(function, request) -> grpc.RpcError:
@@ -249,7 +300,7 @@ async def test_a_disabled_user_can_neither_sign_in_nor_refresh(stack, super_admi
 
     assert status == 401 and body["message"] == wrong_body["message"]
     assert refreshed == 401
-    reasons = [payload.reason for _, payload in await login_events(stack, "root")]
+    reasons = [payload.reason for _, payload in await login_events(stack, user_id=super_admin["id"])]
     assert "disabled" in reasons
     assert refresh(stack, session["refresh_token"])[0] == 401  # the session was revoked, not suspended
 
@@ -276,21 +327,83 @@ async def test_repeated_failures_for_one_account_are_slowed_then_refused_with_ev
     )
     assert locked.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
-    events = await login_events(stack, "guessed-name") + await login_events(stack, "Guessed-Name")
+    # One login in any case, filed under one keyed digest of it, never as typed.
+    events = await login_events(stack, digest=digest_of(stack, "guessed-name"))
     reasons = sorted(payload.reason for _, payload in events)
-    assert reasons == ["bad_credentials"] * 5 + ["throttled"]
+    assert reasons == ["bad_credentials"] * 5 + ["throttled"] * 2
+    over_rest = [event for event, _ in events if event.request.user_agent == USER_AGENT]
+    assert len(over_rest) == 6 and all(event.request.client_ip == source for event in over_rest)
     for event, payload in events:
         assert event.type == "identity.auth.login_failed"
-        assert event.request.client_ip == source
-        assert event.request.user_agent == USER_AGENT
-        assert payload.user_id == "" and event.resource_type == "user"
-        assert "wrong password" not in event.SerializeToString().decode("latin-1")
+        assert payload.user_id == "" and payload.username == "" and event.resource_type == "user"
+        serialized = event.SerializeToString().decode("latin-1").lower()
+        assert "guessed-name" not in serialized and "wrong password" not in serialized
+
+
+async def test_username_and_email_share_one_counter_and_events_name_the_account(stack, super_admin):
+    user = create_user(stack, "two-names")
+    source = "127.0.0.5"
+    # Five guesses in all, by either name in any case: the account's limit.
+    for name in ("two-names", "Two-Names@Example.com", "two-names", "TWO-NAMES", "two-names@example.com"):
+        assert login(stack, name, "wrong password", source=source)[0] == 401
+
+    status, body = login(stack, "two-names", ADMIN["password"], source="127.0.0.6")
+    assert status == 429, body  # locked, however it is named and wherever from
+
+    events = await login_events(stack, user_id=user["id"])
+    assert sorted(payload.reason for _, payload in events) == ["bad_credentials"] * 5 + ["throttled"]
+    for event, payload in events:
+        assert event.resource_id == user["id"] and payload.login_digest == "" and payload.username == ""
+        assert "example.com" not in event.SerializeToString().decode("latin-1").lower()
+    async with admin_database(stack) as pool:
+        keys = await pool.fetch("SELECT key, failures FROM login_throttle WHERE key LIKE 'account:%'")
+    assert {row["key"]: row["failures"] for row in keys}[throttle.account_key(user["id"])] == 5
+    assert not any("two-names" in row["key"] for row in keys)
+
+
+def test_parallel_guesses_at_one_account_check_no_more_passwords_than_the_limit(stack, super_admin):
+    create_user(stack, "parallel-target")
+    checks_before = password_checks(stack)
+    with concurrent.futures.ThreadPoolExecutor(50) as pool:
+        answers = list(
+            pool.map(
+                lambda _: login(stack, "parallel-target", "wrong password", source="127.0.0.7"), range(50)
+            )
+        )
+    checks = password_checks(stack) - checks_before
+
+    statuses = [status for status, _ in answers]
+    assert checks <= throttle.ACCOUNT_LIMITS.lock_after
+    assert statuses.count(401) == checks and statuses.count(429) == 50 - checks
+    assert all(
+        body["message"].startswith("too many failed sign-ins") for status, body in answers if status == 429
+    )
+
+
+def test_a_flood_beyond_the_hashing_slots_is_refused_at_once_not_queued(stack, super_admin):
+    # Logins matching no account (each its own counter) from addresses of their own (each its own
+    # counter): only the hashing slots limit them.
+    checks_before = password_checks(stack)
+    with concurrent.futures.ThreadPoolExecutor(50) as pool:
+        answers = list(
+            pool.map(lambda n: timed_login(stack, f"flood-{n}", "wrong password", f"127.0.1.{n}"), range(50))
+        )
+    checks = password_checks(stack) - checks_before
+
+    checked = [seconds for status, _, seconds in answers if status == 401]
+    busy = [(body, seconds) for status, body, seconds in answers if status == 429]
+    assert len(checked) + len(busy) == 50 and len(checked) == checks
+    assert len(busy) >= 50 - 2 * passwords.HASHING_SLOTS, f"{len(checked)} checked, {len(busy)} refused"
+    assert all(body["message"] == passwords.BUSY for body, _ in busy)
+    # Refused without waiting for a hashing thread: quicker than the checks that did wait.
+    assert max(seconds for _, seconds in busy) < max(checked)
 
 
 def test_one_client_address_is_refused_after_failures_across_many_accounts(stack, super_admin):
     source = "127.0.0.3"
-    # Concurrently, so that the per-address delay (from the 10th failure) does not add up.
-    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+    # Five at a time: the per-address delay (from the 10th failure) does not add up, and the hashing
+    # slots are never all taken (a flood beyond them is refused, see below).
+    with concurrent.futures.ThreadPoolExecutor(5) as pool:
         statuses = list(
             pool.map(lambda n: login(stack, f"spray-{n}", "wrong password", source=source)[0], range(20))
         )
@@ -305,14 +418,17 @@ async def test_a_successful_sign_in_clears_the_account_counter(stack, super_admi
     signed_in(stack)
     for _ in range(2):
         assert login(stack, "root", "wrong password", source="127.0.0.4")[0] == 401
+    account = throttle.account_key(super_admin["id"])
     async with admin_database(stack) as pool:
-        assert await pool.fetchval("SELECT failures FROM login_throttle WHERE key = 'account:root'") == 2
+        assert await pool.fetchval("SELECT failures FROM login_throttle WHERE key = $1", account) == 2
         assert login(stack, "root", ADMIN["password"], source="127.0.0.4")[0] == 200
-        assert await pool.fetchval("SELECT failures FROM login_throttle WHERE key = 'account:root'") is None
+        assert await pool.fetchval("SELECT failures FROM login_throttle WHERE key = $1", account) is None
         assert await pool.fetchval("SELECT failures FROM login_throttle WHERE key = 'ip:127.0.0.4'") == 2
 
     succeeded = [
-        event for event, _ in await login_events(stack, "root") if event.type.endswith("login_succeeded")
+        event
+        for event, _ in await login_events(stack, user_id=super_admin["id"])
+        if event.type.endswith("login_succeeded")
     ]
     assert succeeded and succeeded[-1].resource_id == super_admin["id"]
     assert succeeded[-1].actor_user_id == super_admin["id"]
@@ -321,13 +437,8 @@ async def test_a_successful_sign_in_clears_the_account_counter(stack, super_admi
 # -- signing keys ---------------------------------------------------------------------------------
 
 
-def stack_settings(stack) -> Settings:
-    """Settings as the stack's services read them: the same master secret, the default TTLs."""
-    return Settings(DOCKYARD_SECRET_KEY_FILE=stack.data_dir / "secret.key")
-
-
 def key_ring(stack) -> KeyRing:
-    return KeyRing.from_settings(stack_settings(stack))
+    return identity_secrets(stack).key_ring()
 
 
 async def test_signing_keys_are_encrypted_at_rest(stack, super_admin):
@@ -338,7 +449,9 @@ async def test_signing_keys_are_encrypted_at_rest(stack, super_admin):
     ring = key_ring(stack)
 
     assert b"PRIVATE KEY" not in stored and not stored.startswith(b"\x30")  # neither PEM nor DER
-    assert row["master_key_id"] == ring.current_key_id == master_key_id(stack_settings(stack).secret_key())
+    assert (
+        row["master_key_id"] == ring.current_key_id == master_key_id(identity_secrets(stack).sealing_keys[0])
+    )
     pkcs8 = decrypt(
         stored, key_ring=ring, associated_data=b"identity.signing_keys.private_key_encrypted:" + kid.encode()
     )

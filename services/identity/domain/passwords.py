@@ -4,15 +4,21 @@ purpose, and would otherwise stall every other request of the process).
 bcrypt runs in a pool of its own whose threads lower their scheduling priority: with 50 sign-ins in
 flight on two cores, the event loop thread must still win the CPU, or every other request of the
 process (GET /v1/users/me, say) waits behind password hashing.
+
+At most HASHING_SLOTS hashes are in flight (running or waiting for a thread); past that, bcrypt work
+is refused at once with RESOURCE_EXHAUSTED (`Busy`) rather than queued, so a flood of sign-ins costs
+a bounded amount of CPU and memory and every caller learns at once to come back later.
 """
 
 import asyncio
 import concurrent.futures
+import contextlib
 import os
 
 import bcrypt
+from prometheus_client import Counter
 
-from dockyard_kit.errors import InvalidArgument
+from dockyard_kit.errors import InvalidArgument, ResourceExhausted
 
 BCRYPT_COST = 12
 MIN_LENGTH = 12
@@ -28,13 +34,57 @@ def _lower_priority() -> None:
     os.setpriority(os.PRIO_PROCESS, 0, HASHING_NICENESS)
 
 
+HASHING_THREADS = os.cpu_count() or 2
+# A few hashes per thread may wait (about a second at cost 12); more are refused.
+HASHING_SLOTS = 4 * HASHING_THREADS
+BUSY = "the service is busy checking passwords; try again in a few seconds"
+
 _hashing = concurrent.futures.ThreadPoolExecutor(
-    max_workers=os.cpu_count() or 2, thread_name_prefix="bcrypt", initializer=_lower_priority
+    max_workers=HASHING_THREADS, thread_name_prefix="bcrypt", initializer=_lower_priority
+)
+
+PASSWORD_CHECKS = Counter(
+    "dockyard_identity_password_checks_total",
+    "bcrypt password checks run (sign-ins and password changes; unknown logins check a dummy hash)",
+)
+HASHING_REFUSED = Counter(
+    "dockyard_identity_password_hashing_refused_total",
+    "bcrypt work refused at once because every hashing slot was taken",
 )
 
 
+class Busy(ResourceExhausted):
+    """Every hashing slot is taken: nothing was hashed or checked."""
+
+    def __init__(self) -> None:
+        super().__init__(BUSY)
+
+
+class _Slots:
+    """Hashing work in flight. Taken and given back on the event loop's thread only, so a plain
+    count needs no lock."""
+
+    def __init__(self, capacity: int) -> None:
+        self.free = capacity
+
+    @contextlib.contextmanager
+    def taken(self):
+        if self.free == 0:
+            HASHING_REFUSED.inc()
+            raise Busy()
+        self.free -= 1
+        try:
+            yield
+        finally:
+            self.free += 1
+
+
+_slots = _Slots(HASHING_SLOTS)
+
+
 async def _in_hashing_pool(function, *args):
-    return await asyncio.get_running_loop().run_in_executor(_hashing, function, *args)
+    with _slots.taken():
+        return await asyncio.get_running_loop().run_in_executor(_hashing, function, *args)
 
 
 # A real hash of a random password: checking against it when no account matches makes a failed
@@ -50,15 +100,17 @@ def validate(password: str, field: str = "password") -> None:
 
 
 async def hash_password(password: str) -> str:
+    """The bcrypt hash of a valid password; raises `Busy` when every hashing slot is taken."""
     validate(password)
     hashed = await _in_hashing_pool(bcrypt.hashpw, password.encode(), bcrypt.gensalt(BCRYPT_COST))
     return hashed.decode()
 
 
 async def verify_password(password: str, password_hash: str | None) -> bool:
-    """Constant work whether or not there is a hash to check against."""
+    """Constant work whether or not there is a hash to check against. Raises `Busy` (nothing
+    checked) when every hashing slot is taken."""
     candidate = password.encode()[:MAX_BYTES]
-    if not password_hash:
-        await _in_hashing_pool(bcrypt.checkpw, candidate, _DUMMY_HASH)
-        return False
-    return await _in_hashing_pool(bcrypt.checkpw, candidate, password_hash.encode())
+    stored = password_hash.encode() if password_hash else _DUMMY_HASH
+    matches = await _in_hashing_pool(bcrypt.checkpw, candidate, stored)
+    PASSWORD_CHECKS.inc()
+    return bool(password_hash) and matches

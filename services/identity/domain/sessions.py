@@ -4,23 +4,32 @@ A session is a family of refresh tokens. Each refresh token is opaque (REFRESH_T
 256 random bits), stored only as its SHA-256 hash, and good for one use: refreshing marks it used
 and issues the next token of the same family. Presenting a token that was already used (or
 revoked) means two parties hold the session, so the whole family is revoked. Logout revokes the
-family too. Access tokens already issued stay valid until they expire (minutes).
+family too. Access tokens name their session (the family id, claim `sid`); revoking a family
+publishes identity.session.revoked, and every service's deny-list refuses the session's access
+tokens from then on (dockyard_kit/revocations.py).
 
 Sign-in never tells whether an account exists: an unknown login, a wrong password and a disabled
 account get the same UNAUTHENTICATED message after the same bcrypt work (an unknown login is
-checked against a dummy hash). Guessing is slowed down and then refused (domain/throttle.py).
+checked against a dummy hash). Guessing is slowed down and then refused (domain/throttle.py), and a
+flood beyond what the hashing slots take is refused at once (passwords.Busy).
+
+Nothing records the login as typed (people type passwords there): the throttle and the sign-in
+events name the account it matched, or else a keyed digest of it (login_digest).
 """
 
 import asyncio
 import dataclasses
 import datetime
 import hashlib
+import hmac
 import ipaddress
 import math
 import secrets
 import uuid
 
 import asyncpg
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from dockyard.identity.v1 import events_pb2
 from dockyard_kit import db
@@ -38,6 +47,7 @@ INVALID_REFRESH_TOKEN = "the refresh token is invalid, expired or revoked"
 MAX_LOGIN_LENGTH = 255
 # An event needs a resource id; a failed sign-in that names no account is filed under this one.
 NO_ACCOUNT = str(uuid.UUID(int=0))
+_LOGIN_DIGEST_INFO = b"dockyard identity login digest v1"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +58,18 @@ class Session:
 
 def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
+
+
+def login_digest_key(root_key: bytes) -> bytes:
+    """The key of login digests, derived for this use only from identity's root key (its secrets
+    file's current sealing key)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_LOGIN_DIGEST_INFO).derive(root_key)
+
+
+def login_digest(key: bytes, login: str) -> str:
+    """Names a login that matched no account, the same in any case. Keyed: a plain hash of a login
+    (or of a password typed in its place) is confirmed by hashing guesses; this one needs the key."""
+    return hmac.new(key, login.strip().lower().encode(), hashlib.sha256).hexdigest()
 
 
 def client_address() -> str:
@@ -65,10 +87,11 @@ def _user_agent() -> str:
 
 
 async def _login_event(
-    conn: asyncpg.Connection, verb: str, login: str, user: asyncpg.Record | None, reason: str = ""
+    conn: asyncpg.Connection, verb: str, user: asyncpg.Record | None, digest: str, reason: str = ""
 ) -> None:
+    """`digest`: the login's, when it matched no account."""
     user_id = str(user["id"]) if user else ""
-    payload = events_pb2.LoginAttempted(username=login, user_id=user_id, reason=reason)
+    payload = events_pb2.LoginAttempted(user_id=user_id, login_digest=digest, reason=reason)
     actor = user_id if verb == "login_succeeded" else ""
     # The type says identity.auth.<verb>; the audit trail files the attempt under the user it concerns.
     await events.emit(conn, "auth", verb, user_id or NO_ACCOUNT, payload, actor=actor, filed_under="user")
@@ -103,36 +126,49 @@ async def _new_refresh_token(
 
 
 async def login(
-    pool: asyncpg.Pool, issuer: TokenIssuer, login: str, password: str, *, refresh_ttl: datetime.timedelta
+    pool: asyncpg.Pool,
+    issuer: TokenIssuer,
+    login: str,
+    password: str,
+    *,
+    refresh_ttl: datetime.timedelta,
+    digest_key: bytes,
 ) -> Session:
     """Username or email plus password for a new session. The password is never logged or emitted."""
     _validate_credentials(login, password)
-    limits = throttle.keys_for(login, client_address())
     async with pool.acquire() as conn:
         user = await users.find_by_login(conn, login.strip())
-        verdict = await throttle.check(conn, limits, utcnow())
+    digest = "" if user else login_digest(digest_key, login)
+    account = throttle.account_key(user["id"]) if user else throttle.login_key(digest)
+    keys = throttle.keys_for(account, client_address())
+    async with db.transaction(pool) as conn:
+        verdict = await throttle.reserve(conn, keys, utcnow())
+        if verdict.locked_until is not None:
+            await _login_event(conn, "login_failed", user, digest, "throttled")
     if verdict.locked_until is not None:
-        async with db.transaction(pool) as conn:
-            await _login_event(conn, "login_failed", login, user, "throttled")
         wait = math.ceil((verdict.locked_until - utcnow()).total_seconds())
         raise ResourceExhausted(f"too many failed sign-ins; try again in {max(wait, 1)} seconds")
     await asyncio.sleep(verdict.delay_seconds)
 
-    password_matches = await passwords.verify_password(password, user["password_hash"] if user else None)
+    try:
+        password_matches = await passwords.verify_password(password, user["password_hash"] if user else None)
+    except passwords.Busy:
+        async with db.transaction(pool) as conn:
+            await throttle.release(conn, keys, utcnow())  # no password was checked
+        raise
     if not password_matches or user["disabled_at"] is not None:
         reason = "disabled" if password_matches else "bad_credentials"
         async with db.transaction(pool) as conn:
-            await throttle.record_failure(conn, limits, utcnow())
-            await _login_event(conn, "login_failed", login, user, reason)
+            await _login_event(conn, "login_failed", user, digest, reason)
         raise Unauthenticated(BAD_CREDENTIALS)
 
     access = await issuer.issue(pool, AccessGrant(user_id=str(user["id"]), role=user["role"]))
     async with db.transaction(pool) as conn:
-        await throttle.record_success(conn, login)
+        await throttle.release(conn, keys, utcnow(), clear=account)
         refresh_token = await _new_refresh_token(
             conn, user_id=user["id"], family_id=uuid.uuid4(), expires_at=utcnow() + refresh_ttl
         )
-        await _login_event(conn, "login_succeeded", login, user)
+        await _login_event(conn, "login_succeeded", user, digest)
     return Session(access, refresh_token)
 
 
@@ -166,25 +202,32 @@ async def _rotate(
     was used or revoked before (two parties hold the session) or its user is disabled or gone."""
     user = await users.get_user(conn, token["user_id"])
     if token["used_at"] or token["revoked_at"] or user is None or user["disabled_at"] is not None:
-        await store.revoke_family(conn, token["family_id"], now)
+        reused = bool(token["used_at"] or token["revoked_at"])
+        # A disabled or deleted user's tokens are on the deny-list already.
+        if await store.revoke_family(conn, token["family_id"], now) and reused:
+            await events.session_revoked(
+                conn, token["family_id"], token["user_id"], reason="reused", actor=""
+            )
         return None
     await store.mark_used(conn, token["id"], now)
     successor = await _new_refresh_token(
         conn, user_id=user["id"], family_id=token["family_id"], expires_at=now + refresh_ttl
     )
     # Issued before the rotation commits: if signing fails, the presented token still works.
-    access = await issuer.issue(pool, AccessGrant(user_id=str(user["id"]), role=user["role"]))
+    grant = AccessGrant(user_id=str(user["id"]), role=user["role"], session_id=str(token["family_id"]))
+    access = await issuer.issue(pool, grant)
     return Session(access, successor)
 
 
 async def logout(pool: asyncpg.Pool, refresh_token: str) -> None:
-    """Revokes the session (the family) the refresh token belongs to."""
+    """Revokes the session (the family) the refresh token belongs to, and with it its access tokens."""
     if not refresh_token:
         raise InvalidArgument("refresh_token", "is required")
     async with db.transaction(pool) as conn:
         token = await store.lock_by_hash(conn, hash_token(refresh_token))
-        if token is not None:
-            await store.revoke_family(conn, token["family_id"], utcnow())
+        if token is not None and await store.revoke_family(conn, token["family_id"], utcnow()):
+            user_id = str(token["user_id"])
+            await events.session_revoked(conn, token["family_id"], user_id, reason="logout", actor=user_id)
     if token is None:
         raise Unauthenticated(INVALID_REFRESH_TOKEN)
 

@@ -1,15 +1,22 @@
 """Slowing down and then refusing password guessers.
 
-Failed sign-ins are counted per account (the login name as typed, lower-cased, whether or not an
-account has it, so the counter reveals nothing) and per client address. Within FAILURE_WINDOW:
+Sign-in attempts are counted per account and per client address. The account is the one the login
+names, by username or by email alike (one account, one counter); a login that names no account is
+counted under its digest (sessions.login_digest), so the table never holds what was typed, and the
+counter tells nothing about whether an account exists. Within FAILURE_WINDOW:
 
     account         from 3 failures each attempt waits; 5 failures lock it for LOCKOUT
     client address  from 10 failures each attempt waits; 20 failures lock it for LOCKOUT
 
+An attempt counts as a failure from before its password is checked (`reserve`, under the counters'
+row locks), so parallel guesses cannot all see the same count: the attempt that reaches the limit
+locks the key at once, and at most `lock_after` passwords are checked per account and lockout. An
+attempt whose password was never checked (the service was busy) is given back (`release`). A
+success clears the account's counter and gives the address back that one attempt; the address keeps
+its other failures, so one good password does not reopen guessing at every other account from it.
+
 The wait grows by DELAY_STEP per failure past the threshold, up to MAX_DELAY. A locked key is
-refused at once (RESOURCE_EXHAUSTED) without checking the password. A successful sign-in clears the
-account's counter; the address keeps its count, so one good password does not reopen guessing at
-every other account from that address.
+refused at once (RESOURCE_EXHAUSTED), neither counted nor checked.
 """
 
 import dataclasses
@@ -50,17 +57,23 @@ class Verdict:
     delay_seconds: float
 
 
-def account_key(login: str) -> str:
-    return "account:" + login.strip().lower()
+def account_key(user_id) -> str:
+    return f"account:{user_id}"
+
+
+def login_key(login_digest: str) -> str:
+    """The account counter of a login that names no account."""
+    return "login:" + login_digest
 
 
 def address_key(client_ip: str) -> str:
     return "ip:" + client_ip
 
 
-def keys_for(login: str, client_ip: str) -> dict[str, Limits]:
-    """The counters one sign-in attempt is held to (no address when the client's is unknown)."""
-    keys = {account_key(login): ACCOUNT_LIMITS}
+def keys_for(account: str, client_ip: str) -> dict[str, Limits]:
+    """The counters one sign-in attempt is held to: its account's (an account_key or a login_key)
+    and its address's (none when the client's address is unknown)."""
+    keys = {account: ACCOUNT_LIMITS}
     if client_ip:
         keys[address_key(client_ip)] = ADDRESS_LIMITS
     return keys
@@ -90,6 +103,16 @@ def after_failure(counter: Counter, limits: Limits, now: datetime.datetime) -> C
     )
 
 
+def after_release(counter: Counter, limits: Limits, now: datetime.datetime) -> Counter:
+    """The counter with one counted attempt given back, and the lock with it if it no longer holds."""
+    counter = current(counter, now)
+    if counter.failures <= 1:
+        return Counter()
+    failures = counter.failures - 1
+    locked_until = counter.locked_until if failures >= limits.lock_after else None
+    return dataclasses.replace(counter, failures=failures, locked_until=locked_until)
+
+
 def verdict(counters: dict[str, Counter], keys: dict[str, Limits], now: datetime.datetime) -> Verdict:
     standing = {key: current(counters[key], now) for key in keys if key in counters}
     locks = [counter.locked_until for counter in standing.values() if counter.locked_until is not None]
@@ -101,27 +124,40 @@ def _counter(row: asyncpg.Record) -> Counter:
     return Counter(row["failures"], row["window_started_at"], row["locked_until"])
 
 
-async def check(conn: asyncpg.Connection, keys: dict[str, Limits], now: datetime.datetime) -> Verdict:
-    rows = await store.get_rows(conn, list(keys))
-    return verdict({key: _counter(row) for key, row in rows.items()}, keys, now)
+async def _save(conn: asyncpg.Connection, key: str, counter: Counter) -> None:
+    if counter == Counter():
+        await store.clear(conn, key)  # nothing counted, nothing to keep
+        return
+    await store.save(
+        conn,
+        key,
+        failures=counter.failures,
+        window_started_at=counter.window_started_at,
+        locked_until=counter.locked_until,
+    )
 
 
-async def record_failure(conn: asyncpg.Connection, keys: dict[str, Limits], now: datetime.datetime) -> None:
-    """Counts a failed attempt against every key, in the caller's transaction."""
+async def reserve(conn: asyncpg.Connection, keys: dict[str, Limits], now: datetime.datetime) -> Verdict:
+    """What the counters say about an attempt made now; unless a key is locked, the attempt is
+    counted as a failure against every key (in the caller's transaction: the rows stay locked until
+    it commits, so concurrent attempts are counted one after the other)."""
+    rows = await store.lock_rows(conn, list(keys))
+    counters = {key: _counter(row) for key, row in rows.items()}
+    answer = verdict(counters, keys, now)
+    if answer.locked_until is None:
+        for key, limits in keys.items():
+            await _save(conn, key, after_failure(counters[key], limits, now))
+    return answer
+
+
+async def release(
+    conn: asyncpg.Connection, keys: dict[str, Limits], now: datetime.datetime, *, clear: str | None = None
+) -> None:
+    """Gives a reserved attempt back to every key; the key `clear` (a succeeded sign-in's account)
+    is forgotten instead."""
     rows = await store.lock_rows(conn, list(keys))
     for key, limits in keys.items():
-        counter = after_failure(_counter(rows[key]), limits, now)
-        await store.save(
-            conn,
-            key,
-            failures=counter.failures,
-            window_started_at=counter.window_started_at,
-            locked_until=counter.locked_until,
-        )
-
-
-async def record_success(conn: asyncpg.Connection, login: str) -> None:
-    await store.clear(conn, account_key(login))
+        await _save(conn, key, Counter() if key == clear else after_release(_counter(rows[key]), limits, now))
 
 
 async def purge_stale(pool: asyncpg.Pool, now: datetime.datetime) -> int:

@@ -1,15 +1,9 @@
-"""identity.login_throttle: failed sign-ins per key ("account:<login>" or "ip:<address>")."""
+"""identity.login_throttle: failed sign-ins per key ("account:<user id>", "login:<digest>" or
+"ip:<address>")."""
 
 import datetime
 
 import asyncpg
-
-
-async def get_rows(conn: asyncpg.Connection, keys: list[str]) -> dict[str, asyncpg.Record]:
-    rows = await conn.fetch(
-        "SELECT key, failures, window_started_at, locked_until FROM login_throttle WHERE key = ANY($1)", keys
-    )
-    return {row["key"]: row for row in rows}
 
 
 async def lock_rows(conn: asyncpg.Connection, keys: list[str]) -> dict[str, asyncpg.Record]:

@@ -1,7 +1,10 @@
-"""Slowing down and refusing password guessers (pure logic, no I/O)."""
+"""Slowing down and refusing password guessers, and the digest that names a login matching no
+account (pure logic, no I/O)."""
 
 import datetime
+import uuid
 
+from services.identity.domain.sessions import login_digest, login_digest_key
 from services.identity.domain.throttle import (
     ACCOUNT_LIMITS,
     ADDRESS_LIMITS,
@@ -13,9 +16,11 @@ from services.identity.domain.throttle import (
     account_key,
     address_key,
     after_failure,
+    after_release,
     current,
     delay_seconds,
     keys_for,
+    login_key,
     verdict,
 )
 
@@ -30,12 +35,25 @@ def failures(count: int, limits=ACCOUNT_LIMITS, start: datetime.datetime = T0) -
     return counter
 
 
-def test_accounts_are_counted_by_login_name_in_any_case_and_addresses_only_when_known():
-    assert keys_for("  Alice@Example.COM ", "192.0.2.1") == {
-        account_key("alice@example.com"): ACCOUNT_LIMITS,
+def test_an_attempt_counts_against_its_account_and_its_address_only_when_known():
+    user_id = uuid.uuid4()
+    assert account_key(user_id) == f"account:{user_id}"
+    assert keys_for(account_key(user_id), "192.0.2.1") == {
+        account_key(user_id): ACCOUNT_LIMITS,
         address_key("192.0.2.1"): ADDRESS_LIMITS,
     }
-    assert keys_for("alice", "") == {account_key("alice"): ACCOUNT_LIMITS}
+    assert keys_for(login_key("d1"), "") == {"login:d1": ACCOUNT_LIMITS}
+
+
+def test_a_login_matching_no_account_is_named_by_a_keyed_digest_the_same_in_any_case():
+    key = login_digest_key(b"m" * 32)
+    digest = login_digest(key, "  Alice@Example.COM ")
+    assert digest == login_digest(key, "alice@example.com")
+    assert len(digest) == 64 and "alice" not in digest
+    assert digest != login_digest(key, "alice@example.org")
+    # Keyed: another master secret gives another digest, and the key is not the secret itself.
+    assert digest != login_digest(login_digest_key(b"n" * 32), "alice@example.com")
+    assert key != b"m" * 32
 
 
 def test_no_delay_for_the_first_failures_then_a_growing_one_up_to_the_maximum():
@@ -63,11 +81,25 @@ def test_failures_older_than_the_window_are_forgotten():
     assert after_failure(counter, ACCOUNT_LIMITS, T0 + FAILURE_WINDOW).failures == 1
 
 
+def test_giving_an_attempt_back_uncounts_it_and_lifts_the_lock_it_brought():
+    locked = failures(ACCOUNT_LIMITS.lock_after)
+    released = after_release(locked, ACCOUNT_LIMITS, T0)
+    assert released.failures == ACCOUNT_LIMITS.lock_after - 1 and released.locked_until is None
+    assert released.window_started_at == T0
+    # A lock that more failures than the limit brought stays.
+    beyond = after_failure(locked, ACCOUNT_LIMITS, T0 + SECOND)
+    assert after_release(beyond, ACCOUNT_LIMITS, T0 + SECOND).locked_until == beyond.locked_until
+    # The last attempt given back leaves nothing counted; so does one given back after the window.
+    assert after_release(failures(1), ACCOUNT_LIMITS, T0) == Counter()
+    assert after_release(failures(3), ACCOUNT_LIMITS, T0 + FAILURE_WINDOW) == Counter()
+
+
 def test_the_verdict_takes_the_strictest_of_account_and_address():
-    keys = keys_for("alice", "192.0.2.1")
+    alice = account_key(uuid.uuid4())
+    keys = keys_for(alice, "192.0.2.1")
     address = failures(12, ADDRESS_LIMITS)
     quiet_account = failures(1)
-    answer = verdict({account_key("alice"): quiet_account, address_key("192.0.2.1"): address}, keys, T0)
+    answer = verdict({alice: quiet_account, address_key("192.0.2.1"): address}, keys, T0)
     assert answer.locked_until is None
     assert answer.delay_seconds == delay_seconds(address, ADDRESS_LIMITS, T0) > 0
 
@@ -77,4 +109,4 @@ def test_the_verdict_takes_the_strictest_of_account_and_address():
 
 
 def test_no_counters_no_limits():
-    assert verdict({}, keys_for("alice", "192.0.2.1"), T0).delay_seconds == 0.0
+    assert verdict({}, keys_for(login_key("d1"), "192.0.2.1"), T0).delay_seconds == 0.0
