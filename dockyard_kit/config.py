@@ -5,7 +5,6 @@ A bad value stops start-up with a message that names the variable (see `load`).
 
 import hashlib
 import hmac
-import ipaddress
 import pathlib
 import sys
 from typing import Annotated, TypeVar
@@ -25,6 +24,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from dockyard_kit import registry
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+
+# Where the gateway puts its credential (DOCKYARD_GATEWAY_SECRET) on every request it forwards
+# (gateway/envoy.py), replacing any copy a client sent; services check it (interceptors.py).
+GATEWAY_CREDENTIAL_HEADER = "x-dockyard-gateway-credential"
 
 # Tolerated clock difference between identity and a verifier of its tokens (services and the gateway).
 CLOCK_LEEWAY_SECONDS = 5
@@ -80,8 +83,10 @@ class Settings(_ServiceAddresses):
     # Where this process listens, when not at its own DOCKYARD_<SERVICE>_ADDR (e.g. 0.0.0.0:50051 in a
     # container while its peers reach it by a service name).
     DOCKYARD_LISTEN_ADDR: str = ""
-    # Peers whose X-Forwarded-For is believed (the gateway); comma-separated IP addresses.
-    DOCKYARD_TRUSTED_PROXIES: str = "127.0.0.1,::1"
+    # The credential the gateway adds to every request it forwards (`make run` generates it and gives
+    # it to Envoy too): only a request carrying it has its X-Forwarded-For believed. Unset: none is.
+    DOCKYARD_GATEWAY_SECRET: str | None = None
+    DOCKYARD_GATEWAY_SECRET_FILE: pathlib.Path | None = None
     # Prometheus metrics of this process ("" turns the endpoint off; port 0 takes any free port).
     DOCKYARD_METRICS_ADDR: str = ""
     # Where the process writes, as JSON, the addresses it listens on once it does (set by `make run`).
@@ -119,13 +124,6 @@ class Settings(_ServiceAddresses):
                 raise ValueError(f"expected nats://host:port, got {url!r}")
         return value
 
-    @field_validator("DOCKYARD_TRUSTED_PROXIES")
-    @classmethod
-    def _trusted_proxies(cls, value: str) -> str:
-        for part in filter(None, (p.strip() for p in value.split(","))):
-            ipaddress.ip_address(part)  # ValueError names the bad address
-        return value
-
     @field_validator("DATABASE_URL")
     @classmethod
     def _database_url(cls, value: str | None) -> str | None:
@@ -149,6 +147,7 @@ class Settings(_ServiceAddresses):
             "POSTGRES_PASSWORD_FILE",
             "DOCKYARD_SECRET_KEY_FILE",
             "DOCKYARD_PREVIOUS_SECRET_KEYS_FILE",
+            "DOCKYARD_GATEWAY_SECRET_FILE",
         ):
             path = getattr(self, name)
             if path is not None and not path.is_file():
@@ -161,8 +160,15 @@ class Settings(_ServiceAddresses):
         """Where a service's peers reach it."""
         return getattr(self, registry.entry(service).address_variable)
 
-    def trusted_proxies(self) -> frozenset[str]:
-        return frozenset(part.strip() for part in self.DOCKYARD_TRUSTED_PROXIES.split(",") if part.strip())
+    def gateway_secret(self) -> bytes:
+        """The gateway's credential; empty when none is configured (then no request is believed to
+        come from the gateway)."""
+        if self.DOCKYARD_GATEWAY_SECRET_FILE is not None:
+            secret = self.DOCKYARD_GATEWAY_SECRET_FILE.read_bytes().strip()
+            return strong_secret(secret, "DOCKYARD_GATEWAY_SECRET_FILE")
+        if self.DOCKYARD_GATEWAY_SECRET:
+            return strong_secret(self.DOCKYARD_GATEWAY_SECRET.encode(), "DOCKYARD_GATEWAY_SECRET")
+        return b""
 
     def listen_address(self, service: str) -> str:
         return self.DOCKYARD_LISTEN_ADDR or self.service_address(service)
@@ -198,10 +204,12 @@ class Settings(_ServiceAddresses):
 
     def secret_key(self) -> bytes:
         if self.DOCKYARD_SECRET_KEY_FILE is not None:
-            return self.DOCKYARD_SECRET_KEY_FILE.read_bytes().strip()
-        if self.DOCKYARD_SECRET_KEY:
-            return self.DOCKYARD_SECRET_KEY.encode()
-        raise ConfigError("DOCKYARD_SECRET_KEY or DOCKYARD_SECRET_KEY_FILE must be set")
+            key, variable = self.DOCKYARD_SECRET_KEY_FILE.read_bytes().strip(), "DOCKYARD_SECRET_KEY_FILE"
+        elif self.DOCKYARD_SECRET_KEY:
+            key, variable = self.DOCKYARD_SECRET_KEY.encode(), "DOCKYARD_SECRET_KEY"
+        else:
+            raise ConfigError("DOCKYARD_SECRET_KEY or DOCKYARD_SECRET_KEY_FILE must be set")
+        return strong_secret(key, variable)
 
     def previous_secret_keys(self) -> list[bytes]:
         if self.DOCKYARD_PREVIOUS_SECRET_KEYS_FILE is None:
@@ -227,6 +235,21 @@ class ConfigError(Exception):
     """A configuration value is missing or wrong; the message names the variable."""
 
 
+# Every secret a setting holds (the master secret, the gateway's credential) is at least this long:
+# `make run` writes 64 hex characters, as does `python -c "import secrets; print(secrets.token_hex(32))"`.
+MIN_SECRET_BYTES = 32
+
+
+def strong_secret(secret: bytes, variable: str) -> bytes:
+    """`secret`, unless it is too short to be a secret: ConfigError naming `variable`."""
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"{variable}: the secret is {len(secret)} bytes long; use at least {MIN_SECRET_BYTES} random "
+            'bytes, e.g. python -c "import secrets; print(secrets.token_hex(32))"'
+        )
+    return secret
+
+
 SettingsT = TypeVar("SettingsT", bound=Settings)
 
 
@@ -236,6 +259,7 @@ def load(settings_class: type[SettingsT] = Settings, **overrides) -> SettingsT:
     try:
         settings = settings_class(**overrides)
         settings.secret_key()
+        settings.gateway_secret()
         return settings
     except ValidationError as exc:
         lines = []

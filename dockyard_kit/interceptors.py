@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import contextvars
 import dataclasses
+import hmac
 import logging
 import time
 import uuid
@@ -16,6 +17,7 @@ from prometheus_client import Counter, Histogram
 
 from dockyard_kit import db, errors
 from dockyard_kit.auth import Authenticator, InvalidToken, current_caller
+from dockyard_kit.config import GATEWAY_CREDENTIAL_HEADER
 
 log = logging.getLogger("dockyard.rpc")
 
@@ -46,20 +48,25 @@ current_request: contextvars.ContextVar[RequestInfo | None] = contextvars.Contex
 )
 
 
-def client_address(forwarded_for: str, peer_ip: str, trusted_proxies: frozenset[str]) -> str:
-    """The client's address. Only a trusted proxy (the gateway) is believed, and only for the entry
-    it appended itself, the rightmost: anything to its left came from the client and can be forged."""
-    if forwarded_for and peer_ip in trusted_proxies:
+def from_the_gateway(credential: str, gateway_secret: bytes) -> bool:
+    """Whether a request carries the gateway's credential (compared in constant time)."""
+    return bool(gateway_secret and credential) and hmac.compare_digest(credential.encode(), gateway_secret)
+
+
+def client_address(forwarded_for: str, peer_ip: str, *, from_gateway: bool) -> str:
+    """The client's address: X-Forwarded-For only when the gateway forwarded the request (Envoy sets
+    that header to the address it saw, whatever the client sent), otherwise the peer's address."""
+    if from_gateway and forwarded_for:
         return forwarded_for.rsplit(",", 1)[-1].strip() or peer_ip
     return peer_ip
 
 
-def _request_info(
-    method: str, context: grpc.aio.ServicerContext, trusted_proxies: frozenset[str]
-) -> RequestInfo:
+def _request_info(method: str, context: grpc.aio.ServicerContext, gateway_secret: bytes) -> RequestInfo:
     metadata = {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
     client_ip = client_address(
-        metadata.get("x-forwarded-for", ""), _peer_ip(context.peer() or ""), trusted_proxies
+        metadata.get("x-forwarded-for", ""),
+        _peer_ip(context.peer() or ""),
+        from_gateway=from_the_gateway(metadata.get(GATEWAY_CREDENTIAL_HEADER, ""), gateway_secret),
     )
     return RequestInfo(
         request_id=metadata.get("x-request-id") or str(uuid.uuid4()),
@@ -81,10 +88,11 @@ def _peer_ip(peer: str) -> str:
 
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     def __init__(
-        self, service: str, pool_provider, authenticator: Authenticator, trusted_proxies: frozenset[str]
+        self, service: str, pool_provider, authenticator: Authenticator, gateway_secret: bytes = b""
     ) -> None:
         self.service = service
-        self.trusted_proxies = trusted_proxies
+        # Empty: no request is taken to come from the gateway (config.Settings.gateway_secret).
+        self.gateway_secret = gateway_secret
         # The pool is created after the server starts listening, hence a provider, not a pool.
         self.pool_provider = pool_provider
         self.authenticator = authenticator
@@ -158,7 +166,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             self._finish(info, code, started)
 
     def _begin(self, method: str, context) -> RequestInfo:
-        info = _request_info(method, context, self.trusted_proxies)
+        info = _request_info(method, context, self.gateway_secret)
         current_request.set(info)
         return info
 

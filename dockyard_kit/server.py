@@ -174,7 +174,7 @@ async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
     server = grpc.aio.server(
         interceptors=[
             ServerInterceptor(
-                spec.name, lambda: runtime.pool, runtime.authenticator, settings.trusted_proxies()
+                spec.name, lambda: runtime.pool, runtime.authenticator, settings.gateway_secret()
             )
         ],
         options=[("grpc.max_receive_message_length", 4 << 20), ("grpc.so_reuseport", 0)],

@@ -4,7 +4,7 @@ import argparse
 import pathlib
 import sys
 
-from dockyard_kit import registry
+from dockyard_kit import config, registry
 from dockyard_kit.contract import DESCRIPTOR_SET
 from gateway.envoy import (
     DEFAULT_JWT_AUDIENCE,
@@ -69,7 +69,23 @@ def main(argv: list[str] | None = None) -> int:
         default=DEFAULT_JWT_AUDIENCE,
         help="DOCKYARD_JWT_AUDIENCE of the tokens (default: %(default)s)",
     )
+    parser.add_argument(
+        "--gateway-secret-file",
+        type=pathlib.Path,
+        help="the services' DOCKYARD_GATEWAY_SECRET_FILE: the credential the gateway adds to every request, "
+        "without which the services ignore its X-Forwarded-For",
+    )
     args = parser.parse_args(argv)
+    gateway_secret = b""
+    if args.gateway_secret_file is not None:
+        try:
+            gateway_secret = config.strong_secret(
+                args.gateway_secret_file.read_bytes().strip(), "--gateway-secret-file"
+            )
+        except (OSError, config.ConfigError) as exc:
+            parser.error(str(exc))
+        if not (gateway_secret.isascii() and gateway_secret.decode().isprintable()):
+            parser.error("--gateway-secret-file: the secret must be printable ASCII (it travels as a header)")
 
     listen_host, listen_port = split_address(args.listen)
     path = write_config(
@@ -82,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         max_request_bytes=args.max_request_bytes,
         jwt_issuer=args.jwt_issuer,
         jwt_audience=args.jwt_audience,
+        gateway_secret=gateway_secret.decode(),
     )
     print(path)
     return 0

@@ -13,6 +13,7 @@ import re
 import yaml
 
 from dockyard_kit import config, registry
+from dockyard_kit.config import GATEWAY_CREDENTIAL_HEADER
 from dockyard_kit.contract import DESCRIPTOR_SET, GrpcService, HttpBinding, read_contract
 
 DEFAULT_SERVICE_ADDRESSES = {service.name: service.default_address for service in registry.SERVICES}
@@ -99,9 +100,12 @@ def build_config(
     max_request_bytes: int = 1 << 20,
     jwt_issuer: str = DEFAULT_JWT_ISSUER,
     jwt_audience: str = DEFAULT_JWT_AUDIENCE,
+    gateway_secret: str = "",
 ) -> dict:
     """The Envoy bootstrap (as a dict) for the contract in `descriptor_set`. Access tokens must come
-    from `jwt_issuer` for `jwt_audience` (DOCKYARD_JWT_ISSUER / DOCKYARD_JWT_AUDIENCE)."""
+    from `jwt_issuer` for `jwt_audience` (DOCKYARD_JWT_ISSUER / DOCKYARD_JWT_AUDIENCE); every
+    forwarded request carries `gateway_secret` (the services' DOCKYARD_GATEWAY_SECRET), without which
+    they do not believe its X-Forwarded-For."""
     descriptor_set = pathlib.Path(descriptor_set).resolve()
     services = read_contract(descriptor_set)
     for service in routed_services(services):
@@ -129,7 +133,13 @@ def build_config(
         "static_resources": {
             "listeners": [
                 listener(
-                    descriptor_set, services, listen_host, listen_port, max_request_bytes, authentication
+                    descriptor_set,
+                    services,
+                    listen_host,
+                    listen_port,
+                    max_request_bytes,
+                    authentication,
+                    gateway_secret,
                 )
             ],
             "clusters": [
@@ -141,9 +151,12 @@ def build_config(
 
 
 def write_config(path: pathlib.Path, **kwargs) -> pathlib.Path:
-    """Writes the bootstrap `build_config(**kwargs)` as YAML to `path`."""
+    """Writes the bootstrap `build_config(**kwargs)` as YAML to `path`, readable by its owner only (it
+    holds the gateway's credential)."""
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.chmod(0o600)
     path.write_text(yaml.safe_dump(build_config(**kwargs), sort_keys=False))
     return path
 
@@ -155,6 +168,7 @@ def listener(
     port: int,
     max_request_bytes: int,
     authentication: dict,
+    gateway_secret: str,
 ) -> dict:
     manager = {
         "@type": TYPE_PREFIX
@@ -162,16 +176,19 @@ def listener(
         "stat_prefix": "gateway",
         # HTTP/1.1 and cleartext HTTP/2 (what gRPC clients speak) on the same port.
         "codec_type": "AUTO",
-        # Envoy is the edge: the client address is the peer's, and a client's x-request-id is kept
-        # (one is generated when absent), forwarded to the service and returned in the response.
+        # Envoy is the edge: the client address is the peer's (no hop before it is trusted, so a
+        # client's X-Forwarded-For never names it; forwarded_headers replaces that header outright),
+        # and a client's x-request-id is kept (one is generated when absent), forwarded to the
+        # service and returned in the response.
         "use_remote_address": True,
+        "xff_num_trusted_hops": 0,
         "generate_request_id": True,
         "preserve_external_request_id": True,
         "always_set_request_id_in_response": True,
         "normalize_path": True,
         "merge_slashes": True,
         "access_log": [access_log()],
-        "route_config": route_config(services),
+        "route_config": route_config(services, gateway_secret),
         "local_reply_config": local_reply_config(max_request_bytes),
         "http_filters": http_filters(descriptor_set, services, max_request_bytes, authentication),
     }
@@ -378,7 +395,21 @@ def transcoder(descriptor_set: pathlib.Path, services: list[GrpcService], max_re
     }
 
 
-def route_config(services: list[GrpcService]) -> dict:
+def forwarded_headers(gateway_secret: str) -> list[dict]:
+    """Set on every request Envoy forwards, replacing whatever the client sent under these names: the
+    client's address as Envoy saw it, and the gateway's credential, the proof for the services that
+    this X-Forwarded-For is Envoy's (dockyard_kit/interceptors.py). Without a credential the services
+    believe no X-Forwarded-For and see the gateway's own address."""
+    headers = {"x-forwarded-for": "%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%"}
+    if gateway_secret:
+        headers[GATEWAY_CREDENTIAL_HEADER] = gateway_secret.replace("%", "%%")  # no format commands
+    return [
+        {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+        for key, value in headers.items()
+    ]
+
+
+def route_config(services: list[GrpcService], gateway_secret: str = "") -> dict:
     routes = [route for service in routed_services(services) for route in service_routes(service)]
     # Anything else ends here. HTTP/JSON requests pass this route before the transcoder rewrites their
     # path, and CORS only acts on forwarding routes (not direct responses), so this one forwards, to a
@@ -400,6 +431,7 @@ def route_config(services: list[GrpcService]) -> dict:
                 "name": "dockyard",
                 "domains": ["*"],
                 "routes": routes,
+                "request_headers_to_add": forwarded_headers(gateway_secret),
                 "typed_per_filter_config": {"envoy.filters.http.cors": cors_policy()},
             }
         ],

@@ -7,11 +7,15 @@ import sys
 import pytest
 
 from dockyard_kit import registry
-from dockyard_kit.config import Settings
+from dockyard_kit.config import MIN_SECRET_BYTES, ConfigError, Settings
+from dockyard_kit.interceptors import client_address, from_the_gateway
+from dockyard_kit.stack.__main__ import Stack
 from services.deployer.settings import DeployerSettings
 from services.identity.settings import IdentitySettings
 from services.projects.settings import ProjectsSettings
 from tests.support.paths import REPO_ROOT
+
+SECRET = "0123456789abcdef" * 4
 
 
 def start_with(env: dict[str, str], service: str = "projects") -> subprocess.CompletedProcess:
@@ -71,7 +75,7 @@ def test_service_only_settings_are_not_shared():
 
 
 def test_every_registered_service_has_an_address_setting():
-    settings = Settings(DOCKYARD_SECRET_KEY="k")
+    settings = Settings(DOCKYARD_SECRET_KEY=SECRET)
     for service in registry.SERVICES:
         assert settings.service_address(service.name) == f"127.0.0.1:{service.default_port}"
 
@@ -83,14 +87,16 @@ def test_missing_master_secret_is_named():
 
 
 def test_seed_defaults_for_the_pool():
-    settings = Settings(DOCKYARD_SECRET_KEY="k")
+    settings = Settings(DOCKYARD_SECRET_KEY=SECRET)
     assert settings.DOCKYARD_DB_POOL_MAX == 20
     assert settings.DOCKYARD_DB_POOL_IDLE_SECONDS == 30
     assert settings.DOCKYARD_DB_CONNECT_TIMEOUT == 2
 
 
 def test_database_url_overrides_postgres_variables():
-    settings = Settings(DOCKYARD_SECRET_KEY="k", DATABASE_URL="postgresql://u:p%40ss@db.internal:6543/plat")
+    settings = Settings(
+        DOCKYARD_SECRET_KEY=SECRET, DATABASE_URL="postgresql://u:p%40ss@db.internal:6543/plat"
+    )
     assert settings.admin_connection() == {
         "host": "db.internal",
         "port": 6543,
@@ -102,26 +108,68 @@ def test_database_url_overrides_postgres_variables():
 
 
 def test_role_passwords_differ_per_service_and_are_stable():
-    settings = Settings(DOCKYARD_SECRET_KEY="k")
+    settings = Settings(DOCKYARD_SECRET_KEY=SECRET)
     assert settings.service_role_password("identity") == Settings(
-        DOCKYARD_SECRET_KEY="k"
+        DOCKYARD_SECRET_KEY=SECRET
     ).service_role_password("identity")
     assert settings.service_role_password("identity") != settings.service_role_password("projects")
 
 
-def test_a_forged_forwarded_for_is_not_the_client_address():
-    from dockyard_kit.interceptors import client_address
-
-    gateway = frozenset({"127.0.0.1"})
-    # The gateway appends the address it saw; what the client wrote to its left is ignored.
-    assert client_address("203.0.113.9, 198.51.100.7", "127.0.0.1", gateway) == "198.51.100.7"
-    # A direct caller that is not a trusted proxy cannot claim another address at all.
-    assert client_address("203.0.113.9", "10.1.2.3", gateway) == "10.1.2.3"
-    assert client_address("", "10.1.2.3", gateway) == "10.1.2.3"
+# -- how strong a secret must be --------------------------------------------------------------------
 
 
-def test_trusted_proxies_must_be_addresses(secret_key_file):
+@pytest.mark.parametrize("variable", ["DOCKYARD_SECRET_KEY", "DOCKYARD_SECRET_KEY_FILE"])
+def test_a_short_master_secret_is_refused_at_start_up(variable, tmp_path):
+    short = "a" * (MIN_SECRET_BYTES - 1)
+    if variable.endswith("_FILE"):
+        (tmp_path / "short.key").write_text(short + "\n")
+        short = str(tmp_path / "short.key")
+    result = start_with({variable: short})
+    assert result.returncode == 2
+    assert f"{variable}: the secret is {MIN_SECRET_BYTES - 1} bytes long" in result.stderr
+    assert f"at least {MIN_SECRET_BYTES}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_master_secret_of_the_minimum_length_is_accepted():
+    assert Settings(DOCKYARD_SECRET_KEY="a" * MIN_SECRET_BYTES).secret_key() == b"a" * MIN_SECRET_BYTES
+    with pytest.raises(ConfigError, match="DOCKYARD_SECRET_KEY: the secret is 1 bytes long"):
+        Settings(DOCKYARD_SECRET_KEY="k").secret_key()
+
+
+def test_a_short_gateway_secret_is_refused_at_start_up(secret_key_file):
     result = start_with(
-        {"DOCKYARD_SECRET_KEY_FILE": str(secret_key_file), "DOCKYARD_TRUSTED_PROXIES": "gateway"}
+        {"DOCKYARD_SECRET_KEY_FILE": str(secret_key_file), "DOCKYARD_GATEWAY_SECRET": "short"}
     )
-    assert result.returncode == 2 and "DOCKYARD_TRUSTED_PROXIES" in result.stderr
+    assert result.returncode == 2
+    assert "DOCKYARD_GATEWAY_SECRET: the secret is 5 bytes long" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_embedded_stack_generates_strong_secrets_readable_by_its_owner_only(tmp_path):
+    stack = Stack(tmp_path, "127.0.0.1", 8080)
+    path = stack.secret_key_file()
+    assert path == tmp_path / "secret.key"
+    first = path.read_text().strip()
+    assert len(bytes.fromhex(first)) == 32 and len(first) >= MIN_SECRET_BYTES
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert stack.secret_key_file().read_text().strip() == first  # kept across runs
+    assert Settings(DOCKYARD_SECRET_KEY_FILE=path).secret_key() == first.encode()
+
+
+# -- whose X-Forwarded-For is believed (end to end: tests/test_forwarded_for.py) ---------------------
+
+
+def test_only_a_request_carrying_the_gateways_credential_has_its_forwarded_for_believed():
+    gateway_secret = SECRET.encode()
+    forged = "203.0.113.9, 198.51.100.7"
+    assert from_the_gateway(SECRET, gateway_secret)
+    # A local process on the gateway's own address is not the gateway without its credential.
+    for credential in ("", "f" * len(SECRET), SECRET[:-1]):
+        assert not from_the_gateway(credential, gateway_secret)
+    # Services without a configured credential believe nobody.
+    assert not from_the_gateway("", b"")
+    assert client_address(forged, "127.0.0.1", from_gateway=False) == "127.0.0.1"
+    # Envoy sets the header to the one address it saw; only its last entry would ever be believed.
+    assert client_address(forged, "127.0.0.1", from_gateway=True) == "198.51.100.7"
+    assert client_address("", "10.1.2.3", from_gateway=True) == "10.1.2.3"

@@ -113,8 +113,13 @@ class Stack:
         )
 
     def secret_key_file(self) -> pathlib.Path:
-        path = self.data_dir / "secret.key"
+        return self._generated_secret("secret.key")
+
+    def _generated_secret(self, name: str) -> pathlib.Path:
+        """A secret of 32 random bytes (64 hex characters) in the data directory, made on first use."""
+        path = self.data_dir / name
         if not path.exists():
+            path.touch(mode=0o600)
             path.write_text(secrets.token_hex(32) + "\n")
         path.chmod(0o600)
         return path
@@ -127,7 +132,11 @@ class Stack:
             "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "gen")]),
             "DOCKYARD_SECRET_KEY_FILE": os.environ.get("DOCKYARD_SECRET_KEY_FILE")
             or str(self.secret_key_file()),
+            # Envoy adds it to every request it forwards; the services believe X-Forwarded-For only then.
+            "DOCKYARD_GATEWAY_SECRET_FILE": os.environ.get("DOCKYARD_GATEWAY_SECRET_FILE")
+            or str(self._generated_secret("gateway.secret")),
         }
+        self.components.append(("master secret", self.env["DOCKYARD_SECRET_KEY_FILE"]))
         self._start_postgres()
         self._start_nats()
         self._start_services()
@@ -262,6 +271,7 @@ class Stack:
                    "--listen", f"{self.gateway_host}:{self.gateway_port}", "--admin-port", str(admin_port)]  # fmt: skip
         for entry in registry.SERVICES:
             command += [f"--{entry.name}", self.service_addresses[entry.name]]
+        command += ["--gateway-secret-file", self.env["DOCKYARD_GATEWAY_SECRET_FILE"]]
         for variable, option in (
             ("DOCKYARD_JWT_ISSUER", "--jwt-issuer"),
             ("DOCKYARD_JWT_AUDIENCE", "--jwt-audience"),

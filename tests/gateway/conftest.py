@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from dockyard_kit.stack.components import free_port
-from tests.gateway.support import MAX_REQUEST_BYTES, Backend, Gateway, build_descriptor_set
+from tests.gateway.support import GATEWAY_SECRET, MAX_REQUEST_BYTES, Backend, Gateway, build_descriptor_set
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +34,7 @@ async def gateway(backend, descriptor_set, tmp_path_factory):
             "audit": backend.address,
         },
         max_request_bytes=MAX_REQUEST_BYTES,
+        gateway_secret=GATEWAY_SECRET,
     )
     await gateway.start()
     await gateway.wait_health("identity", "healthy")

@@ -19,6 +19,7 @@ from grpc_tools import protoc
 
 from dockyard.identity.v1 import identity_pb2_grpc
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
+from dockyard_kit.config import GATEWAY_CREDENTIAL_HEADER
 from dockyard_kit.stack.components import Envoy, free_port
 from gateway.envoy import write_config
 from tests.support.paths import REPO_ROOT
@@ -33,6 +34,8 @@ MAX_REQUEST_BYTES = 64 << 10
 FAIL_HEADER = "x-test-fail"
 # The backend publishes this key as identity's; tests sign their access tokens with it.
 SIGNER = Signer()
+# The gateway's credential (DOCKYARD_GATEWAY_SECRET) in the tests' configuration.
+GATEWAY_SECRET = "gateway-secret-" + "0123456789abcdef" * 2
 
 
 def bearer(token: str | None = None) -> dict[str, str]:
@@ -88,10 +91,19 @@ def invalid_name_status() -> status_pb2.Status:
 class SystemService(system_pb2_grpc.SystemServiceServicer):
     def __init__(self) -> None:
         self.request_ids: list[str] = []
+        # Each call's X-Forwarded-For entries and gateway credentials, as the backend received them.
+        self.forwarded: list[tuple[list[str], list[str]]] = []
 
     async def GetSystemStatus(self, request, context):
-        metadata = dict(context.invocation_metadata())
+        entries = context.invocation_metadata()
+        metadata = dict(entries)
         self.request_ids.append(metadata.get("x-request-id", ""))
+        self.forwarded.append(
+            (
+                [value for key, value in entries if key == "x-forwarded-for"],
+                [value for key, value in entries if key == GATEWAY_CREDENTIAL_HEADER],
+            )
+        )
         failure = metadata.get(FAIL_HEADER)
         if failure == "not_found":
             await context.abort(grpc.StatusCode.NOT_FOUND, "status page 7 not found")
@@ -245,12 +257,21 @@ class Gateway:
         await asyncio.to_thread(self.envoy.stop)
 
     async def request(
-        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        source: str = "127.0.0.1",
     ) -> Response:
-        """One HTTP/1.1 request, off the event loop (the backend answers on it)."""
+        """One HTTP/1.1 request from the loopback address `source`, off the event loop (the backend
+        answers on it)."""
 
         def send() -> Response:
-            connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+            connection = http.client.HTTPConnection(
+                "127.0.0.1", self.port, timeout=10, source_address=(source, 0)
+            )
             try:
                 connection.request(method, path, body=body, headers=headers or {})
                 answer = connection.getresponse()

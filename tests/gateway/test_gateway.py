@@ -11,9 +11,11 @@ import grpc
 from google.rpc import status_pb2
 
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
+from dockyard_kit.config import GATEWAY_CREDENTIAL_HEADER
 from tests.gateway.support import (
     CHECKED_AT,
     FAIL_HEADER,
+    GATEWAY_SECRET,
     MAX_REQUEST_BYTES,
     SIGNER,
     bearer,
@@ -211,6 +213,24 @@ async def test_request_ids_are_kept_or_generated_and_reach_the_service(gateway, 
     generated = await gateway.request("GET", "/v1/system/status")
     assert len(generated.headers["x-request-id"]) == 36  # a UUID
     assert backend.system.request_ids[-1] == generated.headers["x-request-id"]
+
+
+FORGED = {"x-forwarded-for": "203.0.113.9, 198.51.100.7", GATEWAY_CREDENTIAL_HEADER: "forged-" + "0" * 32}
+
+
+async def test_the_service_gets_the_client_address_envoy_saw_and_its_credential_only(gateway, backend):
+    """Whatever a client sends as X-Forwarded-For or as the gateway's credential is replaced: the
+    service receives the address Envoy's peer had and the configured credential, once each."""
+    response = await gateway.request("GET", "/v1/system/status", headers=FORGED, source="127.0.0.6")
+    assert response.status == 200
+    assert backend.system.forwarded[-1] == (["127.0.0.6"], [GATEWAY_SECRET])
+    assert GATEWAY_SECRET not in json.dumps(response.headers) + response.body.decode()
+
+    async with grpc.aio.insecure_channel(gateway.address) as channel:
+        await system_pb2_grpc.SystemServiceStub(channel).GetSystemStatus(
+            system_pb2.GetSystemStatusRequest(), metadata=tuple(FORGED.items()), timeout=5
+        )
+    assert backend.system.forwarded[-1] == (["127.0.0.1"], [GATEWAY_SECRET])
 
 
 async def test_access_logs_are_json_without_queries_or_credentials(gateway):
