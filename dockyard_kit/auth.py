@@ -13,7 +13,8 @@ Access tokens (issued by identity, verified here and by Envoy's jwt_authn):
 `AccessTokenVerifier` checks all of that against identity's published keys (jwks.py); the
 `Authenticator` decides what each RPC asks of its caller: nothing for the contract's
 `(dockyard.api.v1.public)` methods, a service credential (service_auth.py) for the methods of
-`(dockyard.api.v1.internal)` services, a user's access token for all others. It reads the bearer
+`(dockyard.api.v1.internal)` services, a user's access token for all others (a public method sees
+its caller only when a valid token comes along: `optional_caller`). It reads the bearer
 token from the call's metadata and refuses callers on the deny-list (revocations.py).
 """
 
@@ -339,6 +340,17 @@ class Authenticator:
         if self.revoked.is_revoked(caller.user_id):
             raise InvalidToken("user revoked", REVOKED_USER)
         return caller
+
+    async def optional_caller(self, metadata: Sequence[tuple[str, str | bytes]]) -> Caller | None:
+        """For a public method, which answers anyone: the caller when the call carries an access
+        token that passes `authenticate`, else None. A token that does not pass (or cannot be checked
+        right now) is not refused: the caller is answered as anyone else would be."""
+        if not any(key == "authorization" for key, _ in metadata):
+            return None
+        try:
+            return await self.authenticate(metadata)
+        except (InvalidToken, Unavailable):
+            return None
 
 
 def bearer_token(metadata: Sequence[tuple[str, str | bytes]]) -> str:

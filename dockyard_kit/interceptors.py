@@ -171,9 +171,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return info
 
     async def _authenticate(self, context, info: RequestInfo) -> None:
-        """Puts the verified caller in `current_caller` (None for RPCs that need no user); a missing,
-        invalid or revoked token, or an internal service's missing or invalid service credential,
-        raises UNAUTHENTICATED before the handler runs."""
+        """Puts the verified caller in `current_caller`; a missing, invalid or revoked token, or an
+        internal service's missing or invalid service credential, raises UNAUTHENTICATED before the
+        handler runs. A public method's caller is the token's when a valid one comes along, else None."""
         caller = None
         metadata = context.invocation_metadata() or ()
         try:
@@ -181,6 +181,8 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                 await self.authenticator.authenticate_service(metadata)
             elif self.authenticator.requires_token(info.method):
                 caller = await self.authenticator.authenticate(metadata)
+            else:
+                caller = await self.authenticator.optional_caller(metadata)
         except InvalidToken as exc:
             log.info(
                 "credentials refused",

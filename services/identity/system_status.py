@@ -4,10 +4,16 @@
 the services, each call bounded by a short deadline so a dead service shows up as UNREACHABLE
 instead of stalling the page. ComponentService is internal: identity calls it with its own service
 credential (dockyard_kit/service_auth.py).
+
+Anyone may read the page, but only platform admins read all of it: error text and server versions
+help an attacker, so everyone else gets `states_only`, from `SharedStatus`, which asks the services
+at most once per PUBLIC_STATUS_MAX_AGE_SECONDS however many callers come at once.
 """
 
 import asyncio
 import dataclasses
+import time
+from collections.abc import Awaitable, Callable
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -18,6 +24,8 @@ from dockyard_kit.registry import SERVICE_NAMES
 from dockyard_kit.service_auth import ServiceCredentials
 
 PEER_DEADLINE_SECONDS = 1.5
+# How old the page anonymous callers read may be: short, so a probe sees a change within seconds.
+PUBLIC_STATUS_MAX_AGE_SECONDS = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +73,60 @@ def summarize(
     )
     status.checked_at.GetCurrentTime()
     return status
+
+
+def states_only(status: system_pb2.SystemStatus) -> system_pb2.SystemStatus:
+    """The page without what only platform admins read: no error text, versions, revisions or names
+    of the configuration (the stream), only whether each part works."""
+    database = status.database
+    return system_pb2.SystemStatus(
+        database=system_pb2.DatabaseStatus(
+            configured=database.configured,
+            initialized=database.initialized,
+            dialect=database.dialect,
+            schemas=[system_pb2.SchemaStatus(name=s.name, at_head=s.at_head) for s in database.schemas],
+        ),
+        nats=system_pb2.NatsStatus(connected=status.nats.connected),
+        docker=system_pb2.DockerStatus(
+            available=status.docker.available, swarm_active=status.docker.swarm_active
+        ),
+        services=status.services,
+        checked_at=status.checked_at,
+    )
+
+
+class SharedStatus:
+    """The states-only page, assembled at most once per `max_age` seconds: callers arriving while it
+    is being assembled wait for that one answer instead of asking every service again."""
+
+    def __init__(
+        self,
+        assemble: Callable[[], Awaitable[system_pb2.SystemStatus]],
+        max_age: float = PUBLIC_STATUS_MAX_AGE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.assemble = assemble
+        self.max_age = max_age
+        self.clock = clock
+        self._status: system_pb2.SystemStatus | None = None
+        self._assembled_at = 0.0
+        self._pending: asyncio.Future | None = None
+
+    async def get(self) -> system_pb2.SystemStatus:
+        if self._status is not None and self.clock() - self._assembled_at < self.max_age:
+            return self._status
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._refresh())
+        # Shielded: one caller going away must not cancel the answer the others wait for.
+        return await asyncio.shield(self._pending)
+
+    async def _refresh(self) -> system_pb2.SystemStatus:
+        try:
+            self._status = states_only(await self.assemble())
+            self._assembled_at = self.clock()
+            return self._status
+        finally:
+            self._pending = None
 
 
 class Peers:

@@ -1,7 +1,10 @@
-"""What the status page says, given what each service answered (pure logic, no I/O)."""
+"""What the status page says, given what each service answered (pure logic, no I/O), what of it
+anonymous callers read, and how often their page is assembled."""
+
+import asyncio
 
 from dockyard.system.v1 import system_pb2
-from services.identity.system_status import PeerReport, summarize
+from services.identity.system_status import PeerReport, SharedStatus, states_only, summarize
 
 
 def component(name: str, *, db=True, at_head=True, nats=True, docker=None) -> system_pb2.ComponentStatus:
@@ -72,3 +75,65 @@ def test_no_deployer_answer_means_docker_unknown():
     reports = [r for r in healthy() if r.service != "deployer"]
     status = summarize(reports, database_configured=True, stream="DOCKYARD")
     assert not status.docker.available and "deployer" in status.docker.error
+
+
+def test_states_only_keeps_every_state_and_drops_text_versions_and_revisions():
+    reports = [
+        PeerReport(r.service, "NOT_SERVING", component(r.service, db=False, nats=False)) for r in healthy()
+    ]
+    reports[0] = PeerReport("identity", "SERVING", component("identity"))
+    full = summarize(reports, database_configured=True, stream="DOCKYARD")
+    assert full.database.error and full.database.server_version and full.nats.error
+
+    public = states_only(full)
+    assert (public.database.configured, public.database.initialized) == (True, False)
+    assert public.database.dialect == "postgresql"
+    assert [(s.name, s.at_head) for s in public.database.schemas] == [
+        (s.name, s.at_head) for s in full.database.schemas
+    ]
+    assert public.nats.connected is False and public.docker.available == full.docker.available
+    assert list(public.services) == list(full.services) and public.checked_at == full.checked_at
+    assert not (
+        public.database.error or public.database.server_version or public.nats.error or public.nats.stream
+    )
+    assert not any(s.migration_head or s.current_revision for s in public.database.schemas)
+    assert not (public.docker.error or public.docker.version)
+
+
+class Assembler:
+    """Counts how often the page is assembled; each assembly takes a moment, as the fan-out does."""
+
+    def __init__(self) -> None:
+        self.assembled = 0
+
+    async def __call__(self) -> system_pb2.SystemStatus:
+        self.assembled += 1
+        await asyncio.sleep(0.05)
+        return summarize(healthy(), database_configured=True, stream="DOCKYARD")
+
+
+async def test_callers_arriving_together_share_one_assembly():
+    assemble, now = Assembler(), [100.0]
+    shared = SharedStatus(assemble, max_age=2.0, clock=lambda: now[0])
+
+    pages = await asyncio.gather(*(shared.get() for _ in range(50)))
+    assert assemble.assembled == 1
+    assert all(page == pages[0] and not page.database.server_version for page in pages)
+
+    now[0] += 1.9
+    await shared.get()
+    assert assemble.assembled == 1  # still fresh
+    now[0] += 0.2
+    await shared.get()
+    assert assemble.assembled == 2  # too old: assembled again
+
+
+async def test_a_caller_going_away_does_not_cancel_the_shared_assembly():
+    assemble = Assembler()
+    shared = SharedStatus(assemble)
+    first = asyncio.ensure_future(shared.get())
+    second = asyncio.ensure_future(shared.get())
+    await asyncio.sleep(0)
+    first.cancel()
+    assert (await second).database.initialized
+    assert assemble.assembled == 1
