@@ -14,6 +14,12 @@ MESSAGES = {
     "uq_team_members_user_team": ConstraintMessage(
         AlreadyExists, "that user is already a member of this team", field="user_id"
     ),
+    # One pending invitation per team and login (migration 0006).
+    "uq_team_invitations_pending": ConstraintMessage(
+        AlreadyExists,
+        "an invitation of {invitee!r} to this team is already pending",
+        field="invitation.invitee",
+    ),
     # Unique among the owner's live tokens (migration 0005).
     "uq_api_tokens_user_live_name": ConstraintMessage(
         AlreadyExists, "you already have an API token named {name!r}", field="token.name"

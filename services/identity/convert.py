@@ -44,6 +44,24 @@ def team_member(row) -> identity_pb2.TeamMember:
     return message
 
 
+def team_invitation(row) -> identity_pb2.TeamInvitation:
+    """As the team and the invitee see it: the login the inviter typed, never the account's id."""
+    message = identity_pb2.TeamInvitation(
+        id=str(row["id"]),
+        team_id=str(row["team_id"]),
+        team_name=row["team_name"],
+        invitee=row["invitee"],
+        role=row["role"],
+        state=row["state"],
+        invited_by=row["invited_by"],
+    )
+    message.created_at.FromDatetime(row["created_at"])
+    message.expires_at.FromDatetime(row["expires_at"])
+    if row["answered_at"] is not None:
+        message.answered_at.FromDatetime(row["answered_at"])
+    return message
+
+
 def api_token(row) -> identity_pb2.ApiToken:
     """The token as its owner sees it: never the secret or its hash."""
     message = identity_pb2.ApiToken(
@@ -70,6 +88,13 @@ def team_changed(row) -> events_pb2.TeamChanged:
 
 def team_member_changed(row, previous_role: str = "") -> events_pb2.TeamMemberChanged:
     return events_pb2.TeamMemberChanged(member=team_member(row), previous_role=previous_role)
+
+
+def team_invitation_changed(row) -> events_pb2.TeamInvitationChanged:
+    invitee_user_id = row["invitee_user_id"]
+    return events_pb2.TeamInvitationChanged(
+        invitation=team_invitation(row), invitee_user_id=str(invitee_user_id) if invitee_user_id else ""
+    )
 
 
 def api_token_changed(row) -> events_pb2.ApiTokenChanged:

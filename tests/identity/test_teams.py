@@ -23,7 +23,7 @@ async def test_the_creator_owns_the_team_and_the_last_owner_stays(identity_pool)
     team = await teams.create_team(
         identity_pool, as_caller(dev), name="platform", description="", settings={"region": "eu"}
     )
-    await teams.add_member(identity_pool, as_caller(dev), team["id"], other["id"], "member")
+    await teams.add_member(identity_pool, as_caller(root), team["id"], other["id"], "member")
     for refused in (
         teams.update_member(identity_pool, as_caller(dev), team["id"], dev["id"], "admin"),
         teams.remove_member(identity_pool, as_caller(dev), team["id"], dev["id"]),
@@ -44,7 +44,7 @@ async def test_membership_events_follow_every_change_also_through_deletions(iden
     root, dev, other = await create_people(identity_pool, "root", "dev", "other")
     actor = as_caller(dev)
     team = await teams.create_team(identity_pool, actor, name="platform", description="", settings={})
-    await teams.add_member(identity_pool, actor, team["id"], other["id"], "member")
+    await teams.add_member(identity_pool, as_caller(root), team["id"], other["id"], "member")
     await teams.update_member(identity_pool, actor, team["id"], other["id"], "admin")
     await teams.update_member(identity_pool, actor, team["id"], other["id"], "admin")  # no change, no event
     await teams.update_team(identity_pool, actor, team["id"], {"description": "the platform team"})
@@ -141,11 +141,25 @@ def test_ownership_rules_between_owners_and_team_admins(people):
         )
         return code_of(stub.AddTeamMember, request, actor.metadata)
 
-    assert add(team_admin, people.unrelated.user, "owner") == DENIED  # only owners make owners
-    assert add(team_admin, people.unrelated.user, "viewer") == OK
-    assert add(team_admin, people.unrelated.user, "member") == grpc.StatusCode.ALREADY_EXISTS
-    assert add(team_admin, people.viewer.user, "chief") == INVALID
-    assert add(team_admin, identity_pb2.User(id=random_id()), "member") == NOT_FOUND
+    def invite(actor, user, role):
+        request = identity_pb2.CreateTeamInvitationRequest(
+            team_id=team.id, invitation=identity_pb2.TeamInvitation(invitee=user.username, role=role)
+        )
+        return code_of(stub.CreateTeamInvitation, request, actor.metadata)
+
+    assert invite(team_admin, people.unrelated.user, "owner") == DENIED  # only owners make owners
+    assert invite(team_admin, people.unrelated.user, "viewer") == OK
+    [invitation] = stub.ListMyTeamInvitations(
+        identity_pb2.ListMyTeamInvitationsRequest(), metadata=people.unrelated.metadata
+    ).invitations
+    stub.AcceptTeamInvitation(
+        identity_pb2.AcceptTeamInvitationRequest(invitation_id=invitation.id),
+        metadata=people.unrelated.metadata,
+    )
+    assert invite(team_admin, people.unrelated.user, "member") == grpc.StatusCode.ALREADY_EXISTS
+    assert invite(team_admin, people.viewer.user, "chief") == INVALID
+    assert add(team_admin, people.viewer.user, "member") == DENIED  # team managers invite
+    assert add(people.admin, identity_pb2.User(id=random_id()), "member") == NOT_FOUND
     assert change(team_admin, people.member.user, "admin") == OK
     assert change(team_admin, people.owner.user, "member") == DENIED  # nor unmake them
     assert remove(team_admin, people.owner.user) == DENIED

@@ -117,7 +117,7 @@ class Cast:
                 identity_pb2.AddTeamMemberRequest(
                     team_id=self.team.id, member=identity_pb2.TeamMember(user_id=account.id, role=role)
                 ),
-                metadata=captain.metadata,
+                metadata=root.metadata,  # a platform admin adds directly; owners invite
                 timeout=TIMEOUT,
             )
             self.accounts[name] = account

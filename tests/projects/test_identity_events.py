@@ -39,12 +39,13 @@ def create_team(stack, identity_channel, account) -> identity_pb2.Team:
     return team
 
 
-def add_member(identity_channel, team, owner, user_id: str, role: str = "member") -> None:
+def add_member(identity_channel, team, admin, user_id: str, role: str = "member") -> None:
+    """Added directly by a platform admin (team owners invite instead)."""
     identity_pb2_grpc.TeamServiceStub(identity_channel).AddTeamMember(
         identity_pb2.AddTeamMemberRequest(
             team_id=team.id, member=identity_pb2.TeamMember(user_id=user_id, role=role)
         ),
-        metadata=owner.metadata,
+        metadata=admin.metadata,
         timeout=TIMEOUT,
     )
 
@@ -130,7 +131,7 @@ def consumer_ready(stack, people, identity_channel):
 
 def test_a_deleted_users_projects_go_with_everything_in_them(stack, people, identity_channel, consumer_ready):
     leaver = create_account(identity_channel, people.super_admin, unique("leaver")[:20], "developer")
-    add_member(identity_channel, people.crew, people.owner, leaver.id)
+    add_member(identity_channel, people.crew, people.super_admin, leaver.id)
     projects = [create(stack, leaver)["id"] for _ in range(2)]
     children = seed_children(stack, projects[0])
     kept = create(stack, people.owner)["id"]
@@ -173,7 +174,7 @@ def test_a_deleted_users_projects_go_with_everything_in_them(stack, people, iden
 
 def test_a_deleted_teams_projects_live_on_without_a_team(stack, people, identity_channel, consumer_ready):
     team = create_team(stack, identity_channel, people.owner)
-    add_member(identity_channel, team, people.owner, people.developer.id)
+    add_member(identity_channel, team, people.super_admin, people.developer.id)
     project = create(stack, people.owner, team_id=team.id)["id"]
     eventually(lambda: sees(stack, people.developer, project))
 
@@ -211,7 +212,7 @@ def test_a_redelivered_event_applies_once(stack, people, identity_channel, consu
     publish(stack, identity_event(stack, "identity.team.deleted", team.id))
     # A later event still applies, so the copy has been consumed (skipped) by then.
     later = create_team(stack, identity_channel, people.owner)
-    add_member(identity_channel, later, people.owner, people.viewer.id, "viewer")
+    add_member(identity_channel, later, people.super_admin, people.viewer.id, "viewer")
     eventually(lambda: in_read_model(stack, later.id, people.viewer.id))
 
     status, body = rest(stack.port, "GET", f"/v1/projects/{project}", token=people.owner.token)
@@ -235,7 +236,7 @@ def test_events_about_unknown_users_and_teams_are_acknowledged(
 
     team = create_team(stack, identity_channel, people.owner)
     project = create(stack, people.owner, team_id=team.id)["id"]
-    add_member(identity_channel, team, people.owner, people.unrelated.id)
+    add_member(identity_channel, team, people.super_admin, people.unrelated.id)
     eventually(lambda: sees(stack, people.unrelated, project))
     assert not sql(stack, "projects", "SELECT 1 FROM parked_events WHERE consumer = 'identity'")
 
@@ -245,7 +246,7 @@ def test_a_late_removal_of_an_old_membership_leaves_the_new_one(
 ):
     team = create_team(stack, identity_channel, people.owner)
     project = create(stack, people.owner, team_id=team.id)["id"]
-    add_member(identity_channel, team, people.owner, people.unrelated.id)
+    add_member(identity_channel, team, people.super_admin, people.unrelated.id)
     eventually(lambda: sees(stack, people.unrelated, project))
     stub = identity_pb2_grpc.TeamServiceStub(identity_channel)
     stub.RemoveTeamMember(
@@ -259,7 +260,7 @@ def test_a_late_removal_of_an_old_membership_leaves_the_new_one(
         for e in events_about_type(stack, "identity.team_member.removed")
         if payload(e, identity_events.TeamMemberChanged).member.team_id == team.id
     ]
-    add_member(identity_channel, team, people.owner, people.unrelated.id)
+    add_member(identity_channel, team, people.super_admin, people.unrelated.id)
     eventually(lambda: sees(stack, people.unrelated, project))
 
     old_removal.id = str(uuid.uuid4())  # a fresh event id: the inbox lets it through

@@ -66,7 +66,7 @@ def test_a_member_removed_from_the_team_loses_the_project(stack, people, project
         identity_pb2.AddTeamMemberRequest(
             team_id=team.id, member=identity_pb2.TeamMember(user_id=people.unrelated.id, role="member")
         ),
-        metadata=people.owner.metadata,
+        metadata=people.super_admin.metadata,  # a platform admin adds directly; owners invite
         timeout=TIMEOUT,
     )
     # The owner may attach the team once projects has heard that they own it.

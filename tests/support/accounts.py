@@ -101,11 +101,12 @@ class People:
         return team
 
     def add_member(self, team: identity_pb2.Team, user: identity_pb2.User, role: str = "member") -> None:
+        """Added directly by a platform admin (team owners invite instead)."""
         identity_pb2_grpc.TeamServiceStub(self.channel).AddTeamMember(
             identity_pb2.AddTeamMemberRequest(
                 team_id=team.id, member=identity_pb2.TeamMember(user_id=user.id, role=role)
             ),
-            metadata=self.owner.metadata,
+            metadata=self.super_admin.metadata,
             timeout=TIMEOUT,
         )
 

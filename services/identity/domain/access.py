@@ -11,7 +11,11 @@ Two ways to say no:
     not the target exists.
 
 Platform viewers are read-only on shared things (teams, memberships, other users) but still manage
-their own account (profile, password), and may leave a team: both only reduce or secure their access.
+their own account (profile, password), may leave a team, and answer their own invitations: they
+consent to what a team manager offered them.
+
+Nobody is put into a team without consent: team managers invite, the invited user accepts, and only
+platform admins add members directly (an admin's act).
 """
 
 from dockyard_kit.auth import ADMIN_ROLES, READ_ONLY, Caller
@@ -158,6 +162,40 @@ def check_set_member_role(
         raise PermissionDenied("only the team's owners and admins, or platform admins, manage its members")
     if "owner" in (previous_role, new_role) and caller_team_role != "owner":
         raise PermissionDenied("only a team owner, or a platform admin, grants or removes ownership")
+
+
+def check_add_member_directly(caller: Caller, caller_team_role: str | None) -> None:
+    """Adding a member without their consent is for platform admins (the role rules then are
+    check_set_member_role's, which always pass for them)."""
+    _check_team_writer(caller, caller_team_role)
+    if not caller.is_admin:
+        raise PermissionDenied(
+            "only platform admins add members directly; the team's owners and admins invite people"
+            " instead (CreateTeamInvitation, POST /v1/teams/{team_id}/invitations), who join on accepting"
+        )
+
+
+def check_manage_invitations(caller: Caller, caller_team_role: str | None, *, writes: bool) -> None:
+    """Listing (writes False) and revoking the team's invitations; sending one is
+    check_set_member_role's, as it offers a role."""
+    check_view_team(caller, caller_team_role)
+    if writes:
+        _check_team_writer(caller, caller_team_role)
+    if not caller.is_admin and caller_team_role not in TEAM_MANAGER_ROLES:
+        raise PermissionDenied(
+            "only the team's owners and admins, or platform admins, manage its invitations"
+        )
+
+
+def check_answer_invitation(caller: Caller, invitee_user_id) -> None:
+    """Only the invited user accepts or declines. Others learn nothing of the invitation, but
+    platform admins, who may list every team's invitations, are told why."""
+    check_identity_call(caller, writes=True)
+    if is_self(caller, invitee_user_id):
+        return
+    if caller.is_admin:
+        raise PermissionDenied("only the invited user accepts or declines an invitation")
+    raise NotFound("invitation not found")
 
 
 def check_remove_member(caller: Caller, caller_team_role: str | None, user_id, member_role: str) -> None:

@@ -30,6 +30,12 @@ async def member_event(
     await emit(conn, "team_member", verb, row["id"], payload, actor=actor)
 
 
+async def invitation_event(conn: asyncpg.Connection, verb: str, row, *, actor: str) -> None:
+    """created, accepted (with the member's team_member.added), declined, revoked."""
+    payload = convert.team_invitation_changed(row)
+    await emit(conn, "team_invitation", verb, row["id"], payload, actor=actor)
+
+
 async def api_token_event(conn: asyncpg.Connection, verb: str, row, *, actor: str) -> None:
     """created, revoked."""
     await emit(conn, "api_token", verb, row["id"], convert.api_token_changed(row), actor=actor)

@@ -1,4 +1,4 @@
-"""TeamService: requests to domain calls, rows to messages. Who may do what is decided in
+"""TeamService (teams, members, invitations): requests to domain calls, rows to messages. Who may do what is decided in
 domain/access.py, called by domain/teams.py with the data it loads."""
 
 from google.protobuf import empty_pb2
@@ -80,3 +80,54 @@ class TeamServicer(IdentityServicer, identity_pb2_grpc.TeamServiceServicer):
         user_id = protoconv.parse_id(request.user_id, "user_id")
         await teams.remove_member(self.pool, caller, team_id, user_id)
         return empty_pb2.Empty()
+
+    async def CreateTeamInvitation(self, request, context) -> identity_pb2.TeamInvitation:
+        caller = await self.caller()
+        row = await teams.create_invitation(
+            self.pool,
+            caller,
+            protoconv.parse_id(request.team_id, "team_id"),
+            invitee=request.invitation.invitee,
+            role=request.invitation.role,
+        )
+        return convert.team_invitation(row)
+
+    async def ListTeamInvitations(self, request, context) -> identity_pb2.ListTeamInvitationsResponse:
+        caller = await self.caller()
+        rows, next_page_token = await teams.list_invitations(
+            self.pool,
+            caller,
+            protoconv.parse_id(request.team_id, "team_id"),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return identity_pb2.ListTeamInvitationsResponse(
+            invitations=[convert.team_invitation(row) for row in rows], next_page_token=next_page_token
+        )
+
+    async def RevokeTeamInvitation(self, request, context) -> identity_pb2.TeamInvitation:
+        caller = await self.caller()
+        team_id = protoconv.parse_id(request.team_id, "team_id")
+        invitation_id = protoconv.parse_id(request.invitation_id, "invitation_id")
+        return convert.team_invitation(
+            await teams.revoke_invitation(self.pool, caller, team_id, invitation_id)
+        )
+
+    async def ListMyTeamInvitations(self, request, context) -> identity_pb2.ListTeamInvitationsResponse:
+        caller = await self.caller()
+        rows, next_page_token = await teams.list_my_invitations(
+            self.pool, caller, page_size=request.page_size, page_token=request.page_token
+        )
+        return identity_pb2.ListTeamInvitationsResponse(
+            invitations=[convert.team_invitation(row) for row in rows], next_page_token=next_page_token
+        )
+
+    async def AcceptTeamInvitation(self, request, context) -> identity_pb2.TeamMember:
+        caller = await self.caller()
+        invitation_id = protoconv.parse_id(request.invitation_id, "invitation_id")
+        return convert.team_member(await teams.accept_invitation(self.pool, caller, invitation_id))
+
+    async def DeclineTeamInvitation(self, request, context) -> identity_pb2.TeamInvitation:
+        caller = await self.caller()
+        invitation_id = protoconv.parse_id(request.invitation_id, "invitation_id")
+        return convert.team_invitation(await teams.decline_invitation(self.pool, caller, invitation_id))

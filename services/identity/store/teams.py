@@ -1,7 +1,9 @@
-"""SQL for identity.teams and identity.team_members. Member records carry the member's username,
-which lists show and sort by. A constraint a write runs into (the last owner, a second membership)
-is worded in constraint_messages.py."""
+"""SQL for identity.teams, identity.team_members and identity.team_invitations. Member records
+carry the member's username, which lists show and sort by; invitation records the team's name and
+the inviter's username. A constraint a write runs into (the last owner, a second membership, a
+second pending invitation) is worded in constraint_messages.py."""
 
+import datetime
 import json
 import uuid
 
@@ -142,3 +144,90 @@ async def delete_user_memberships(conn: asyncpg.Connection, user_id) -> None:
     while they are a team's only owner."""
     with constraint_wording(MESSAGES):
         await conn.execute("DELETE FROM team_members WHERE user_id = $1", user_id)
+
+
+# -- invitations --------------------------------------------------------------------------------
+
+# An invitation still pending past its expiry reads as expired: the stored state catches up when the
+# team invites that login again (expire_stale_invitation) or the invitee answers.
+INVITATION_COLUMNS = (
+    "i.id, i.team_id, t.name AS team_name, i.invitee, i.invitee_user_id, i.role,"
+    " CASE WHEN i.state = 'pending' AND i.expires_at <= now() THEN 'expired' ELSE i.state END AS state,"
+    " coalesce(u.username, '') AS invited_by, i.created_at, i.expires_at, i.answered_at"
+)
+INVITATIONS = "team_invitations i JOIN teams t ON t.id = i.team_id LEFT JOIN users u ON u.id = i.invited_by"
+
+
+async def expire_stale_invitation(conn: asyncpg.Connection, team_id, invitee: str) -> None:
+    """Marks the team's pending invitation of `invitee` expired if its time is up, so that a new one
+    may be sent (one pending invitation per team and login)."""
+    await conn.execute(
+        "UPDATE team_invitations SET state = 'expired'"
+        " WHERE team_id = $1 AND invitee = $2 AND state = 'pending' AND expires_at <= now()",
+        team_id,
+        invitee,
+    )
+
+
+async def insert_invitation(
+    conn: asyncpg.Connection,
+    *,
+    team_id,
+    invitee: str,
+    invitee_user_id,
+    role: str,
+    invited_by,
+    expires_at: datetime.datetime,
+) -> asyncpg.Record:
+    with constraint_wording(MESSAGES, invitee=invitee):
+        invitation_id = await conn.fetchval(
+            "INSERT INTO team_invitations (team_id, invitee, invitee_user_id, role, invited_by, expires_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+            team_id,
+            invitee,
+            invitee_user_id,
+            role,
+            invited_by,
+            expires_at,
+        )
+    return await get_invitation(conn, invitation_id)
+
+
+async def get_invitation(
+    conn: asyncpg.Connection, invitation_id, *, for_update: bool = False
+) -> asyncpg.Record | None:
+    lock = " FOR UPDATE OF i" if for_update else ""
+    return await conn.fetchrow(
+        f"SELECT {INVITATION_COLUMNS} FROM {INVITATIONS} WHERE i.id = $1{lock}", invitation_id
+    )
+
+
+async def answer_invitation(conn: asyncpg.Connection, invitation_id, state: str) -> asyncpg.Record:
+    """Records the answer (accepted, declined, revoked) to a pending invitation."""
+    await conn.execute(
+        "UPDATE team_invitations SET state = $2, answered_at = now() WHERE id = $1", invitation_id, state
+    )
+    return await get_invitation(conn, invitation_id)
+
+
+async def list_team_invitations(
+    conn: asyncpg.Connection, team_id, *, after: tuple[datetime.datetime, uuid.UUID] | None, limit: int
+) -> list[asyncpg.Record]:
+    conditions = sql.Conditions()
+    conditions.add("i.team_id = $?", team_id)
+    return await conn.fetch(
+        f"SELECT {INVITATION_COLUMNS} FROM {INVITATIONS} {conditions.newest_first_page(after, limit, alias='i')}",
+        *conditions.args,
+    )
+
+
+async def list_pending_invitations_of_user(
+    conn: asyncpg.Connection, user_id, *, after: tuple[datetime.datetime, uuid.UUID] | None, limit: int
+) -> list[asyncpg.Record]:
+    conditions = sql.Conditions()
+    conditions.add("i.invitee_user_id = $?", user_id)
+    conditions.add("i.state = 'pending' AND i.expires_at > now()")
+    return await conn.fetch(
+        f"SELECT {INVITATION_COLUMNS} FROM {INVITATIONS} {conditions.newest_first_page(after, limit, alias='i')}",
+        *conditions.args,
+    )
