@@ -41,25 +41,53 @@ def expect(*, admins: grpc.StatusCode, others: grpc.StatusCode = DENIED, **by_ca
     return codes
 
 
-def acting_on(stub, method: str, expected: dict, build, *, usual, fresh=None, variant: str = "") -> Case:
+def acting_on(
+    stub, method: str, expected: dict, build, *, usual, fresh=None, variant: str = "", effect=None
+) -> Case:
     """A row whose request is `build(people, subject)`. The subject is `usual(people)`, which nothing
     may change; with `fresh`, a caller expected to succeed acts on a `fresh(people)` subject of
-    their own, since their call changes it."""
+    their own, since their call changes it. `effect(people, caller, request)`: whether the change
+    happened (read back by the super_admin)."""
 
     def call(people: People, caller: str):
         subject = fresh(people) if fresh is not None and expected[caller] == OK else usual(people)
         return build(people, subject), getattr(people, caller).metadata
 
-    return Case(stub, method, expected, call, variant)
+    return Case(stub, method, expected, call, variant, effect)
+
+
+def as_root(people: People, stub, method: str, request):
+    return getattr(stub(people.channel), method)(
+        request, metadata=people.super_admin.metadata, timeout=TIMEOUT
+    )
+
+
+def not_found_by_root(people: People, stub, method: str, request) -> bool:
+    try:
+        as_root(people, stub, method, request)
+    except grpc.RpcError as error:
+        if error.code() != NOT_FOUND:
+            raise
+        return True
+    return False
 
 
 # -- UserService: acting on the bystander, or on a fresh developer in crew --------------------------
 
 
-def user_row(method: str, build, expected: dict, *, changes_target: bool = False, variant: str = "") -> Case:
+def user_row(
+    method: str, build, expected: dict, *, changes_target: bool = False, variant: str = "", effect=None
+) -> Case:
     fresh = People.new_target if changes_target else None
     return acting_on(
-        USERS, method, expected, build, usual=lambda people: people.bystander, fresh=fresh, variant=variant
+        USERS,
+        method,
+        expected,
+        build,
+        usual=lambda people: people.bystander,
+        fresh=fresh,
+        variant=variant,
+        effect=effect,
     )
 
 
@@ -100,12 +128,24 @@ USER_CASES = [
         expect(admins=OK, owner=OK, member=OK, others=NOT_FOUND, read_only_admin=OK),
     ),
     user_row("CreateUser", new_user, expect(admins=OK)),
-    user_row("UpdateUser", update_email, expect(admins=OK), changes_target=True),
+    user_row(
+        "UpdateUser",
+        update_email,
+        expect(admins=OK),
+        changes_target=True,
+        effect=lambda people, caller, request: (
+            as_root(people, USERS, "GetUser", identity_pb2.GetUserRequest(user_id=request.user.id)).email
+            == request.user.email
+        ),
+    ),
     user_row(
         "DisableUser",
         lambda people, target: identity_pb2.DisableUserRequest(user_id=target.id),
         expect(admins=OK),
         changes_target=True,
+        effect=lambda people, caller, request: (
+            as_root(people, USERS, "GetUser", identity_pb2.GetUserRequest(user_id=request.user_id)).disabled
+        ),
     ),
     user_row(
         "EnableUser",
@@ -118,6 +158,9 @@ USER_CASES = [
         lambda people, target: identity_pb2.DeleteUserRequest(user_id=target.id),
         expect(admins=OK),
         changes_target=True,
+        effect=lambda people, caller, request: not_found_by_root(
+            people, USERS, "GetUser", identity_pb2.GetUserRequest(user_id=request.user_id)
+        ),
     ),
 ]
 
@@ -125,9 +168,11 @@ USER_CASES = [
 # -- TeamService: acting on crew, or on a fresh team like crew ------------------------------------
 
 
-def team_row(method: str, build, expected: dict, *, changes_team: bool = False) -> Case:
+def team_row(method: str, build, expected: dict, *, changes_team: bool = False, effect=None) -> Case:
     fresh = People.new_team if changes_team else None
-    return acting_on(TEAMS, method, expected, build, usual=lambda people: people.crew, fresh=fresh)
+    return acting_on(
+        TEAMS, method, expected, build, usual=lambda people: people.crew, fresh=fresh, effect=effect
+    )
 
 
 TEAM_CASES = [
@@ -151,17 +196,26 @@ TEAM_CASES = [
     team_row(
         "UpdateTeam",
         lambda people, team: identity_pb2.UpdateTeamRequest(
-            team=identity_pb2.Team(id=team.id, description="renamed"),
+            team=identity_pb2.Team(id=team.id, description=f"renamed {random_id()[:8]}"),
             update_mask=field_mask_pb2.FieldMask(paths=["description"]),
         ),
         expect(admins=OK, others=NOT_FOUND, owner=OK),
         changes_team=True,
+        effect=lambda people, caller, request: (
+            as_root(
+                people, TEAMS, "GetTeam", identity_pb2.GetTeamRequest(team_id=request.team.id)
+            ).description
+            == request.team.description
+        ),
     ),
     team_row(
         "DeleteTeam",
         lambda people, team: identity_pb2.DeleteTeamRequest(team_id=team.id),
         expect(admins=OK, others=NOT_FOUND, owner=OK),
         changes_team=True,
+        effect=lambda people, caller, request: not_found_by_root(
+            people, TEAMS, "GetTeam", identity_pb2.GetTeamRequest(team_id=request.team_id)
+        ),
     ),
     team_row(
         "ListTeamMembers",
@@ -189,6 +243,18 @@ TEAM_CASES = [
         lambda people, team: identity_pb2.RemoveTeamMemberRequest(team_id=team.id, user_id=people.member.id),
         expect(admins=OK, others=NOT_FOUND, owner=OK, member=OK),  # a member may leave
         changes_team=True,
+        effect=lambda people, caller, request: (
+            request.user_id
+            not in {
+                member.user_id
+                for member in as_root(
+                    people,
+                    TEAMS,
+                    "ListTeamMembers",
+                    identity_pb2.ListTeamMembersRequest(team_id=request.team_id),
+                ).members
+            }
+        ),
     ),
 ]
 
@@ -228,6 +294,15 @@ def delete_api_token(people: People, caller: str):
     return identity_pb2.DeleteApiTokenRequest(token_id=token_id), account.metadata
 
 
+def api_token_gone(people: People, caller: str, request) -> bool:
+    """The token is no longer among its holder's (the caller's own, or the admin's read-only one)."""
+    holder = getattr(people, caller) if caller in HUMANS else people.admin
+    listed = API_TOKENS(people.channel).ListApiTokens(
+        identity_pb2.ListApiTokensRequest(), metadata=holder.metadata, timeout=TIMEOUT
+    )
+    return request.token_id not in {token.id for token in listed.tokens}
+
+
 API_TOKEN_CASES = [
     Case(
         API_TOKENS,
@@ -241,7 +316,13 @@ API_TOKEN_CASES = [
         api_token_expectations(read_only_admin=DENIED),
         lambda people, caller: (new_api_token(caller), getattr(people, caller).metadata),
     ),
-    Case(API_TOKENS, "DeleteApiToken", api_token_expectations(read_only_admin=DENIED), delete_api_token),
+    Case(
+        API_TOKENS,
+        "DeleteApiToken",
+        api_token_expectations(read_only_admin=DENIED),
+        delete_api_token,
+        effect=api_token_gone,
+    ),
 ]
 
 CASES = USER_CASES + TEAM_CASES + API_TOKEN_CASES

@@ -173,11 +173,34 @@ class Cast:
         return eventually(create)
 
 
-def case(stub, method: str, needed: Level, call) -> Case:
+def case(stub, method: str, needed: Level, call, *, effect=None, variant: str = "") -> Case:
     """A row of the table: the RPC, the level it needs (so the code each caller expects), and
     `call(cast, caller)`: its request and the caller's credentials for it (a destructive RPC makes a
-    fresh target each time)."""
-    return Case(stub, method, {caller: expected(caller, needed) for caller in CALLER_LEVELS}, call)
+    fresh target each time); `effect(cast, caller, request)`: whether the change happened."""
+    expected_codes = {caller: expected(caller, needed) for caller in CALLER_LEVELS}
+    return Case(stub, method, expected_codes, call, variant, effect)
+
+
+def as_owner(cast: "Cast", stub, method: str, request):
+    """A read of what a row changed, by the project's owner straight at the projects service."""
+    return getattr(stub(cast.contents.channel), method)(
+        request, metadata=cast.people.owner.metadata, timeout=TIMEOUT
+    )
+
+
+def gone(stub, method: str, get_request):
+    """An effect: the owner's `method(get_request(request))` is NOT_FOUND (the row was deleted)."""
+
+    def effect(cast: "Cast", caller: str, request) -> bool:
+        try:
+            as_owner(cast, stub, method, get_request(request))
+        except grpc.RpcError as error:
+            if error.code() != NOT_FOUND:
+                raise
+            return True
+        return False
+
+    return effect
 
 
 def on_target(build):
@@ -192,9 +215,14 @@ def delete_project(cast: Cast, caller: str):
 
 def update_project(cast: Cast, caller: str):
     return projects_pb2.UpdateProjectRequest(
-        project=projects_pb2.Project(id=cast.project.id, description=f"by {caller}"),
+        project=projects_pb2.Project(id=cast.project.id, description=f"by {caller} {uuid.uuid4().hex[:8]}"),
         update_mask=field_mask_pb2.FieldMask(paths=["description"]),
     )
+
+
+def description_set(cast: Cast, caller: str, request) -> bool:
+    get = projects_pb2.GetProjectRequest(project_id=request.project.id)
+    return as_owner(cast, PROJECTS, "GetProject", get).description == request.project.description
 
 
 PROJECTS = projects_pb2_grpc.ProjectServiceStub
@@ -228,8 +256,16 @@ CASES = [
             )
         ),
     ),
-    case(PROJECTS, "UpdateProject", Level.MANAGE, on_target(update_project)),
-    case(PROJECTS, "DeleteProject", Level.OWN, delete_project),
+    case(PROJECTS, "UpdateProject", Level.MANAGE, on_target(update_project), effect=description_set),
+    case(
+        PROJECTS,
+        "DeleteProject",
+        Level.OWN,
+        delete_project,
+        effect=gone(
+            PROJECTS, "GetProject", lambda r: projects_pb2.GetProjectRequest(project_id=r.project_id)
+        ),
+    ),
 ]
 
 
@@ -382,11 +418,30 @@ class Contents:
         )
 
 
-def inside(stub, method: str, needed: Level, build) -> Case:
+def inside(stub, method: str, needed: Level, build, *, effect=None, variant: str = "") -> Case:
     """A request on the target project's contents (`build(contents, caller)`); a destructive one
     makes what it destroys inside `build`."""
     return case(
-        stub, method, needed, lambda cast, caller: (build(cast.contents, caller), cast.metadata(caller))
+        stub,
+        method,
+        needed,
+        lambda cast, caller: (build(cast.contents, caller), cast.metadata(caller)),
+        effect=effect,
+        variant=variant,
+    )
+
+
+def archived(cast: Cast, caller: str, request) -> bool:
+    get = P.GetApplicationRequest(application_id=request.application_id)
+    return as_owner(cast, APPLICATIONS, "GetApplication", get).HasField("deleted_at")
+
+
+def made_plain(cast: Cast, caller: str, request) -> bool:
+    """The secret of an UpdateEnvVar row is plain now (with the request's value, when it gave one)."""
+    get = P.GetEnvVarRequest(application_id=request.application_id, key=request.env_var.key)
+    env_var = as_owner(cast, ENV_VARS, "GetEnvVar", get)
+    return not env_var.is_secret and (
+        "value" not in request.update_mask.paths or env_var.value == request.env_var.value
     )
 
 
@@ -433,6 +488,7 @@ CONTENT_CASES = [
         "DeleteApplication",
         Level.MANAGE,
         lambda c, _: P.DeleteApplicationRequest(application_id=c.application().id),
+        effect=archived,
     ),
     inside(
         APPLICATIONS,
@@ -475,6 +531,9 @@ CONTENT_CASES = [
         "DeleteGitSource",
         Level.WRITE,
         lambda c, _: P.DeleteGitSourceRequest(application_id=c.application(git_source=True).id),
+        effect=gone(
+            GIT_SOURCES, "GetGitSource", lambda r: P.GetGitSourceRequest(application_id=r.application_id)
+        ),
     ),
     # Env vars
     inside(ENV_VARS, "ListEnvVars", Level.READ, lambda c, _: P.ListEnvVarsRequest(application_id=c.app.id)),
@@ -507,6 +566,35 @@ CONTENT_CASES = [
         "DeleteEnvVar",
         Level.WRITE,
         lambda c, _: P.DeleteEnvVarRequest(application_id=c.app.id, key=c.env_var(c.app.id)),
+        effect=gone(
+            ENV_VARS, "GetEnvVar", lambda r: P.GetEnvVarRequest(application_id=r.application_id, key=r.key)
+        ),
+    ),
+    # Field level: making a secret plain without a new value reveals it (a manager's act); with a
+    # new value nothing of the secret is shown (a writer's). Each makes a fresh secret plain.
+    inside(
+        ENV_VARS,
+        "UpdateEnvVar",
+        Level.MANAGE,
+        lambda c, _: P.UpdateEnvVarRequest(
+            application_id=c.app.id,
+            env_var=P.EnvVar(key=c.env_var(c.app.id), is_secret=False),
+            update_mask=mask("is_secret"),
+        ),
+        effect=made_plain,
+        variant="is_secret",
+    ),
+    inside(
+        ENV_VARS,
+        "UpdateEnvVar",
+        Level.WRITE,
+        lambda c, _: P.UpdateEnvVarRequest(
+            application_id=c.app.id,
+            env_var=P.EnvVar(key=c.env_var(c.app.id), value="plain-now", is_secret=False),
+            update_mask=mask("is_secret", "value"),
+        ),
+        effect=made_plain,
+        variant="is_secret,value",
     ),
     inside(
         ENV_VARS,
@@ -539,7 +627,11 @@ CONTENT_CASES = [
         ),
     ),
     inside(
-        VOLUMES, "DeleteVolume", Level.WRITE, lambda c, _: P.DeleteVolumeRequest(volume_id=c.new_volume().id)
+        VOLUMES,
+        "DeleteVolume",
+        Level.WRITE,
+        lambda c, _: P.DeleteVolumeRequest(volume_id=c.new_volume().id),
+        effect=gone(VOLUMES, "GetVolume", lambda r: P.GetVolumeRequest(volume_id=r.volume_id)),
     ),
     # Domains
     inside(DOMAINS, "GetDomain", Level.READ, lambda c, _: P.GetDomainRequest(domain_id=c.domain.id)),
@@ -563,7 +655,11 @@ CONTENT_CASES = [
         ),
     ),
     inside(
-        DOMAINS, "DeleteDomain", Level.WRITE, lambda c, _: P.DeleteDomainRequest(domain_id=c.new_domain().id)
+        DOMAINS,
+        "DeleteDomain",
+        Level.WRITE,
+        lambda c, _: P.DeleteDomainRequest(domain_id=c.new_domain().id),
+        effect=gone(DOMAINS, "GetDomain", lambda r: P.GetDomainRequest(domain_id=r.domain_id)),
     ),
     # Certificates
     inside(
@@ -603,6 +699,9 @@ CONTENT_CASES = [
         "DeleteCertificate",
         Level.WRITE,
         lambda c, _: P.DeleteCertificateRequest(certificate_id=c.new_certificate(c.domain).id),
+        effect=gone(
+            CERTIFICATES, "GetCertificate", lambda r: P.GetCertificateRequest(certificate_id=r.certificate_id)
+        ),
     ),
     inside(
         CERTIFICATES,
@@ -641,6 +740,7 @@ CONTENT_CASES = [
         "DeleteDatabase",
         Level.WRITE,
         lambda c, _: P.DeleteDatabaseRequest(database_id=c.new_database().id),
+        effect=gone(DATABASES, "GetDatabase", lambda r: P.GetDatabaseRequest(database_id=r.database_id)),
     ),
     inside(
         DATABASES,

@@ -23,13 +23,19 @@ ROUTES = ("direct", "gateway")
 class Case:
     """One row: the RPC (`stub`, the generated stub class, names the service), the code each caller
     expects, and `call(world, caller)`: the request and the caller's credentials (a destructive call
-    makes a fresh target each time). `variant` tells apart two rows of one RPC."""
+    makes a fresh target each time). `variant` tells apart two rows of one RPC.
+
+    A write may carry `effect(world, caller, request)`: whether the change the request asks for
+    happened, read back after the call (SQL or a Get as someone who may see it). The change must
+    have happened exactly when the call succeeded: a refused call that changed something anyway, or
+    a success that changed nothing, shows in `outcomes`."""
 
     stub: type
     method: str
     expected: Mapping[str, grpc.StatusCode]
     call: Callable[[object, str], tuple[object, tuple]]
     variant: str = ""
+    effect: Callable[[object, str, object], bool] | None = None
 
     @property
     def rpc(self) -> str:
@@ -40,10 +46,23 @@ class Case:
         return f"{self.method}({self.variant})" if self.variant else self.method
 
 
-def outcomes(case: Case, world, channel) -> dict[str, grpc.StatusCode]:
-    """The code each caller of `case.expected` gets, in that order, calling over `channel`."""
+def outcomes(case: Case, world, channel) -> dict[str, grpc.StatusCode | str]:
+    """The code each caller of `case.expected` gets, in that order, calling over `channel`; for a
+    row with an `effect` check, a code the change contradicts becomes a description saying so (so
+    the result equals `case.expected` only when every code is right and every effect matches)."""
     method = getattr(case.stub(channel), case.method)
-    return {caller: code_of(method, *case.call(world, caller)) for caller in case.expected}
+    return {caller: outcome(case, world, method, caller) for caller in case.expected}
+
+
+def outcome(case: Case, world, method, caller: str) -> grpc.StatusCode | str:
+    request, metadata = case.call(world, caller)
+    code = code_of(method, request, metadata)
+    if case.effect is None:
+        return code
+    changed = case.effect(world, caller, request)
+    if changed == (code == grpc.StatusCode.OK):
+        return code
+    return f"{code.name}, but {'the change happened' if changed else 'nothing changed'}"
 
 
 def routed_channel(direct: str):
