@@ -380,23 +380,33 @@ def test_parallel_guesses_at_one_account_check_no_more_passwords_than_the_limit(
     )
 
 
-def test_a_flood_beyond_the_hashing_slots_is_refused_at_once_not_queued(stack, super_admin):
-    # Logins matching no account (each its own counter) from addresses of their own (each its own
-    # counter): only the hashing slots limit them.
+async def test_a_flood_beyond_the_hashing_slots_is_refused_at_once_not_queued(stack, super_admin):
+    # At once, far more sign-ins than there are slots: logins matching no account (each its own
+    # counter) from addresses of their own (each its own counter), so only the slots limit them.
+    flood = max(50, 4 * passwords.HASHING_SLOTS)
     checks_before = password_checks(stack)
-    with concurrent.futures.ThreadPoolExecutor(50) as pool:
+    with concurrent.futures.ThreadPoolExecutor(flood) as pool:
         answers = list(
-            pool.map(lambda n: timed_login(stack, f"flood-{n}", "wrong password", f"127.0.1.{n}"), range(50))
+            pool.map(
+                lambda n: timed_login(
+                    stack, f"flood-{n}", "wrong password", f"127.1.{n // 250}.{n % 250 + 1}"
+                ),
+                range(flood),
+            )
         )
     checks = password_checks(stack) - checks_before
 
     checked = [seconds for status, _, seconds in answers if status == 401]
     busy = [(body, seconds) for status, body, seconds in answers if status == 429]
-    assert len(checked) + len(busy) == 50 and len(checked) == checks
-    assert len(busy) >= 50 - 2 * passwords.HASHING_SLOTS, f"{len(checked)} checked, {len(busy)} refused"
+    assert len(checked) + len(busy) == flood and len(checked) == checks  # a refused one checked nothing
+    assert busy, f"all {flood} were checked: the hashing work was queued, not bounded"
     assert all(body["message"] == passwords.BUSY for body, _ in busy)
     # Refused without waiting for a hashing thread: quicker than the checks that did wait.
     assert max(seconds for _, seconds in busy) < max(checked)
+    # Nothing checked, nothing counted: only the checked attempts stay on their addresses' counters.
+    async with admin_database(stack) as pool:
+        counted = await pool.fetchval("SELECT sum(failures) FROM login_throttle WHERE key LIKE 'ip:127.1.%'")
+    assert counted == len(checked)
 
 
 def test_one_client_address_is_refused_after_failures_across_many_accounts(stack, super_admin):

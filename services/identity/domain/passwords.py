@@ -12,7 +12,6 @@ a bounded amount of CPU and memory and every caller learns at once to come back 
 
 import asyncio
 import concurrent.futures
-import contextlib
 import os
 
 import bcrypt
@@ -61,30 +60,29 @@ class Busy(ResourceExhausted):
 
 
 class _Slots:
-    """Hashing work in flight. Taken and given back on the event loop's thread only, so a plain
+    """Hashing work in flight, queued or running. Counted on the event loop's thread only, so a plain
     count needs no lock."""
 
     def __init__(self, capacity: int) -> None:
         self.free = capacity
 
-    @contextlib.contextmanager
-    def taken(self):
+    async def run(self, function, *args):
         if self.free == 0:
             HASHING_REFUSED.inc()
             raise Busy()
         self.free -= 1
-        try:
-            yield
-        finally:
-            self.free += 1
+        loop = asyncio.get_running_loop()
+        work = _hashing.submit(function, *args)
+        # Given back when the work is done (or cancelled before it ran), not when its caller stops
+        # waiting: a caller that goes away does not free a thread that is still hashing.
+        work.add_done_callback(lambda _: loop.call_soon_threadsafe(self._give_back))
+        return await asyncio.wrap_future(work)
+
+    def _give_back(self) -> None:
+        self.free += 1
 
 
 _slots = _Slots(HASHING_SLOTS)
-
-
-async def _in_hashing_pool(function, *args):
-    with _slots.taken():
-        return await asyncio.get_running_loop().run_in_executor(_hashing, function, *args)
 
 
 # A real hash of a random password: checking against it when no account matches makes a failed
@@ -102,7 +100,7 @@ def validate(password: str, field: str = "password") -> None:
 async def hash_password(password: str) -> str:
     """The bcrypt hash of a valid password; raises `Busy` when every hashing slot is taken."""
     validate(password)
-    hashed = await _in_hashing_pool(bcrypt.hashpw, password.encode(), bcrypt.gensalt(BCRYPT_COST))
+    hashed = await _slots.run(bcrypt.hashpw, password.encode(), bcrypt.gensalt(BCRYPT_COST))
     return hashed.decode()
 
 
@@ -111,6 +109,6 @@ async def verify_password(password: str, password_hash: str | None) -> bool:
     checked) when every hashing slot is taken."""
     candidate = password.encode()[:MAX_BYTES]
     stored = password_hash.encode() if password_hash else _DUMMY_HASH
-    matches = await _in_hashing_pool(bcrypt.checkpw, candidate, stored)
+    matches = await _slots.run(bcrypt.checkpw, candidate, stored)
     PASSWORD_CHECKS.inc()
     return bool(password_hash) and matches
