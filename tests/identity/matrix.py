@@ -227,7 +227,7 @@ TEAM_CASES = [
         lambda people, team: identity_pb2.AddTeamMemberRequest(
             team_id=team.id, member=identity_pb2.TeamMember(user_id=people.unrelated.id, role="member")
         ),
-        expect(admins=OK, others=NOT_FOUND, owner=OK),
+        expect(admins=OK, others=NOT_FOUND),  # team owners invite (INVITATION_CASES)
         changes_team=True,
     ),
     team_row(
@@ -256,6 +256,113 @@ TEAM_CASES = [
             }
         ),
     ),
+]
+
+
+# -- TeamService's invitations: sent to a team, answered by the invited user only -----------------
+
+# The team of each invitation a row made, for its effect check (an answer names the invitation only).
+INVITATION_TEAMS: dict[str, str] = {}
+
+
+def invite(people: People, team, invitee: str, inviter=None) -> identity_pb2.TeamInvitation:
+    """`invitee` invited to `team` by `inviter` (crew's owner unless given)."""
+    invitation = TEAMS(people.channel).CreateTeamInvitation(
+        identity_pb2.CreateTeamInvitationRequest(
+            team_id=team.id, invitation=identity_pb2.TeamInvitation(invitee=invitee)
+        ),
+        metadata=(inviter or people.owner).metadata,
+        timeout=TIMEOUT,
+    )
+    INVITATION_TEAMS[invitation.id] = team.id
+    return invitation
+
+
+def invitation_state(people: People, invitation_id: str) -> str:
+    listed = as_root(
+        people,
+        TEAMS,
+        "ListTeamInvitations",
+        identity_pb2.ListTeamInvitationsRequest(team_id=INVITATION_TEAMS[invitation_id], page_size=100),
+    )
+    return {invitation.id: invitation.state for invitation in listed.invitations}[invitation_id]
+
+
+def answering(method: str, request_type, answered_state: str, *, own: bool) -> Case:
+    """A row answering an invitation to a new team the caller is not in (its owner is another
+    developer): sent to the caller's own user (`own`), or to the bystander's."""
+
+    def call(people: People, caller: str):
+        account = getattr(people, caller)
+        creator = people.unrelated if caller == "developer" else people.developer
+        team = TEAMS(people.channel).CreateTeam(
+            identity_pb2.CreateTeamRequest(team=identity_pb2.Team(name=f"invites-{random_id()[:8]}")),
+            metadata=creator.metadata,
+            timeout=TIMEOUT,
+        )
+        invitee = account.user.username if own and account.user.username else people.bystander.username
+        invitation = invite(people, team, invitee, inviter=creator)
+        return request_type(invitation_id=invitation.id), account.metadata
+
+    if own:  # read-only and project-limited tokens answer nothing
+        expected = expect(admins=OK, others=OK, owner=OK, member=OK)
+    else:  # someone else's: admins are told why, others learn nothing of it
+        expected = expect(admins=DENIED, others=NOT_FOUND, owner=NOT_FOUND, member=NOT_FOUND)
+    return Case(
+        TEAMS,
+        method,
+        expected,
+        call,
+        variant="" if own else "someone_else",
+        effect=lambda people, caller, request: (
+            invitation_state(people, request.invitation_id) == answered_state
+        ),
+    )
+
+
+INVITATION_CASES = [
+    team_row(
+        "CreateTeamInvitation",
+        lambda people, team: identity_pb2.CreateTeamInvitationRequest(
+            team_id=team.id, invitation=identity_pb2.TeamInvitation(invitee=f"i{random_id()[:8]}@example.com")
+        ),
+        expect(admins=OK, others=NOT_FOUND, owner=OK),
+        changes_team=True,
+        effect=lambda people, caller, request: (
+            request.invitation.invitee
+            in {
+                invitation.invitee
+                for invitation in as_root(
+                    people,
+                    TEAMS,
+                    "ListTeamInvitations",
+                    identity_pb2.ListTeamInvitationsRequest(team_id=request.team_id, page_size=100),
+                ).invitations
+            }
+        ),
+    ),
+    team_row(
+        "ListTeamInvitations",
+        lambda people, team: identity_pb2.ListTeamInvitationsRequest(team_id=team.id),
+        expect(admins=OK, others=NOT_FOUND, owner=OK, read_only_admin=OK),
+    ),
+    team_row(
+        "RevokeTeamInvitation",
+        lambda people, team: identity_pb2.RevokeTeamInvitationRequest(
+            team_id=team.id, invitation_id=invite(people, team, f"r{random_id()[:8]}").id
+        ),
+        expect(admins=OK, others=NOT_FOUND, owner=OK),
+        effect=lambda people, caller, request: invitation_state(people, request.invitation_id) == "revoked",
+    ),
+    team_row(
+        "ListMyTeamInvitations",
+        lambda people, team: identity_pb2.ListMyTeamInvitationsRequest(),
+        expect(admins=OK, others=OK, owner=OK, member=OK, read_only_admin=OK),
+    ),
+    answering("AcceptTeamInvitation", identity_pb2.AcceptTeamInvitationRequest, "accepted", own=True),
+    answering("AcceptTeamInvitation", identity_pb2.AcceptTeamInvitationRequest, "accepted", own=False),
+    answering("DeclineTeamInvitation", identity_pb2.DeclineTeamInvitationRequest, "declined", own=True),
+    answering("DeclineTeamInvitation", identity_pb2.DeclineTeamInvitationRequest, "declined", own=False),
 ]
 
 
@@ -325,4 +432,4 @@ API_TOKEN_CASES = [
     ),
 ]
 
-CASES = USER_CASES + TEAM_CASES + API_TOKEN_CASES
+CASES = USER_CASES + TEAM_CASES + INVITATION_CASES + API_TOKEN_CASES
