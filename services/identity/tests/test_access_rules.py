@@ -243,8 +243,59 @@ def test_who_updates_and_deletes_a_team(who, team_role, update, delete):
         (READ_ONLY_ADMIN, None, None, "member", PermissionDenied),
     ],
 )
-def test_who_adds_members_and_changes_their_roles(who, team_role, previous, new, expected):
+def test_who_invites_members_and_changes_their_roles(who, team_role, previous, new, expected):
+    """Inviting (previous None) offers a role, under the same rules as changing one."""
     assert outcome(access.check_set_member_role, who, team_role, previous, new) is expected
+
+
+@pytest.mark.parametrize(
+    ("who", "team_role", "expected"),
+    [
+        (SUPER, None, ALLOWED),
+        (ADMIN, "member", ALLOWED),
+        (DEVELOPER, "owner", PermissionDenied),  # a team owner invites instead
+        (DEVELOPER, "admin", PermissionDenied),
+        (DEVELOPER, None, NotFound),
+        (READ_ONLY_ADMIN, None, PermissionDenied),
+        (PROJECT_LIMITED_ADMIN, None, PermissionDenied),
+    ],
+)
+def test_only_platform_admins_add_members_without_consent(who, team_role, expected):
+    assert outcome(access.check_add_member_directly, who, team_role) is expected
+
+
+@pytest.mark.parametrize(
+    ("who", "team_role", "writes", "expected"),
+    [
+        (DEVELOPER, "owner", False, ALLOWED),
+        (DEVELOPER, "admin", True, ALLOWED),
+        (DEVELOPER, "member", False, PermissionDenied),
+        (DEVELOPER, None, False, NotFound),
+        (VIEWER, "admin", False, ALLOWED),
+        (VIEWER, "admin", True, PermissionDenied),
+        (ADMIN, None, True, ALLOWED),
+        (READ_ONLY_ADMIN, None, False, ALLOWED),
+        (READ_ONLY_ADMIN, None, True, PermissionDenied),
+    ],
+)
+def test_who_lists_and_revokes_a_teams_invitations(who, team_role, writes, expected):
+    assert outcome(access.check_manage_invitations, who, team_role, writes=writes) is expected
+
+
+@pytest.mark.parametrize(
+    ("who", "invitee", "expected"),
+    [
+        (DEVELOPER, ME, ALLOWED),
+        (VIEWER, ME, ALLOWED),  # consenting to what a team offered them
+        (DEVELOPER, OTHER, NotFound),
+        (DEVELOPER, None, NotFound),  # an invitation whose login named no account
+        (SUPER, OTHER, PermissionDenied),  # admins see invitations, but answer only their own
+        (READ_ONLY_ADMIN, ME, PermissionDenied),
+        (PROJECT_LIMITED_ADMIN, ME, PermissionDenied),
+    ],
+)
+def test_only_the_invited_user_answers_an_invitation(who, invitee, expected):
+    assert outcome(access.check_answer_invitation, who, invitee) is expected
 
 
 @pytest.mark.parametrize(
