@@ -7,15 +7,17 @@ Access tokens (issued by identity, verified here and by Envoy's jwt_authn):
   header: alg ES256, kid, typ JWT
   claims: iss, aud (DOCKYARD_JWT_ISSUER / DOCKYARD_JWT_AUDIENCE), sub (user id), role (platform
           role), scope ("read_write" | "read_only"), projects (project ids the token is limited to;
-          absent or empty: not limited), api_token_id (set when exchanged from an API token),
-          jti, iat, exp.
+          absent or empty: not limited), what issued it: sid (the session, identity's
+          refresh-token family, of a signed-in user) or api_token_id (the API token it was
+          exchanged for), jti, iat, exp.
 
 `AccessTokenVerifier` checks all of that against identity's published keys (jwks.py); the
 `Authenticator` decides what each RPC asks of its caller: nothing for the contract's
 `(dockyard.api.v1.public)` methods, a service credential (service_auth.py) for the methods of
 `(dockyard.api.v1.internal)` services, a user's access token for all others (a public method sees
 its caller only when a valid token comes along: `optional_caller`). It reads the bearer
-token from the call's metadata and refuses callers on the deny-list (revocations.py).
+token from the call's metadata and refuses tokens on the deny-list (revocations.py): of a disabled
+or deleted user, of a session that ended, exchanged for an API token since deleted.
 """
 
 import base64
@@ -54,7 +56,10 @@ class Caller:
     # Empty: the token is not limited to particular projects.
     project_ids: frozenset[str] = frozenset()
     token_id: str = ""
+    # What issued the token: a session ("sid") or an API token; empty when not named.
+    session_id: str = ""
     api_token_id: str = ""
+    issued_at: float = 0.0
 
     @property
     def is_admin(self) -> bool:
@@ -108,6 +113,8 @@ MISSING_TOKEN = "sign in first: this call needs an access token (authorization: 
 INVALID_TOKEN = "the access token is not valid"
 EXPIRED_TOKEN = "the access token has expired; refresh it or sign in again"
 REVOKED_USER = "this account is disabled"
+SESSION_ENDED = "this session has ended (signed out, or the password changed); sign in again"
+API_TOKEN_REVOKED = "the API token this access token was exchanged for has been deleted"
 
 
 class InvalidToken(Unauthenticated):
@@ -184,16 +191,27 @@ class AccessTokenVerifier:
         projects = [] if projects is None else projects
         if not isinstance(projects, list):
             raise InvalidToken("projects is not a list")
-        jti, api_token_id = claims.get("jti"), claims.get("api_token_id", "")
-        if not isinstance(jti, str) or not jti or not isinstance(api_token_id, str):
-            raise InvalidToken("jti or api_token_id malformed")
+        jti, session_id, api_token_id = (
+            claims.get("jti"),
+            claims.get("sid", ""),
+            claims.get("api_token_id", ""),
+        )
+        if (
+            not isinstance(jti, str)
+            or not jti
+            or not isinstance(api_token_id, str)
+            or not isinstance(session_id, str)
+        ):
+            raise InvalidToken("jti, sid or api_token_id malformed")
         return Caller(
             user_id=_uuid(claims.get("sub"), "sub"),
             role=claims["role"],
             scope=claims["scope"],
             project_ids=frozenset(_uuid(project, "projects") for project in projects),
             token_id=jti,
+            session_id=session_id,
             api_token_id=api_token_id,
+            issued_at=issued,
         )
 
 
@@ -282,8 +300,9 @@ def contract_requires_token(method: str) -> bool:
 
 
 class RevocationCheck(Protocol):
-    def is_revoked(self, user_id: str) -> bool:
-        """Whether the user is disabled or deleted; raises Unavailable when that cannot be known."""
+    def refusal(self, caller: Caller) -> str | None:
+        """Why the caller's token is revoked (the message to answer with), None when it is not;
+        raises Unavailable when that cannot be known."""
 
 
 class ServiceCredentialCheck(Protocol):
@@ -337,8 +356,9 @@ class Authenticator:
 
     async def authenticate(self, metadata: Sequence[tuple[str, str | bytes]]) -> Caller:
         caller = await self.verifier.verify(bearer_token(metadata))
-        if self.revoked.is_revoked(caller.user_id):
-            raise InvalidToken("user revoked", REVOKED_USER)
+        refusal = self.revoked.refusal(caller)
+        if refusal is not None:
+            raise InvalidToken("revoked", refusal)
         return caller
 
     async def optional_caller(self, metadata: Sequence[tuple[str, str | bytes]]) -> Caller | None:

@@ -28,7 +28,7 @@ from dockyard_kit.errors import Unavailable
 from dockyard_kit.events import NatsLink, OutboxRelay
 from dockyard_kit.interceptors import ServerInterceptor
 from dockyard_kit.jwks import IdentityJwks, JwksCache
-from dockyard_kit.revocations import RevokedUsers, revocation_consumer
+from dockyard_kit.revocations import DenyList, revocation_consumer
 from dockyard_kit.service_auth import ServiceCredentials
 
 log = logging.getLogger("dockyard.server")
@@ -91,13 +91,13 @@ class ServiceRuntime:
         self.nats = NatsLink.from_settings(settings, spec.name)
         # Every RPC that needs a caller is checked against identity's keys and this deny-list.
         self.jwks = IdentityJwks(settings.DOCKYARD_IDENTITY_ADDR)
-        self.revoked_users = RevokedUsers(lambda: self.pool)
+        self.deny_list = DenyList(lambda: self.pool)
         verifier = AccessTokenVerifier(
             JwksCache(self.jwks), issuer=settings.DOCKYARD_JWT_ISSUER, audience=settings.DOCKYARD_JWT_AUDIENCE
         )
         self.authenticator = Authenticator(
             verifier,
-            self.revoked_users,
+            self.deny_list,
             spec.open_methods,
             service_credentials=ServiceCredentials.from_settings(settings, spec.name),
         )
@@ -219,7 +219,7 @@ async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
         tasks.append(asyncio.create_task(runtime.watch_database(), name="watch-database"))
         # Every service relays its own outbox: a committed change always reaches NATS.
         tasks.append(asyncio.create_task(OutboxRelay(runtime.pool, runtime.nats).run(), name="outbox-relay"))
-        tasks.append(asyncio.create_task(runtime.revoked_users.run(), name="deny-list"))
+        tasks.append(asyncio.create_task(runtime.deny_list.run(), name="deny-list"))
         consumer = revocation_consumer(runtime.pool, runtime.nats)
         tasks.append(asyncio.create_task(consumer.run(), name="deny-list-consumer"))
         for job in spec.background:

@@ -9,14 +9,17 @@ import grpc
 import pytest
 
 from dockyard.events.v1.envelope_pb2 import Event
-from dockyard.identity.v1.events_pb2 import UserChanged
+from dockyard.identity.v1.events_pb2 import ApiTokenChanged, SessionRevoked, UserChanged, UserSessionsRevoked
 from dockyard_kit import db, errors, migrations
 from dockyard_kit.auth import (
+    API_TOKEN_REVOKED,
     EXPIRED_TOKEN,
     MISSING_TOKEN,
     REVOKED_USER,
+    SESSION_ENDED,
     AccessTokenVerifier,
     Authenticator,
+    Caller,
     InvalidToken,
     bearer_token,
     contract_requires_token,
@@ -25,7 +28,14 @@ from dockyard_kit.auth import (
 from dockyard_kit.events import new_event
 from dockyard_kit.interceptors import ServerInterceptor
 from dockyard_kit.jwks import JwksCache, JwksUnavailable, parse_key_set
-from dockyard_kit.revocations import DENY_LIST_USERS, SUBJECTS, RevokedUsers, apply_user_event
+from dockyard_kit.revocations import (
+    DENY_LIST_TOKEN_SOURCES,
+    DENY_LIST_USERS,
+    FORGET_AFTER,
+    SUBJECTS,
+    DenyList,
+    apply_revocation_event,
+)
 from services.projects.__main__ import SPEC as PROJECTS
 from tests.support.tokens import (
     AUDIENCE,
@@ -89,7 +99,11 @@ async def test_a_good_token_gives_its_caller():
     assert caller.user_id == claims["sub"]
     assert (caller.role, caller.scope, caller.project_ids) == ("viewer", "read_only", frozenset({project}))
     assert (caller.token_id, caller.api_token_id) == (claims["jti"], "api-7")
+    assert (caller.session_id, caller.issued_at) == ("", claims["iat"])
     assert caller.read_only and caller.project_limited and caller.via_api_token
+
+    session = str(uuid.uuid4())
+    assert (await verifier().verify(SIGNER.sign(valid_claims(sid=session)))).session_id == session
 
 
 async def test_expired_tokens_are_refused_after_the_leeway_only():
@@ -139,7 +153,9 @@ async def test_wrong_audience_issuer_and_unknown_kid_are_refused():
         (lambda now: {"scope": "admin"}, "unknown scope"),
         (lambda now: {"projects": "all"}, "projects is not a list"),
         (lambda now: {"projects": ["not-a-project-id"]}, "projects is not a UUID"),
-        (lambda now: {"jti": None}, "jti or api_token_id malformed"),
+        (lambda now: {"jti": None}, "jti, sid or api_token_id malformed"),
+        (lambda now: {"sid": 7}, "jti, sid or api_token_id malformed"),
+        (lambda now: {"api_token_id": ["a"]}, "jti, sid or api_token_id malformed"),
         (lambda now: {"exp": None}, "exp is not a NumericDate"),
         (lambda now: {"exp": True}, "exp is not a NumericDate"),
         (lambda now: {"iat": "yesterday"}, "iat is not a NumericDate"),
@@ -300,15 +316,17 @@ def test_the_bearer_token_is_read_from_exactly_one_authorization_entry():
 # -- the interceptor step, in a real gRPC server ---------------------------------------------------
 
 
-class DenyList:
+class RefusedUsers:
+    """A deny-list of users only, which may not know."""
+
     def __init__(self) -> None:
         self.user_ids: set[str] = set()
         self.known = True
 
-    def is_revoked(self, user_id: str) -> bool:
+    def refusal(self, caller: Caller) -> str | None:
         if not self.known:
             raise errors.Unavailable("cannot check the account's status right now; retry shortly")
-        return user_id in self.user_ids
+        return REVOKED_USER if caller.user_id in self.user_ids else None
 
 
 @pytest.fixture
@@ -324,7 +342,7 @@ async def served():
 
         return b"nobody" if current_caller.get() is None else b"somebody"
 
-    deny_list = DenyList()
+    deny_list = RefusedUsers()
     keys = StaticKeys(SIGNER)
     authenticator = Authenticator(verifier(keys), deny_list)
     server = grpc.aio.server(
@@ -407,7 +425,7 @@ async def test_keys_that_cannot_be_fetched_make_the_call_unavailable(served):
 
 @pytest.fixture
 async def projects_pool(settings):
-    """The projects schema at head (so with its revoked_users table), and a pool as its role."""
+    """The projects schema at head (so with its deny-list tables), and a pool as its role."""
     await db.bootstrap_service_role(settings, "projects")
     await migrations.upgrade_to_head(settings, "projects", PROJECTS.migrations_dir)
     pool = await db.create_pool(settings, "projects")
@@ -420,8 +438,12 @@ def user_event(verb: str, user_id: str) -> Event:
 
 
 async def apply(pool, verb: str, user_id: str) -> None:
+    await apply_event(pool, user_event(verb, user_id))
+
+
+async def apply_event(pool, event: Event) -> None:
     async with db.transaction(pool) as conn:
-        await apply_user_event(conn, user_event(verb, user_id))
+        await apply_revocation_event(conn, event)
 
 
 async def test_the_deny_list_follows_identity_events(projects_pool):
@@ -429,27 +451,34 @@ async def test_the_deny_list_follows_identity_events(projects_pool):
         "dockyard.identity.user.disabled",
         "dockyard.identity.user.enabled",
         "dockyard.identity.user.deleted",
+        "dockyard.identity.session.revoked",
+        "dockyard.identity.user.sessions_revoked",
+        "dockyard.identity.api_token.revoked",
     ]
     disabled, deleted = str(uuid.uuid4()), str(uuid.uuid4())
     clock = Clock()
-    revoked = RevokedUsers(lambda: projects_pool, stale_after=1.5, clock=clock)
+    deny_list = DenyList(lambda: projects_pool, stale_after=1.5, clock=clock)
+
+    def is_revoked(user_id: str) -> bool:
+        return deny_list.refusal(Caller(user_id=user_id, role="developer")) is not None
+
     with pytest.raises(errors.Unavailable):
-        revoked.is_revoked(disabled)  # never loaded: nobody is let in on its word
+        is_revoked(disabled)  # never loaded: nobody is let in on its word
 
     await apply(projects_pool, "disabled", disabled)
     await apply(projects_pool, "deleted", deleted)
     await apply(projects_pool, "disabled", disabled)  # twice is once
-    await revoked.reload()
-    assert revoked.is_revoked(disabled) and revoked.is_revoked(deleted)
-    assert not revoked.is_revoked(str(uuid.uuid4()))
+    await deny_list.reload()
+    assert is_revoked(disabled) and is_revoked(deleted)
+    assert not is_revoked(str(uuid.uuid4()))
     assert DENY_LIST_USERS._value.get() == 2  # what the process's metrics report
 
     await apply(projects_pool, "enabled", disabled)
     await apply(projects_pool, "enabled", deleted)  # a deleted user is never re-enabled
     await apply(projects_pool, "disabled", deleted)
-    await revoked.reload()
-    assert not revoked.is_revoked(disabled)
-    assert revoked.is_revoked(deleted)
+    await deny_list.reload()
+    assert not is_revoked(disabled)
+    assert is_revoked(deleted)
     async with projects_pool.acquire() as conn:
         assert await conn.fetchval(
             "SELECT reason FROM revoked_users WHERE user_id = $1", uuid.UUID(deleted)
@@ -457,7 +486,73 @@ async def test_the_deny_list_follows_identity_events(projects_pool):
 
     clock.now += 1.6
     with pytest.raises(errors.Unavailable):
-        revoked.is_revoked(deleted)  # stale: it may be missing a revocation
+        is_revoked(deleted)  # stale: it may be missing a revocation
 
     with pytest.raises(ValueError):
         await apply(projects_pool, "created", disabled)
+
+
+async def test_the_deny_list_refuses_ended_sessions_revoked_api_tokens_and_tokens_before_a_password_change(
+    projects_pool,
+):
+    user, other = str(uuid.uuid4()), str(uuid.uuid4())
+    ended, open_session, same_second, api_token = (str(uuid.uuid4()) for _ in range(4))
+    changed_at = 1_800_000_000
+    deny_list = DenyList(lambda: projects_pool)
+
+    def refusal(**claims) -> str | None:
+        return deny_list.refusal(
+            Caller(**{"user_id": user, "role": "developer", "issued_at": changed_at, **claims})
+        )
+
+    await apply_event(
+        projects_pool, new_event("identity", "session", "revoked", ended, SessionRevoked(user_id=user))
+    )
+    await apply_event(
+        projects_pool,
+        new_event("identity", "api_token", "revoked", api_token, ApiTokenChanged(user_id=user)),
+    )
+    password_changed = UserSessionsRevoked(session_ids=[same_second], reason="password_changed")
+    password_changed.not_before.FromSeconds(changed_at)
+    await apply_event(
+        projects_pool, new_event("identity", "user", "sessions_revoked", user, password_changed)
+    )
+    await apply_event(
+        projects_pool, new_event("identity", "user", "sessions_revoked", user, password_changed)
+    )
+    await deny_list.reload()
+
+    assert refusal(session_id=ended) == SESSION_ENDED
+    # The old password's session of the change's own second, by its id; a new one of it is good.
+    assert refusal(session_id=same_second) == SESSION_ENDED
+    assert refusal(session_id=open_session) is None
+    # Any session token of the user from before that second, also without a session id.
+    assert refusal(session_id=open_session, issued_at=changed_at - 1) == SESSION_ENDED
+    assert refusal(issued_at=changed_at - 1) == SESSION_ENDED
+    assert deny_list.refusal(Caller(user_id=other, role="developer", issued_at=changed_at - 1)) is None
+    # A token exchanged for an API token answers to that API token alone.
+    assert refusal(api_token_id=api_token) == API_TOKEN_REVOKED
+    assert refusal(api_token_id=str(uuid.uuid4()), issued_at=changed_at - 1) is None
+    assert DENY_LIST_TOKEN_SOURCES._value.get() == 3
+
+    # Once every token they can concern has expired, the rows are forgotten at the next revocation.
+    async with projects_pool.acquire() as conn:
+        await conn.execute(
+            "UPDATE revoked_token_sources SET revoked_at = revoked_at - $1::interval", FORGET_AFTER
+        )
+        await conn.execute(
+            "UPDATE session_not_before SET recorded_at = recorded_at - $1::interval", FORGET_AFTER
+        )
+    later = UserSessionsRevoked(session_ids=[open_session], reason="password_changed")
+    later.not_before.FromSeconds(changed_at - 10)
+    await apply_event(projects_pool, new_event("identity", "user", "sessions_revoked", other, later))
+    await deny_list.reload()
+    assert refusal(session_id=ended) is None and refusal(api_token_id=api_token) is None
+    assert refusal(issued_at=changed_at - 1) is None
+    assert refusal(session_id=open_session) == SESSION_ENDED
+
+    with pytest.raises(ValueError):
+        # A sessions_revoked event must say which sessions and since when.
+        await apply_event(
+            projects_pool, new_event("identity", "user", "sessions_revoked", user, UserChanged())
+        )

@@ -16,7 +16,8 @@ from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit import db, migrations
 from dockyard_kit.events import enqueue, new_event
 from dockyard_kit.registry import SERVICE_NAMES
-from dockyard_kit.revocations import RevokedUsers, apply_user_event
+from dockyard_kit.auth import Caller
+from dockyard_kit.revocations import DenyList, apply_revocation_event
 from dockyard_kit.stack.components import PG_BIN
 from tests.support.paths import REPO_ROOT
 from tests.support.processes import ServiceProcess
@@ -30,7 +31,14 @@ REVISIONS_AT_0_1 = {
     "audit": "0002_revoked_users",
 }
 MIGRATIONS = {name: REPO_ROOT / "services" / name / "migrations" for name in SERVICE_NAMES}
-KIT_TABLES = {"outbox", "inbox", "parked_events", "revoked_users"}
+KIT_TABLES = {
+    "outbox",
+    "inbox",
+    "parked_events",
+    "revoked_users",
+    "revoked_token_sources",
+    "session_not_before",
+}
 ALICE = uuid.UUID("00000000-0000-4000-8000-000000000001")
 BOB = uuid.UUID("00000000-0000-4000-8000-000000000002")  # disabled in every schema's deny-list
 
@@ -111,10 +119,12 @@ async def test_a_fresh_database_gets_the_kit_tables_in_every_schema(settings):
             assert (migrations.SERVICE_VERSION_TABLE in tables) == bool(head.service)
     finally:
         await conn.close()
-    assert migrations.head_revision(MIGRATIONS["deployer"]) == migrations.Revisions(kit="0001_kit_tables")
+    assert migrations.head_revision(MIGRATIONS["deployer"]) == migrations.Revisions(
+        kit="0002_token_revocations"
+    )
     assert (
         str(migrations.head_revision(MIGRATIONS["identity"]))
-        == "0006_team_invitations+kit:0001_kit_tables"
+        == "0006_team_invitations+kit:0002_token_revocations"
     )
     again = await _migrate_every_service(settings)
     assert all(before == after for before, after in again.values())
@@ -184,7 +194,7 @@ async def _use_the_kit_tables(settings, name: str) -> None:
             await enqueue(
                 conn, new_event(name, "widget", "created", "w9", wrappers_pb2.StringValue(value="x"))
             )
-            await apply_user_event(conn, Event(type="identity.user.deleted", resource_id=str(ALICE)))
+            await apply_revocation_event(conn, Event(type="identity.user.deleted", resource_id=str(ALICE)))
             await conn.execute(
                 "INSERT INTO inbox (consumer, event_id) VALUES ('revocations', $1)", uuid.uuid4()
             )
@@ -197,9 +207,10 @@ async def _use_the_kit_tables(settings, name: str) -> None:
                     "INSERT INTO parked_events (consumer, event_id, subject, payload, error, deliveries)"
                     " VALUES ('revocations', '20000000-0000-4000-8000-000000000002', 's', '', 'e', 1)"
                 )
-        deny_list = RevokedUsers(lambda: pool)
+        deny_list = DenyList(lambda: pool)
         await deny_list.reload()
-        assert deny_list.is_revoked(str(ALICE)) and deny_list.is_revoked(str(BOB)), name
+        for user_id in (ALICE, BOB):
+            assert deny_list.refusal(Caller(user_id=str(user_id), role="developer")) is not None, name
     finally:
         await pool.close()
 

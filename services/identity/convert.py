@@ -97,5 +97,17 @@ def team_invitation_changed(row) -> events_pb2.TeamInvitationChanged:
     )
 
 
+def session_revoked(user_id, reason: str) -> events_pb2.SessionRevoked:
+    return events_pb2.SessionRevoked(user_id=str(user_id), reason=reason)
+
+
+def user_sessions_revoked(session_ids, not_before, reason: str) -> events_pb2.UserSessionsRevoked:
+    message = events_pb2.UserSessionsRevoked(
+        session_ids=[str(session_id) for session_id in session_ids], reason=reason
+    )
+    message.not_before.FromDatetime(not_before)
+    return message
+
+
 def api_token_changed(row) -> events_pb2.ApiTokenChanged:
     return events_pb2.ApiTokenChanged(token=api_token(row), user_id=str(row["user_id"]))

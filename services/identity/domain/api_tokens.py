@@ -5,7 +5,8 @@ SHA-256 hash (it is random, so a slow hash adds nothing). A token has a scope (r
 read_write), optionally a list of projects it is limited to, and an expiry (default 90 days, at most
 a year). It is not itself a bearer credential for the API: `exchange` turns it into a short-lived
 access token carrying the token's scope, projects and id, and the owner's CURRENT role, so a token
-never does more than its owner does today. Deleting a token revokes it.
+never does more than its owner does today. Deleting a token revokes it, and (through
+identity.api_token.revoked and every service's deny-list) the access tokens exchanged for it.
 
 Only a person signed in with a password manages tokens: a caller using an API token may list them
 (unless it is limited to projects, like any identity call) but not create or delete them, so a

@@ -36,6 +36,21 @@ async def invitation_event(conn: asyncpg.Connection, verb: str, row, *, actor: s
     await emit(conn, "team_invitation", verb, row["id"], payload, actor=actor)
 
 
+async def session_revoked(conn: asyncpg.Connection, session_id, user_id, *, reason: str, actor: str) -> None:
+    """identity.session.revoked: reason logout or reused; the deny-list stops its access tokens."""
+    payload = convert.session_revoked(user_id, reason)
+    await emit(conn, "session", "revoked", session_id, payload, actor=actor)
+
+
+async def user_sessions_revoked(
+    conn: asyncpg.Connection, user_id, session_ids, not_before, *, reason: str, actor: str
+) -> None:
+    """identity.user.sessions_revoked: every session of the user ended; the deny-list stops their
+    access tokens, and any session token of the user issued before `not_before`."""
+    payload = convert.user_sessions_revoked(session_ids, not_before, reason)
+    await emit(conn, "user", "sessions_revoked", user_id, payload, actor=actor)
+
+
 async def api_token_event(conn: asyncpg.Connection, verb: str, row, *, actor: str) -> None:
     """created, revoked."""
     await emit(conn, "api_token", verb, row["id"], convert.api_token_changed(row), actor=actor)

@@ -4,7 +4,9 @@ A session is a family of refresh tokens. Each refresh token is opaque (REFRESH_T
 256 random bits), stored only as its SHA-256 hash, and good for one use: refreshing marks it used
 and issues the next token of the same family. Presenting a token that was already used (or
 revoked) means two parties hold the session, so the whole family is revoked. Logout revokes the
-family too. Access tokens already issued stay valid until they expire (minutes).
+family too. Access tokens name their session (the family id, claim `sid`); revoking a family
+publishes identity.session.revoked, and every service's deny-list refuses the session's access
+tokens from then on (dockyard_kit/revocations.py).
 
 Sign-in never tells whether an account exists: an unknown login, a wrong password and a disabled
 account get the same UNAUTHENTICATED message after the same bcrypt work (an unknown login is
@@ -160,11 +162,13 @@ async def login(
             await _login_event(conn, "login_failed", user, digest, reason)
         raise Unauthenticated(BAD_CREDENTIALS)
 
-    access = await issuer.issue(pool, AccessGrant(user_id=str(user["id"]), role=user["role"]))
+    session_id = uuid.uuid4()
+    grant = AccessGrant(user_id=str(user["id"]), role=user["role"], session_id=str(session_id))
+    access = await issuer.issue(pool, grant)
     async with db.transaction(pool) as conn:
         await throttle.release(conn, keys, utcnow(), clear=account)
         refresh_token = await _new_refresh_token(
-            conn, user_id=user["id"], family_id=uuid.uuid4(), expires_at=utcnow() + refresh_ttl
+            conn, user_id=user["id"], family_id=session_id, expires_at=utcnow() + refresh_ttl
         )
         await _login_event(conn, "login_succeeded", user, digest)
     return Session(access, refresh_token)
@@ -200,25 +204,32 @@ async def _rotate(
     was used or revoked before (two parties hold the session) or its user is disabled or gone."""
     user = await users.get_user(conn, token["user_id"])
     if token["used_at"] or token["revoked_at"] or user is None or user["disabled_at"] is not None:
-        await store.revoke_family(conn, token["family_id"], now)
+        reused = bool(token["used_at"] or token["revoked_at"])
+        # A disabled or deleted user's tokens are on the deny-list already.
+        if await store.revoke_family(conn, token["family_id"], now) and reused:
+            await events.session_revoked(
+                conn, token["family_id"], token["user_id"], reason="reused", actor=""
+            )
         return None
     await store.mark_used(conn, token["id"], now)
     successor = await _new_refresh_token(
         conn, user_id=user["id"], family_id=token["family_id"], expires_at=now + refresh_ttl
     )
     # Issued before the rotation commits: if signing fails, the presented token still works.
-    access = await issuer.issue(pool, AccessGrant(user_id=str(user["id"]), role=user["role"]))
+    grant = AccessGrant(user_id=str(user["id"]), role=user["role"], session_id=str(token["family_id"]))
+    access = await issuer.issue(pool, grant)
     return Session(access, successor)
 
 
 async def logout(pool: asyncpg.Pool, refresh_token: str) -> None:
-    """Revokes the session (the family) the refresh token belongs to."""
+    """Revokes the session (the family) the refresh token belongs to, and with it its access tokens."""
     if not refresh_token:
         raise InvalidArgument("refresh_token", "is required")
     async with db.transaction(pool) as conn:
         token = await store.lock_by_hash(conn, hash_token(refresh_token))
-        if token is not None:
-            await store.revoke_family(conn, token["family_id"], utcnow())
+        if token is not None and await store.revoke_family(conn, token["family_id"], utcnow()):
+            user_id = str(token["user_id"])
+            await events.session_revoked(conn, token["family_id"], user_id, reason="logout", actor=user_id)
     if token is None:
         raise Unauthenticated(INVALID_REFRESH_TOKEN)
 

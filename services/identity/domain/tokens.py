@@ -1,8 +1,10 @@
 """Access tokens, and the keys that sign them.
 
 Access tokens are ES256 JWTs exactly as dockyard_kit.auth describes them (header alg, kid, typ;
-claims iss, aud, sub, role, scope, projects, api_token_id, jti, iat, exp = iat + the access-token
-TTL). Services verify them against the JWKS that `TokenIssuer.jwks` publishes.
+claims iss, aud, sub, role, scope, projects, sid or api_token_id, jti, iat, exp = iat + the
+access-token TTL). Each names what issued it, the session (sid) or the API token, so that ending
+that ends the token everywhere (dockyard_kit/revocations.py). Services verify them against the
+JWKS that `TokenIssuer.jwks` publishes.
 
 Signing keys (identity.signing_keys) are P-256 key pairs named by their RFC 7638 thumbprint. The
 private half is stored as PKCS#8, encrypted with dockyard_kit.crypto under the master secret and
@@ -113,6 +115,8 @@ class AccessGrant:
     scope: str = READ_WRITE
     # Empty: not limited to particular projects.
     project_ids: tuple[str, ...] = ()
+    # What it is issued for: a session (the refresh-token family) or an API token.
+    session_id: str = ""
     api_token_id: str = ""
 
 
@@ -131,6 +135,8 @@ def access_claims(
     }
     if grant.project_ids:
         claims["projects"] = list(grant.project_ids)
+    if grant.session_id:
+        claims["sid"] = grant.session_id
     if grant.api_token_id:
         claims["api_token_id"] = grant.api_token_id
     return claims

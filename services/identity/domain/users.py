@@ -6,6 +6,7 @@ backstop. Passwords are hashed (slowly, off the event loop) before any transacti
 row lock or advisory lock is held across bcrypt.
 """
 
+import datetime
 import re
 import uuid
 
@@ -16,6 +17,7 @@ from dockyard_kit.auth import PLATFORM_ROLES, Caller
 from dockyard_kit.errors import Aborted, FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from dockyard_kit.pagination import parse_page, split_page
 from services.identity.domain import access, events, passwords
+from services.identity.domain.tokens import utcnow
 from services.identity.store import sessions as sessions_store
 from services.identity.store import teams as teams_store
 from services.identity.store import users as users_store
@@ -210,9 +212,7 @@ async def update_user(
             raise Aborted("the password changed while this request checked the old one; retry")
         after = await users_store.update_user(conn, user_id, columns)
         if "password" in changes:
-            # A new password ends every session signed in with the old one (a leaked password's
-            # sessions must not outlive the change); access tokens run out within minutes.
-            await sessions_store.revoke_user_sessions(conn, user_id, after["updated_at"])
+            await _end_sessions(conn, user_id, after["updated_at"], actor=caller.user_id)
         if any(field in changes for field in PROFILE_FIELDS):
             await events.user_event(conn, "updated", after, actor=caller.user_id)
         if after["role"] != before["role"]:
@@ -220,6 +220,21 @@ async def update_user(
                 conn, "role_changed", after, actor=caller.user_id, previous_role=before["role"]
             )
     return after
+
+
+async def _end_sessions(
+    conn: asyncpg.Connection, user_id: uuid.UUID, changed_at: datetime.datetime, *, actor: str
+) -> None:
+    """A new password ends every session signed in with the old one, and their access tokens (a
+    leaked password's sessions must not outlive the change). The not-before is the change's whole
+    second (iat is in whole seconds): the old sessions' tokens of that very second are refused by
+    their session ids, while a session signed in with the new password in that second keeps its."""
+    session_ids = await sessions_store.revoke_user_sessions(conn, user_id, changed_at)
+    # The issuer's clock, which stamps iat, not the database's.
+    not_before = utcnow().replace(microsecond=0)
+    await events.user_sessions_revoked(
+        conn, user_id, session_ids, not_before, reason="password_changed", actor=actor
+    )
 
 
 async def _verify_old_password(pool: asyncpg.Pool, user_id: uuid.UUID, old_password: str) -> str:

@@ -42,18 +42,27 @@ async def mark_used(conn: asyncpg.Connection, token_id: uuid.UUID, now: datetime
     await conn.execute("UPDATE refresh_tokens SET used_at = $2 WHERE id = $1", token_id, now)
 
 
-async def revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID, now: datetime.datetime) -> None:
-    await conn.execute(
+async def revoke_family(conn: asyncpg.Connection, family_id: uuid.UUID, now: datetime.datetime) -> bool:
+    """Whether the family had a token left to revoke (False: it was revoked before)."""
+    result = await conn.execute(
         "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
         family_id,
         now,
     )
+    return int(result.split()[-1]) > 0
 
 
-async def revoke_user_sessions(conn: asyncpg.Connection, user_id: uuid.UUID, now: datetime.datetime) -> None:
-    await conn.execute(
-        "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL", user_id, now
+async def revoke_user_sessions(
+    conn: asyncpg.Connection, user_id: uuid.UUID, now: datetime.datetime
+) -> list[uuid.UUID]:
+    """The families (sessions) that had a token left to revoke."""
+    rows = await conn.fetch(
+        "UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL"
+        " RETURNING family_id",
+        user_id,
+        now,
     )
+    return sorted({row["family_id"] for row in rows})
 
 
 async def delete_expired(conn: asyncpg.Connection, expired_before: datetime.datetime) -> int:
