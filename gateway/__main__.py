@@ -100,6 +100,11 @@ def main(argv: list[str] | None = None) -> int:
         jwt_audience=args.jwt_audience,
         gateway_secret=gateway_secret.decode(),
     )
+    if not gateway_secret:
+        print(
+            "warning: no --gateway-secret-file: the services will see every client as the gateway's address",
+            file=sys.stderr,
+        )
     print(path)
     return 0
 

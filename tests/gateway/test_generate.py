@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from dockyard_kit.config import CLOCK_LEEWAY_SECONDS
+from dockyard_kit.config import CLOCK_LEEWAY_SECONDS, GATEWAY_CREDENTIAL_HEADER
 from dockyard_kit.contract import DESCRIPTOR_SET, read_contract
 from gateway.envoy import JWKS_CLUSTER, build_config, jwt_authn, template_regex
 from tests.gateway.support import REPO_ROOT
@@ -180,6 +180,45 @@ def test_cli_writes_a_configuration_envoy_accepts(tmp_path):
     )
     assert check.returncode == 0, check.stdout + check.stderr
     assert "deprecated" not in (check.stdout + check.stderr).lower()
+
+
+def run_cli(tmp_path, *arguments: str) -> subprocess.CompletedProcess:
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    command = [sys.executable, "-m", "gateway", "-o", str(tmp_path / "envoy.yaml"), *arguments]
+    return subprocess.run(command, cwd=REPO_ROOT, env=environment, capture_output=True, text=True)
+
+
+def test_the_cli_puts_the_gateway_credential_on_every_forwarded_request(tmp_path):
+    secret_file = tmp_path / "gateway.secret"
+    secret_file.write_text("ab" * 32 + "\n")
+    result = run_cli(tmp_path, "--gateway-secret-file", str(secret_file))
+    assert result.returncode == 0, result.stderr
+    assert "warning" not in result.stderr
+    config = yaml.safe_load((tmp_path / "envoy.yaml").read_text())
+    assert (tmp_path / "envoy.yaml").stat().st_mode & 0o777 == 0o600  # it holds the credential
+    manager = connection_manager(config)
+    assert (manager["use_remote_address"], manager["xff_num_trusted_hops"]) == (True, 0)
+    added = {
+        entry["header"]["key"]: (entry["header"]["value"], entry["append_action"])
+        for entry in manager["route_config"]["virtual_hosts"][0]["request_headers_to_add"]
+    }
+    assert added == {
+        "x-forwarded-for": ("%DOWNSTREAM_REMOTE_ADDRESS_WITHOUT_PORT%", "OVERWRITE_IF_EXISTS_OR_ADD"),
+        GATEWAY_CREDENTIAL_HEADER: ("ab" * 32, "OVERWRITE_IF_EXISTS_OR_ADD"),
+    }
+
+
+def test_the_cli_refuses_a_short_gateway_credential_and_warns_without_one(tmp_path):
+    secret_file = tmp_path / "gateway.secret"
+    secret_file.write_text("short\n")
+    refused = run_cli(tmp_path, "--gateway-secret-file", str(secret_file))
+    assert refused.returncode == 2 and "--gateway-secret-file: the secret is 5 bytes long" in refused.stderr
+
+    without = run_cli(tmp_path)
+    assert without.returncode == 0 and "no --gateway-secret-file" in without.stderr
+    manager = connection_manager(yaml.safe_load((tmp_path / "envoy.yaml").read_text()))
+    added = manager["route_config"]["virtual_hosts"][0]["request_headers_to_add"]
+    assert [entry["header"]["key"] for entry in added] == ["x-forwarded-for"]
 
 
 def test_jwt_authn_follows_cors_and_checks_the_configured_issuer_and_audience(descriptor_set):
