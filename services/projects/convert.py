@@ -7,6 +7,7 @@ import json
 
 from dockyard.projects.v1 import projects_pb2
 from dockyard_kit.protoconv import struct_from_json
+from services.projects import dns_challenge
 from services.projects.credentials import MASK, masked_connection_string
 
 
@@ -86,12 +87,14 @@ def volume(row) -> projects_pb2.Volume:
         size_gb=row["size_gb"],
         application_id=str(row["application_id"]) if row["application_id"] else "",
         database_id=str(row["database_id"]) if row["database_id"] else "",
+        docker_name=row["docker_name"],
     )
     message.created_at.FromDatetime(row["created_at"])
     return message
 
 
-def domain(row) -> projects_pb2.Domain:
+def domain(row, *, with_challenge: bool = False) -> projects_pb2.Domain:
+    """`with_challenge`: the DNS challenge too (for the project's writers; never in events)."""
     message = projects_pb2.Domain(
         id=str(row["id"]),
         project_id=str(row["project_id"]),
@@ -99,8 +102,15 @@ def domain(row) -> projects_pb2.Domain:
         target_type=row["target_type"],
         target_id=str(row["target_id"]),
         tls_enabled=row["tls_enabled"],
+        verification_state="verified" if row["verified_at"] else "pending",
+        verified_by=row["verified_by"] or "",
     )
     message.created_at.FromDatetime(row["created_at"])
+    if row["verified_at"]:
+        message.verified_at.FromDatetime(row["verified_at"])
+    if with_challenge:
+        message.verification_record_name = dns_challenge.record_name(row["domain"])
+        message.verification_record_value = dns_challenge.record_value(row["verification_token"])
     return message
 
 

@@ -1,5 +1,6 @@
 """DomainService on the running platform: create (host names normalized), read, list in pages,
-update, delete with its certificates (an event each), global uniqueness, every constraint named over
+update, delete with its certificates (an event each), a host name once per project (and pending claims
+of other projects beside it: ownership is test_domain_verification.py's), every constraint named over
 REST and gRPC, and targets only among the project's live applications and databases."""
 
 import asyncio
@@ -154,22 +155,38 @@ def test_create_update_delete_over_grpc_direct_and_through_the_gateway(
         assert error.code() == NOT_FOUND
 
 
-def test_domains_are_unique_globally_whatever_the_case(stack, people):
+def test_a_project_claims_a_host_name_once_whatever_the_case(stack, people):
     name = host()
     project = create(stack, people.owner)
-    create_domain(stack, people.owner, project["id"], insert_application(stack, project["id"]), domain=name)
-    other = create(stack, people.developer)
-    other_app = insert_application(stack, other["id"])
+    app_id = insert_application(stack, project["id"])
+    create_domain(stack, people.owner, project["id"], app_id, domain=name)
     for spelling in (name, name.upper(), f"{name}."):
         status, body = rest(
             stack.port,
             "POST",
-            f"/v1/projects/{other['id']}/domains",
-            {"domain": spelling, "target_type": "application", "target_id": other_app},
-            token=people.developer.token,
+            f"/v1/projects/{project['id']}/domains",
+            {"domain": spelling, "target_type": "application", "target_id": app_id},
+            token=people.owner.token,
         )
         assert status == 409, body
         assert violated_field(body) == "domain" and name in body["message"]
+
+
+def test_another_project_claiming_the_host_name_gets_a_pending_claim_of_its_own(stack, people):
+    """Several tenants may hold pending claims on a host name (test_domain_verification.py: only one
+    is ever verified); a claim answers the same whether or not anyone else holds one."""
+    name = host()
+    project = create(stack, people.owner)
+    first = create_domain(
+        stack, people.owner, project["id"], insert_application(stack, project["id"]), domain=name
+    )
+    other = create(stack, people.developer)
+    second = create_domain(
+        stack, people.developer, other["id"], insert_application(stack, other["id"]), domain=name
+    )
+    assert (first["domain"], second["domain"]) == (name, name) and first["id"] != second["id"]
+    assert second["verification_state"] == "pending" and first["id"] not in str(second)
+    assert second["verification_record_value"] != first["verification_record_value"]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """VolumeService on the running platform: create, read, list in pages, update (mount and unmount),
-delete, events, global names, every constraint named over REST and gRPC, mounts only by a live
+delete, events, names per project with global Docker names, every constraint named over REST and gRPC, mounts only by a live
 application or a database of the same project, and the seed's RESTRICT on what mounts a volume."""
 
 import asyncio
@@ -132,19 +132,52 @@ def test_create_update_delete_over_grpc_direct_and_through_the_gateway(
         assert error.code() == NOT_FOUND
 
 
-def test_names_are_global_across_projects(stack, people):
-    name = unique("shared")
-    create_volume(stack, people.owner, create(stack, people.owner)["id"], name=name)
-    other = create(stack, people.developer)
+def test_two_projects_may_each_have_a_volume_named_data_under_distinct_docker_names(stack, people):
+    first_project, second_project = create(stack, people.owner), create(stack, people.developer)
+    first = create_volume(stack, people.owner, first_project["id"], name="data")
+    second = create_volume(stack, people.developer, second_project["id"], name="data")
+    assert (first["name"], second["name"]) == ("data", "data")
+    assert first["docker_name"] == f"dockyard-{uuid.UUID(first_project['id']).hex}-data"
+    assert second["docker_name"] == f"dockyard-{uuid.UUID(second_project['id']).hex}-data"
+    # Nothing of one project in the other's volume.
+    assert first_project["id"] not in str(second) and first["docker_name"] not in str(second)
+    assert (
+        sql_value(
+            stack,
+            "SELECT count(DISTINCT docker_name) FROM volumes WHERE id = ANY($1::uuid[])",
+            [uuid.UUID(first["id"]), uuid.UUID(second["id"])],
+        )
+        == 2
+    )
+
+
+def test_a_name_twice_in_one_project_names_the_field(stack, people):
+    project = create(stack, people.owner)
+    name = unique("twice")
+    create_volume(stack, people.owner, project["id"], name=name)
     status, body = rest(
         stack.port,
         "POST",
-        f"/v1/projects/{other['id']}/volumes",
+        f"/v1/projects/{project['id']}/volumes",
         volume_body(name=name),
-        token=people.developer.token,
+        token=people.owner.token,
     )
     assert status == 409, body
-    assert violated_field(body) == "name" and name in body["message"]
+    assert violated_field(body) == "name" and name in body["message"] and "this project" in body["message"]
+
+
+async def test_docker_names_are_unique_across_all_projects(stack, people):
+    """The seed's global uniqueness, kept for the names Docker sees."""
+    first = create_volume(stack, people.owner, create(stack, people.owner)["id"])
+    other = create(stack, people.developer)
+    async with admin_database(stack, "projects") as pool:
+        with pytest.raises(asyncpg.UniqueViolationError, match="uq_volumes_docker_name"):
+            await pool.execute(
+                "INSERT INTO volumes (project_id, name, docker_name, mount_path, size_gb)"
+                " VALUES ($1, 'other', $2, '/data', 1)",
+                uuid.UUID(other["id"]),
+                first["docker_name"],
+            )
 
 
 @pytest.mark.parametrize(

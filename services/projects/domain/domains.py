@@ -1,5 +1,14 @@
 """Custom domains: host names routed to a live application or database of the same project.
-Access rules: domain/access.py (reads need READ, changes WRITE)."""
+Access rules: domain/access.py (reads need READ, changes WRITE).
+
+Ownership: a domain is created `pending` with a verification token (shown to the project's writers
+only) and becomes `verified` once VerifyDomain sees the DNS challenge (domain/dns_challenge.py), or
+a platform admin marks it so; only verified domains are routed. Any number of projects may hold a
+pending claim on a host name, so creating one says nothing about other tenants; at most one claim
+is verified. A claim whose TXT record is in place still fails while another project's verified
+claim is vouched for by DNS too (FAILED_PRECONDITION): only someone who controls the host name's
+DNS learns of it, and they decide by removing that project's record, after which the next
+verification moves the host name to them."""
 
 import re
 import uuid
@@ -8,9 +17,9 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
-from dockyard_kit.errors import InvalidArgument, NotFound
+from dockyard_kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
-from services.projects import convert
+from services.projects import convert, dns_challenge
 from services.projects.domain import access, cascade, events
 from services.projects.domain.access import Level
 from services.projects.store import domains as store
@@ -78,18 +87,33 @@ def _not_found(domain_id: uuid.UUID) -> NotFound:
     return NotFound(f"domain {domain_id} not found")
 
 
+async def _authorize(
+    conn: asyncpg.Connection, caller: Caller, domain_id: uuid.UUID, needed: Level
+) -> tuple[asyncpg.Record, Level]:
+    """The domain and the caller's level on its project, once they hold `needed` there (NOT_FOUND
+    below READ)."""
+    row = await store.fetch(conn, domain_id)
+    if row is None:
+        raise _not_found(domain_id)
+    project = await access.authorize(conn, caller, row["project_id"], needed, _not_found(domain_id))
+    return row, access.project_level(caller, project["owner_id"], project["id"], project["team_role"])
+
+
 async def authorize_domain(
     conn: asyncpg.Connection, caller: Caller, domain_id: uuid.UUID, needed: Level
 ) -> asyncpg.Record:
     """The domain, once the caller holds `needed` on its project (NOT_FOUND below READ)."""
-    row = await store.fetch(conn, domain_id)
-    if row is None:
-        raise _not_found(domain_id)
-    await access.authorize(conn, caller, row["project_id"], needed, _not_found(domain_id))
+    row, _ = await _authorize(conn, caller, domain_id, needed)
     return row
 
 
+def shows_challenge(level: Level) -> bool:
+    """Whether the caller sees the DNS challenge (the token): the project's writers do."""
+    return level >= Level.WRITE
+
+
 def _event(row) -> events_pb2.DomainChanged:
+    # Without the challenge: the token is for the project's writers, not for every consumer.
     return events_pb2.DomainChanged(domain=convert.domain(row))
 
 
@@ -115,26 +139,32 @@ async def create_domain(
             target_type=target_type,
             target_id=target_id,
             tls_enabled=tls_enabled,
+            verification_token=dns_challenge.new_token(),
         )
         await events.emit(conn, "domain", "created", row["id"], _event(row), actor=caller.user_id)
     return row
 
 
-async def get_domain(pool: asyncpg.Pool, caller: Caller, domain_id: uuid.UUID) -> asyncpg.Record:
+async def get_domain(pool: asyncpg.Pool, caller: Caller, domain_id: uuid.UUID) -> tuple[asyncpg.Record, bool]:
+    """The domain and whether the caller sees its DNS challenge (shows_challenge)."""
     async with caller_transaction(pool, caller) as conn:
-        return await authorize_domain(conn, caller, domain_id, Level.READ)
+        row, level = await _authorize(conn, caller, domain_id, Level.READ)
+    return row, shows_challenge(level)
 
 
 async def list_domains(
     pool: asyncpg.Pool, caller: Caller, project_id: uuid.UUID, *, page_size: int, page_token: str
-) -> tuple[list, str]:
+) -> tuple[list, str, bool]:
+    """A page of the project's domains, the next page's token, and whether the caller sees their
+    DNS challenges (shows_challenge)."""
     page = parse_page(page_size, page_token, {"list": "domains", "project_id": str(project_id)})
     async with caller_transaction(pool, caller) as conn:
-        await access.authorize_project(conn, caller, project_id, Level.READ)
+        project = await access.authorize_project(conn, caller, project_id, Level.READ)
         rows = await store.list_for_project(
             conn, project_id, after=page.newest_first_after, limit=page.fetch_limit
         )
-    return split_page(rows, page, newest_first_key)
+    level = access.project_level(caller, project["owner_id"], project["id"], project["team_role"])
+    return *split_page(rows, page, newest_first_key), shows_challenge(level)
 
 
 async def update_domain(
@@ -167,3 +197,72 @@ async def delete_domain(pool: asyncpg.Pool, caller: Caller, domain_id: uuid.UUID
             raise _not_found(domain_id)
         await cascade.emit_deleted(conn, children, actor=caller.user_id)
         await events.emit(conn, "domain", "deleted", row["id"], _event(row), actor=caller.user_id)
+
+
+async def verify_domain(
+    pool: asyncpg.Pool, caller: Caller, domain_id: uuid.UUID, lookup: dns_challenge.TxtLookup
+) -> asyncpg.Record:
+    """Marks the domain verified once its DNS challenge is in place (WRITE). Already verified: as
+    it is, without a lookup. FAILED_PRECONDITION while the TXT record is missing, or while another
+    project's verified claim on the host name still has its own record there."""
+    async with caller_transaction(pool, caller) as conn:
+        current = await authorize_domain(conn, caller, domain_id, Level.WRITE)
+    if current["verified_at"] is not None:
+        return current
+    name = dns_challenge.record_name(current["domain"])
+    values = await lookup.values(name)
+    if dns_challenge.record_value(current["verification_token"]) not in values:
+        raise FailedPrecondition(
+            f"domain {current['domain']} is not verified yet: no TXT record {name} with the value "
+            f"{dns_challenge.record_value(current['verification_token'])} was found; add it at your "
+            "DNS provider and verify again once it has propagated"
+        )
+    async with caller_transaction(pool, caller) as conn:
+        current = await _locked_host(conn, await authorize_domain(conn, caller, domain_id, Level.WRITE))
+        if current["verified_at"] is not None:
+            return current
+        holder = await store.verified_claim(conn, current["domain"])
+        if holder is not None:
+            if dns_challenge.record_value(holder["verification_token"]) in values:
+                raise FailedPrecondition(
+                    f"domain {current['domain']} is verified for another project, whose TXT record "
+                    f"{name} is in place too; remove that record at your DNS provider and verify again"
+                )
+            await _release(conn, holder, caller)
+        row = await store.mark_verified(conn, domain_id, "dns")
+        await events.emit(conn, "domain", "verified", row["id"], _event(row), actor=caller.user_id)
+    return row
+
+
+async def mark_domain_verified(pool: asyncpg.Pool, caller: Caller, domain_id: uuid.UUID) -> asyncpg.Record:
+    """A platform admin vouches for the domain without a DNS check. Another project's verified
+    claim on the host name goes back to pending (the admin decides); already verified: as it is."""
+    async with caller_transaction(pool, caller) as conn:
+        current = await authorize_domain(conn, caller, domain_id, Level.READ)
+        if not caller.is_admin or caller.read_only:
+            raise PermissionDenied("only a platform admin may mark a domain verified; verify it through DNS")
+        current = await _locked_host(conn, current)
+        if current["verified_at"] is not None:
+            return current
+        holder = await store.verified_claim(conn, current["domain"])
+        if holder is not None:
+            await _release(conn, holder, caller)
+        row = await store.mark_verified(conn, domain_id, "admin")
+        await events.emit(conn, "domain", "verified", row["id"], _event(row), actor=caller.user_id)
+    return row
+
+
+async def _locked_host(conn: asyncpg.Connection, domain: asyncpg.Record) -> asyncpg.Record:
+    """The domain as it is once its host name's verifications are serialized (store.lock_host)."""
+    await store.lock_host(conn, domain["domain"])
+    row = await store.fetch(conn, domain["id"])
+    if row is None:
+        raise _not_found(domain["id"])
+    return row
+
+
+async def _release(conn: asyncpg.Connection, holder: asyncpg.Record, caller: Caller) -> None:
+    """The host name moves to another claim: `holder`'s verification lapses (a fresh token, so an
+    old record cannot win it back)."""
+    row = await store.mark_pending(conn, holder["id"], dns_challenge.new_token())
+    await events.emit(conn, "domain", "unverified", row["id"], _event(row), actor=caller.user_id)

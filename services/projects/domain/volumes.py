@@ -1,5 +1,8 @@
 """Persistent volumes of a project, each mounted by at most one application or database of the same
-project. Access rules: domain/access.py (reads need READ, changes WRITE)."""
+project. Access rules: domain/access.py (reads need READ, changes WRITE). Names are unique per
+project; the Docker host's global name, docker_name, is derived from the project at creation (the
+migration's derive_volume_docker_name), so two projects' `data` volumes neither clash nor tell
+either project of the other."""
 
 import re
 import uuid

@@ -47,15 +47,47 @@ async def insert(
     target_type: str,
     target_id: uuid.UUID,
     tls_enabled: bool,
+    verification_token: str,
 ) -> asyncpg.Record:
     return await conn.fetchrow(
-        "INSERT INTO domains (project_id, domain, target_type, target_id, tls_enabled)"
-        " VALUES ($1, $2, $3, $4, $5) RETURNING *",
+        "INSERT INTO domains (project_id, domain, target_type, target_id, tls_enabled, verification_token)"
+        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
         project_id,
         domain,
         target_type,
         target_id,
         tls_enabled,
+        verification_token,
+    )
+
+
+async def lock_host(conn: asyncpg.Connection, domain: str) -> None:
+    """Serializes verifications of one host name until commit (whichever project's claim)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('projects.domains:' || $1, 0))", domain)
+
+
+async def verified_claim(conn: asyncpg.Connection, domain: str) -> asyncpg.Record | None:
+    """The verified claim on the host name, of whichever project (uq_domains_verified_domain: one at most)."""
+    return await conn.fetchrow("SELECT * FROM domains WHERE domain = $1 AND verified_at IS NOT NULL", domain)
+
+
+async def mark_verified(conn: asyncpg.Connection, domain_id: uuid.UUID, verified_by: str) -> asyncpg.Record:
+    """`verified_by`: dns or admin."""
+    return await conn.fetchrow(
+        "UPDATE domains SET verified_at = now(), verified_by = $2, updated_at = now() WHERE id = $1 RETURNING *",
+        domain_id,
+        verified_by,
+    )
+
+
+async def mark_pending(
+    conn: asyncpg.Connection, domain_id: uuid.UUID, verification_token: str
+) -> asyncpg.Record:
+    return await conn.fetchrow(
+        "UPDATE domains SET verified_at = NULL, verified_by = NULL, verification_token = $2, updated_at = now()"
+        " WHERE id = $1 RETURNING *",
+        domain_id,
+        verification_token,
     )
 
 

@@ -27,7 +27,8 @@ async def list_for_project(
 
 
 async def insert(conn: asyncpg.Connection, project_id: uuid.UUID, fields: dict) -> asyncpg.Record:
-    """`fields`: name, type, mount_path, size_gb, application_id, database_id."""
+    """`fields`: name, type, mount_path, size_gb, application_id, database_id (the trigger
+    derive_volume_docker_name sets docker_name)."""
     return await conn.fetchrow(
         "INSERT INTO volumes (project_id, name, type, mount_path, size_gb, application_id, database_id)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
