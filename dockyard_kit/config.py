@@ -56,8 +56,9 @@ class Settings(_ServiceAddresses):
 
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=True, extra="ignore")
 
-    # PostgreSQL: the platform's administrative login. Each service uses it only at start-up to
-    # create its own schema and login role, then works as that role (see db.bootstrap_service_role).
+    # PostgreSQL: where the database is, and the platform's administrative login. Only the bootstrap
+    # step (python -m dockyard_kit.bootstrap) and an operator's tools use the login; a service connects
+    # as its own role, dockyard_<service>, with the password from its DOCKYARD_SERVICE_SECRET_FILE.
     DATABASE_URL: str | None = None
     POSTGRES_HOST: str = "127.0.0.1"
     POSTGRES_PORT: Port = 5432
@@ -92,13 +93,16 @@ class Settings(_ServiceAddresses):
     # Where the process writes, as JSON, the addresses it listens on once it does (set by `make run`).
     DOCKYARD_READY_FILE: pathlib.Path | None = None
 
-    # The platform's master secret: database role passwords and the keys that encrypt secrets at
-    # rest are derived from it.
+    # The platform's master secret, held by the bootstrap step and an operator's tools only: each
+    # service's role password, sealing keys and credential key are derived from it
+    # (dockyard_kit/service_secrets.py) and handed to the service in its secrets file.
     DOCKYARD_SECRET_KEY: str | None = None
     DOCKYARD_SECRET_KEY_FILE: pathlib.Path | None = None
     # After a rotation: the previous master secrets, one per line, still used to decrypt values
     # until `python -m dockyard_kit.reencrypt` has moved them to the current one.
     DOCKYARD_PREVIOUS_SECRET_KEYS_FILE: pathlib.Path | None = None
+    # A service's own secrets, written by the bootstrap step: what it holds instead of the above.
+    DOCKYARD_SERVICE_SECRET_FILE: pathlib.Path | None = None
 
     # Access tokens: who issues them and for whom (identity signs them, every service and the
     # gateway check them).
@@ -218,12 +222,17 @@ class Settings(_ServiceAddresses):
         return [line.strip() for line in lines if line.strip()]
 
     def service_role_password(self, service: str) -> str:
-        """The database password of a service's own login role, derived from the master secret so
-        that every replica of a service agrees on it without storing it anywhere."""
-        return hmac.new(self.secret_key(), f"dockyard-db-role:{service}".encode(), hashlib.sha256).hexdigest()
+        """The database password of a service's own login role under this master secret."""
+        return role_password(self.secret_key(), service)
 
     def database_configured(self) -> bool:
         return bool(self.DATABASE_URL or self.POSTGRES_HOST)
+
+
+def role_password(master_secret: bytes, service: str) -> str:
+    """A service role's password, derived from the master secret so that every bootstrap run agrees
+    on it without storing it anywhere (hex, so safe inside a SQL literal)."""
+    return hmac.new(master_secret, f"dockyard-db-role:{service}".encode(), hashlib.sha256).hexdigest()
 
 
 # How a service process says why it stopped: a bad setting, or a port it could not bind.
@@ -255,10 +264,10 @@ SettingsT = TypeVar("SettingsT", bound=Settings)
 
 def load(settings_class: type[SettingsT] = Settings, **overrides) -> SettingsT:
     """Reads the environment into `settings_class` (a service's own, or the shared one); on a bad value
-    prints which variable is wrong and exits with status 2."""
+    prints which variable is wrong and exits with status 2. What a process needs beyond that (a
+    service its secrets file, a tool the master secret) it checks itself, through `exit_invalid`."""
     try:
         settings = settings_class(**overrides)
-        settings.secret_key()
         settings.gateway_secret()
         return settings
     except ValidationError as exc:
@@ -269,5 +278,10 @@ def load(settings_class: type[SettingsT] = Settings, **overrides) -> SettingsT:
         sys.stderr.write("dockyard: invalid configuration\n" + "\n".join(lines) + "\n")
         raise SystemExit(EXIT_INVALID_CONFIGURATION) from None
     except ConfigError as exc:
-        sys.stderr.write(f"dockyard: invalid configuration\n  {exc}\n")
-        raise SystemExit(EXIT_INVALID_CONFIGURATION) from None
+        exit_invalid(exc)
+
+
+def exit_invalid(error: ConfigError) -> None:
+    """Says which setting is wrong and exits with status 2."""
+    sys.stderr.write(f"dockyard: invalid configuration\n  {error}\n")
+    raise SystemExit(EXIT_INVALID_CONFIGURATION) from None

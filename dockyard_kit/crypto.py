@@ -1,16 +1,18 @@
-"""Encryption at rest for every service: AES-256-GCM under keys derived from the platform's master
-secret (DOCKYARD_SECRET_KEY / DOCKYARD_SECRET_KEY_FILE).
+"""Encryption at rest for every service: AES-256-GCM under keys derived from a service's own
+sealing root key, which the bootstrap step derives from the platform's master secret
+(dockyard_kit/service_secrets.py) so that no service's key opens another's.
 
-    ring = KeyRing.from_settings(settings)
+    ring = service_secrets.for_service(settings, "projects").key_ring()
     stored = encrypt(b"secret value", key_ring=ring, associated_data=b"projects.env_vars:" + row_id)
     value = decrypt(stored, key_ring=ring, associated_data=b"projects.env_vars:" + row_id)
 
-Keys. The master secret is never used directly: each master secret has a key id (a fingerprint of
-it, safe to store and log), and its encryption key is HKDF-SHA256(master secret, info = "dockyard
-aes-256-gcm v1"). Every ciphertext records the key id it was sealed under, so the master secret can
-be rotated: a `KeyRing` encrypts under its current secret and decrypts under the current one and any
-previous ones it is given; data sealed under a secret no longer in the ring fails with a
-`DecryptionError` that names the missing key id. `reencrypt` moves a value to the current secret.
+Keys. A ring's secret (a service's root key; before the bootstrap step, the master secret itself) is
+never used directly: each has a key id (a fingerprint of it, safe to store and log), and its
+encryption key is HKDF-SHA256(secret, info = "dockyard aes-256-gcm v1"). Every ciphertext records
+the key id it was sealed under, so the secret can be rotated: a `KeyRing` encrypts under its current
+secret and decrypts under the current one and any previous ones it is given; data sealed under a
+secret no longer in the ring fails with a `DecryptionError` that names the missing key id.
+`reencrypt` moves a value to the current secret.
 
 Associated data. Callers bind each ciphertext to where it lives (table, row id, column): it is
 authenticated, not stored, so a ciphertext copied into another row does not decrypt there.
@@ -31,8 +33,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from dockyard_kit.config import Settings
-
 FORMAT_VERSION = 1
 NONCE_BYTES = 12
 KEY_BYTES = 32
@@ -46,7 +46,7 @@ class DecryptionError(Exception):
 
 
 def master_key_id(master_secret: bytes) -> str:
-    """A stable, non-secret name for a master secret (16 hex characters)."""
+    """A stable, non-secret name for a ring's secret (16 hex characters)."""
     return hmac.new(master_secret, _KEY_ID_LABEL, hashlib.sha256).hexdigest()[:16]
 
 
@@ -56,7 +56,7 @@ def _derive_key(master_secret: bytes) -> bytes:
 
 @dataclasses.dataclass(frozen=True)
 class KeyRing:
-    """The current master secret (encrypts and decrypts) and previous ones (decrypt only)."""
+    """The current secret (encrypts and decrypts) and previous ones (decrypt only)."""
 
     current_key_id: str
     _ciphers: dict[str, AESGCM] = dataclasses.field(repr=False)
@@ -68,11 +68,6 @@ class KeyRing:
         secrets = [current_secret, *previous_secrets]
         ciphers = {master_key_id(secret): AESGCM(_derive_key(secret)) for secret in secrets}
         return cls(current_key_id=master_key_id(current_secret), _ciphers=ciphers)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> "KeyRing":
-        """The current master secret and the previous ones (DOCKYARD_PREVIOUS_SECRET_KEYS_FILE)."""
-        return cls.of(settings.secret_key(), settings.previous_secret_keys())
 
     @property
     def key_ids(self) -> frozenset[str]:

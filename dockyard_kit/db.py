@@ -1,8 +1,9 @@
 """PostgreSQL: each service's own schema and login role, and its asyncpg pool.
 
-One database, one schema per service. The administrative login is used once at start-up to make
-sure the service's schema and role exist; from then on the service connects as `dockyard_<service>`,
-which owns its schema and has no rights on any other (one schema per service, no cross-schema rights).
+One database, one schema per service. The administrative login is used by the bootstrap step
+(`python -m dockyard_kit.bootstrap`, `bootstrap_service_role`) to make sure each service's schema and
+role exist; a service connects only as `dockyard_<service>`, which owns its schema and has no rights
+on any other, with the password its secrets file holds (dockyard_kit/service_secrets.py).
 """
 
 import contextlib
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 
+from dockyard_kit import service_secrets
 from dockyard_kit.config import Settings
 
 # The database, not the request, failed: the link is down or the server refuses connections.
@@ -42,8 +44,9 @@ async def connect_admin(settings: Settings) -> asyncpg.Connection:
 
 
 async def bootstrap_service_role(settings: Settings, service: str) -> None:
-    """Creates (or repairs) the service's login role and schema. Idempotent and safe to run from
-    several processes at once."""
+    """Creates (or repairs) the service's login role and schema, as the administrative login with
+    the master secret (the role's password derives from it). Idempotent and safe to run from several
+    processes at once, and while the service runs (the password stays the same)."""
     role = _quote_ident(role_name(service))
     schema = _quote_ident(service)
     # The password is hex (derived by HMAC), so it is safe inside a literal; it is never logged.
@@ -75,10 +78,12 @@ async def bootstrap_service_role(settings: Settings, service: str) -> None:
 
 
 def service_connection(settings: Settings, service: str) -> dict:
-    """Keyword arguments for asyncpg as the service's own role."""
+    """Keyword arguments for asyncpg as the service's own role: where the database is from the
+    settings (any administrative user and password there are not used), the password from the
+    service's secrets (service_secrets.for_service)."""
     params = settings.admin_connection()
     params["user"] = role_name(service)
-    params["password"] = settings.service_role_password(service)
+    params["password"] = service_secrets.for_service(settings, service).database_password
     return params
 
 

@@ -4,19 +4,21 @@ certificate private keys and database connection strings) under the current mast
 
     python -m dockyard_kit.reencrypt [--service NAME ...] [--batch-size N] [--dry-run]
 
-Rotating the master secret (DOCKYARD_SECRET_KEY / DOCKYARD_SECRET_KEY_FILE):
+Each service seals under a key of its own that the bootstrap step derives from the master secret
+(dockyard_kit/service_secrets.py). Rotating the master secret (DOCKYARD_SECRET_KEY / _FILE):
 
   1. Put the old secret in DOCKYARD_PREVIOUS_SECRET_KEYS_FILE (one secret per line; keep any older
      ones still listed) and the new one in DOCKYARD_SECRET_KEY(_FILE).
-  2. Restart every service with these settings. They seal new values under the new key and still
-     read values sealed under the old ones; at start-up they also reset their database roles'
-     passwords, which derive from the master secret.
+  2. Run `python -m dockyard_kit.bootstrap --skip-reseal` with these settings: it resets the
+     services' database role passwords and writes each service's secrets file with its new keys and
+     (to decrypt only) its keys under the old secrets. Restart every service with its new file.
   3. Run this command with the same settings. For each service with encrypted columns (all of them
      unless --service names some) it connects as that service's role, walks each encrypted column
      by id in batches (one transaction per batch, its rows locked meanwhile) and re-seals every
-     value not yet under the current key. Services may keep running: a row is either untouched or
-     re-sealed, and both read fine.
-  4. Once it reports every value current, the old secret can leave DOCKYARD_PREVIOUS_SECRET_KEYS_FILE.
+     value not yet under the service's current key. Services may keep running: a row is either
+     untouched or re-sealed, and both read fine.
+  4. Once it reports every value current, the old secret can leave DOCKYARD_PREVIOUS_SECRET_KEYS_FILE;
+     run the bootstrap again and restart the services, so their files drop the old keys.
 
 Running it again is harmless: values already under the current key are left alone, so a second run
 re-encrypts nothing. A value sealed under a master key the settings do not hold stops the command
@@ -43,8 +45,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from dockyard_kit import config, db, registry
-from dockyard_kit.crypto import DecryptionError, KeyRing, key_id_of
+from dockyard_kit import config, db, registry, service_secrets
+from dockyard_kit.crypto import DecryptionError, key_id_of
 from dockyard_kit.sealing import SealedColumn, Sealer, registered_columns
 
 DEFAULT_BATCH_SIZE = 500
@@ -80,6 +82,18 @@ def _where(sealed_column: SealedColumn, *, rewritable: bool) -> str:
     return " AND ".join(f"({condition})" for condition in conditions)
 
 
+async def column_exists(conn: asyncpg.Connection, sealed_column: SealedColumn) -> bool:
+    """Whether the schema has the column yet (before the service's first migration it has not)."""
+    return bool(
+        await conn.fetchval(
+            "SELECT 1 FROM information_schema.columns"
+            " WHERE table_schema = current_schema() AND table_name = $1 AND column_name = $2",
+            sealed_column.table,
+            sealed_column.column,
+        )
+    )
+
+
 async def count_sealed(conn: asyncpg.Connection, sealed_column: SealedColumn) -> tuple[int, int]:
     """(sealed values, of which skipped: those the command cannot rewrite) in one column."""
     row = await conn.fetchrow(
@@ -90,29 +104,52 @@ async def count_sealed(conn: asyncpg.Connection, sealed_column: SealedColumn) ->
 
 
 async def fetch_batch(
-    conn: asyncpg.Connection, sealed_column: SealedColumn, *, after: uuid.UUID | None, limit: int, lock: bool
+    conn: asyncpg.Connection,
+    sealed_column: SealedColumn,
+    *,
+    after: uuid.UUID | str | None,
+    limit: int,
+    lock: bool,
 ) -> list[asyncpg.Record]:
     """The next `limit` rewritable sealed values (id, value) after id `after`, in id order; with
     `lock`, locked until the transaction ends so that no writer changes them meanwhile."""
+    id_column, id_type = sealed_column.id_column, sealed_column.id_type
     return await conn.fetch(
-        f"SELECT id, {sealed_column.column} AS value FROM {sealed_column.table}"
-        f" WHERE {_where(sealed_column, rewritable=True)} AND ($1::uuid IS NULL OR id > $1)"
-        f" ORDER BY id LIMIT $2{' FOR UPDATE' if lock else ''}",
+        f"SELECT {id_column} AS id, {sealed_column.column} AS value FROM {sealed_column.table}"
+        f" WHERE {_where(sealed_column, rewritable=True)} AND ($1::{id_type} IS NULL OR {id_column} > $1)"
+        f" ORDER BY {id_column} LIMIT $2{' FOR UPDATE' if lock else ''}",
         after,
         limit,
     )
 
 
 async def write_batch(
-    conn: asyncpg.Connection, sealed_column: SealedColumn, values: list[tuple[uuid.UUID, str]]
+    conn: asyncpg.Connection,
+    sealed_column: SealedColumn,
+    values: list[tuple[uuid.UUID | str, str | bytes]],
+    key_id: str,
 ) -> None:
-    """Writes re-sealed values; updated_at stays: the value it holds has not changed."""
+    """Writes re-sealed values (and the key id beside them, if the table keeps one); updated_at
+    stays: the value it holds has not changed."""
+    assignments = f"{sealed_column.column} = $2"
+    if sealed_column.key_id_column:
+        assignments += f", {sealed_column.key_id_column} = $3"
+        values = [(row_id, value, key_id) for row_id, value in values]
     await conn.executemany(
-        f"UPDATE {sealed_column.table} SET {sealed_column.column} = $2 WHERE id = $1", values
+        f"UPDATE {sealed_column.table} SET {assignments} WHERE {sealed_column.id_column} = $1", values
     )
 
 
 # -- the walk -----------------------------------------------------------------------------------
+
+
+def _as_text(sealed_column: SealedColumn, value: str | bytes) -> str:
+    """A stored value as Sealer takes it (base64 text)."""
+    return base64.b64encode(value).decode("ascii") if sealed_column.binary else value
+
+
+def _as_stored(sealed_column: SealedColumn, value: str) -> str | bytes:
+    return base64.b64decode(value) if sealed_column.binary else value
 
 
 def _why_unreadable(sealer: Sealer, stored: str) -> str:
@@ -139,8 +176,9 @@ async def reencrypt_column(
 ) -> None:
     """Walks one column by id, one transaction per batch; raises CannotReencrypt (rolling that
     batch back) at the first value the key ring cannot open."""
-    table, column = report.sealed_column.table, report.sealed_column.column
-    after: uuid.UUID | None = None
+    sealed_column = report.sealed_column
+    table, column = sealed_column.table, sealed_column.column
+    after: uuid.UUID | str | None = None
     while True:
         async with conn.transaction():
             rows = await fetch_batch(
@@ -148,17 +186,18 @@ async def reencrypt_column(
             )
             resealed, current = [], 0
             for row in rows:
+                stored = _as_text(sealed_column, row["value"])
                 try:
-                    moved = sealer.reseal(table, column, row["id"], row["value"])
+                    moved = sealer.reseal(table, column, row["id"], stored)
                 except (ValueError, DecryptionError):
-                    reason = _why_unreadable(sealer, row["value"])
+                    reason = _why_unreadable(sealer, stored)
                     raise CannotReencrypt(f"{report.name} of row {row['id']}: {reason}") from None
                 if moved is None:
                     current += 1
                 else:
-                    resealed.append((row["id"], moved))
+                    resealed.append((row["id"], _as_stored(sealed_column, moved)))
             if resealed and not dry_run:
-                await write_batch(conn, report.sealed_column, resealed)
+                await write_batch(conn, sealed_column, resealed, sealer.key_ring.current_key_id)
         if not rows:
             return
         report.reencrypted += len(resealed)
@@ -176,8 +215,8 @@ async def reencrypt_service(
     dry_run: bool,
     console: Console,
 ) -> list[ColumnReport]:
-    """Every registered column of one service, as that service's database role."""
-    sealer = Sealer(service, KeyRing.from_settings(settings))
+    """Every registered column of one service that its schema has, as that service's database role."""
+    sealer = Sealer(service, service_secrets.resealing_key_ring(settings, service))
     conn = await asyncpg.connect(
         **db.service_connection(settings, service),
         timeout=settings.DOCKYARD_DB_CONNECT_TIMEOUT,
@@ -190,6 +229,8 @@ async def reencrypt_service(
         )
         with progress:
             for sealed_column in columns:
+                if not await column_exists(conn, sealed_column):
+                    continue
                 sealed, skipped = await count_sealed(conn, sealed_column)
                 report = ColumnReport(service, sealed_column, sealed=sealed, skipped=skipped)
                 reports.append(report)
@@ -211,7 +252,7 @@ def summary(service: str, reports: list[ColumnReport], key_id: str, *, dry_run: 
     verb = "would re-encrypt" if dry_run else "re-encrypted"
     skipped = [report.sealed_column.skipped_rows for report in reports if report.sealed_column.skipped_rows]
     table = Table(
-        title=f"Sealed values of the {service} service, master key {key_id}",
+        title=f"Sealed values of the {service} service, its key {key_id}",
         caption=f"skipped: {'; '.join(skipped)}" if skipped else None,
     )
     table.add_column("column", no_wrap=True)
@@ -242,9 +283,9 @@ def services_with_columns(names: list[str] | None) -> dict[str, tuple[SealedColu
 async def run(settings: config.Settings, services: dict, *, batch_size: int, dry_run: bool) -> int:
     # soft_wrap: key ids and row ids are never broken across lines.
     console, errors = Console(soft_wrap=True), Console(stderr=True, soft_wrap=True)
-    key_id = KeyRing.from_settings(settings).current_key_id
     total = moved = 0
     for service, columns in services.items():
+        key_id = service_secrets.resealing_key_ring(settings, service).current_key_id
         try:
             reports = await reencrypt_service(
                 settings, service, columns, batch_size=batch_size, dry_run=dry_run, console=console
@@ -255,8 +296,8 @@ async def run(settings: config.Settings, services: dict, *, batch_size: int, dry
         except db.DATABASE_ERRORS as exc:
             errors.print(
                 f"[red]error:[/] the {service} database is not usable as role {db.role_name(service)}: {exc}"
-                "\n(its password derives from the current master secret: start the services with the new"
-                " secret first, so that they reset it and migrate the schema)",
+                "\n(its password derives from the current master secret: run `python -m dockyard_kit.bootstrap`"
+                " with the new secret first, so that it resets it)",
                 highlight=False,
             )
             return 1
@@ -265,7 +306,7 @@ async def run(settings: config.Settings, services: dict, *, batch_size: int, dry
         moved += sum(report.reencrypted for report in reports)
     console.print(
         f"{'Would re-encrypt' if dry_run else 'Re-encrypted'} {moved} of {total} sealed values"
-        f" under master key {key_id}.",
+        " under each service's current key.",
         highlight=False,
     )
     return 0

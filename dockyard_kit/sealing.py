@@ -1,11 +1,12 @@
 """Encryption at rest for the secret columns of any service: AES-256-GCM (dockyard_kit.crypto) under
-the platform's master key ring, stored as base64 text in TEXT columns. Each value is bound to where
+the service's own key ring (dockyard_kit/service_secrets.py), stored as base64 text in TEXT columns. Each value is bound to where
 it lives (service, table, column, row id), so a ciphertext copied to another row or column does not
 decrypt there; rows with a secret get their id before the insert for that reason.
 
 A service lists its encrypted columns in `services/<name>/sealed_columns.py`, as `COLUMNS`: a tuple
 of SealedColumn. `python -m dockyard_kit.reencrypt` finds them there (dockyard_kit/reencrypt.py)
-and moves every value to the current master key after a rotation.
+and moves every value to the current key after a rotation; the bootstrap step does the same when it
+moves values sealed under the master secret itself (before per-service keys) to the service's keys.
 """
 
 import base64
@@ -29,6 +30,13 @@ class SealedColumn:
     rewritable_rows: str = "true"
     # What the skipped rows are, for the command's summary.
     skipped_rows: str = ""
+    # The row's id (bound into the associated data) and its SQL type.
+    id_column: str = "id"
+    id_type: str = "uuid"
+    # The value as raw bytes (bytea) rather than base64 text.
+    binary: bool = False
+    # A column beside it that records the key id the value is sealed under, kept in step.
+    key_id_column: str | None = None
 
 
 def registered_columns(service: str) -> tuple[SealedColumn, ...]:
@@ -44,7 +52,7 @@ class Sealer:
     service: str
     key_ring: KeyRing
 
-    def _associated_data(self, table: str, column: str, row_id: uuid.UUID) -> bytes:
+    def _associated_data(self, table: str, column: str, row_id: uuid.UUID | str) -> bytes:
         return f"{self.service}.{table}.{column}:{row_id}".encode()
 
     def seal(self, table: str, column: str, row_id: uuid.UUID, plaintext: str) -> str:
@@ -64,7 +72,7 @@ class Sealer:
         )
         return plaintext.decode()
 
-    def reseal(self, table: str, column: str, row_id: uuid.UUID, stored: str) -> str | None:
+    def reseal(self, table: str, column: str, row_id: uuid.UUID | str, stored: str) -> str | None:
         """The value sealed under the current master key, or None if it already is."""
         sealed = base64.b64decode(stored)
         if key_id_of(sealed) == self.key_ring.current_key_id:

@@ -1,6 +1,8 @@
 """The gRPC server every service runs: health, reflection, the interceptor (with access-token
-verification and the deny-list), start-up against the database (role bootstrap, migrations),
-background work, and a draining shutdown on SIGTERM.
+verification and the deny-list), start-up against the database (migrations, as the service's own
+role), background work, and a draining shutdown on SIGTERM. A service starts only with its own
+secrets file (DOCKYARD_SERVICE_SECRET_FILE, written by `python -m dockyard_kit.bootstrap`); it never
+reads the master secret or the administrative database login.
 
 A service describes itself with a `ServiceSpec`; `run(spec)` does the rest.
 """
@@ -21,9 +23,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
-from dockyard_kit import config, contract, db, logs, migrations
+from dockyard_kit import config, contract, db, logs, migrations, service_secrets
 from dockyard_kit.auth import AccessTokenVerifier, Authenticator
 from dockyard_kit.component import COMPONENT_SERVICE, DockerStatusSource, add_component_service
+from dockyard_kit.crypto import KeyRing
 from dockyard_kit.errors import Unavailable
 from dockyard_kit.events import NatsLink, OutboxRelay
 from dockyard_kit.interceptors import ServerInterceptor
@@ -84,6 +87,8 @@ class ServiceRuntime:
     def __init__(self, spec: ServiceSpec, settings: config.Settings) -> None:
         self.spec = spec
         self.settings = settings
+        # This service's own role password and keys (its secrets file).
+        self.secrets = service_secrets.for_service(settings, spec.name)
         self.pool: asyncpg.Pool | None = None
         self.database = DatabaseState(head_revision=migrations.head_revision(spec.migrations_dir))
         self.health = health.aio.HealthServicer()
@@ -99,12 +104,17 @@ class ServiceRuntime:
             verifier,
             self.deny_list,
             spec.open_methods,
-            service_credentials=ServiceCredentials.from_settings(settings, spec.name),
+            service_credentials=ServiceCredentials.of(self.secrets),
         )
 
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @property
+    def key_ring(self) -> KeyRing:
+        """What this service seals its secrets at rest with; no other service's keys open them."""
+        return self.secrets.key_ring()
 
     def require_pool(self) -> asyncpg.Pool:
         """The service's pool; UNAVAILABLE while start-up has not reached the database yet."""
@@ -120,11 +130,11 @@ class ServiceRuntime:
             await self.health.set(service_name, status)
 
     async def prepare_database(self) -> None:
-        """Role bootstrap, pool and migrations, retried until the database answers."""
+        """Migrations and pool, retried until the database answers. The role and schema are the
+        bootstrap step's (python -m dockyard_kit.bootstrap)."""
         delay = 0.5
         while not self.stopping.is_set():
             try:
-                await db.bootstrap_service_role(self.settings, self.name)
                 await migrations.upgrade_to_head(self.settings, self.name, self.spec.migrations_dir)
                 self.pool = await db.create_pool(self.settings, self.name)
                 log.info("database ready", extra={"migration_head": str(self.database.head_revision)})
@@ -294,5 +304,9 @@ def _write_ready_file(path: pathlib.Path, **addresses: str | None) -> None:
 def run(spec: ServiceSpec) -> None:
     """The entry point of `python -m services.<name>`."""
     settings = config.load(spec.settings)
+    try:
+        service_secrets.required(settings, spec.name)
+    except config.ConfigError as exc:
+        config.exit_invalid(exc)
     logs.configure(spec.name, settings.DOCKYARD_LOG_LEVEL)
     raise SystemExit(asyncio.run(serve(spec, settings)))

@@ -1,18 +1,18 @@
 """Service identity on gRPC: the credential one Dockyard service presents when it calls another's
 internal service (the contract's `(dockyard.api.v1.internal)`, e.g. ComponentService).
 
-A credential is a compact JWS (HS256) in its own metadata entry, `x-dockyard-service-credential`,
-so it never meets a user's `authorization: Bearer` token:
-  header: alg HS256, kid (the id of the master secret it was signed under), typ JWT
+A credential is a compact JWS (Ed25519, RFC 9864) in its own metadata entry,
+`x-dockyard-service-credential`, so it never meets a user's `authorization: Bearer` token:
+  header: alg Ed25519, kid (the id of the calling service's public key), typ JWT
   claims: iss (the calling service), aud (the service called), iat, exp (iat + 60 s)
 
-Its key is derived from the platform's master secret, per calling service:
-HKDF-SHA256(master secret, info = "dockyard service credential v1:" + service). Every replica of
-every service holds the master secret, so every replica can mint its own service's credentials and
-verify anyone's, with nothing to distribute, store or rotate beyond the master secret itself. A
-caller mints a credential once per service it calls and reuses it until shortly before it expires.
-After a rotation of the master secret, credentials signed under a previous secret are still
-accepted (DOCKYARD_PREVIOUS_SECRET_KEYS_FILE), so replicas can move to the new secret one by one.
+Each service signs with a private key of its own and verifies with the public keys of all: the
+bootstrap step derives the key pairs from the master secret (dockyard_kit/service_secrets.py) and
+hands each service its private key and every service's public keys, so a service that verifies a
+credential cannot mint one in another's name. A caller mints a credential once per service it calls
+and reuses it until shortly before it expires. After a rotation of the master secret, the public
+keys derived from the previous secrets still verify (DOCKYARD_PREVIOUS_SECRET_KEYS_FILE at the
+bootstrap), so replicas can move to the new keys one by one.
 
     credentials = ServiceCredentials.from_settings(settings, "identity")
     stub.GetComponentStatus(request, metadata=credentials.metadata("projects"))
@@ -20,41 +20,48 @@ accepted (DOCKYARD_PREVIOUS_SECRET_KEYS_FILE), so replicas can move to the new s
 
 import base64
 import binascii
+import hashlib
 import json
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 from joserfc import jws
 from joserfc.errors import JoseError
-from joserfc.jwk import OctKey
+from joserfc.jwk import OKPKey
 
+from dockyard_kit import service_secrets
 from dockyard_kit.auth import (
     INVALID_CREDENTIAL,
     SERVICE_CREDENTIAL_HEADER,
     InvalidToken,
 )
 from dockyard_kit.config import CLOCK_LEEWAY_SECONDS, Settings
-from dockyard_kit.crypto import master_key_id
 
-ALGORITHM = "HS256"
+ALGORITHM = "Ed25519"
 LIFETIME_SECONDS = 60
 # A cached credential is replaced this long before it expires, so it never expires in flight.
 RENEW_BEFORE_SECONDS = 15
 MAX_CREDENTIAL_BYTES = 2048
-_KDF_INFO = b"dockyard service credential v1:"
 # A service name, as the event types spell it (one lowercase subject token).
 _SERVICE_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
-def credential_key(master_secret: bytes, service: str) -> OctKey:
-    """The key `service` signs its credentials with under one master secret."""
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_KDF_INFO + service.encode()).derive(
-        master_secret
-    )
-    return OctKey.import_key(derived)
+def key_id(public_key: bytes) -> str:
+    """A stable, non-secret name for a credential public key (16 hex characters)."""
+    return hashlib.sha256(b"dockyard service credential key id:" + public_key).hexdigest()[:16]
+
+
+def _private_jwk(seed: bytes) -> OKPKey:
+    private = Ed25519PrivateKey.from_private_bytes(seed)
+    return OKPKey.import_key(private.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+
+
+def _public_jwk(public_key: bytes) -> OKPKey:
+    public = Ed25519PublicKey.from_public_bytes(public_key)
+    return OKPKey.import_key(public.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo))
 
 
 class ServiceCredentials:
@@ -64,30 +71,32 @@ class ServiceCredentials:
     def __init__(
         self,
         service: str,
-        current_secret: bytes,
-        previous_secrets: Iterable[bytes] = (),
+        private_key: bytes,
+        public_keys: Mapping[str, Iterable[bytes]],
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`private_key`: this service's Ed25519 key (raw, 32 bytes); `public_keys`: service -> the
+        public keys (raw) its credentials may be signed with."""
         if not _SERVICE_NAME.fullmatch(service):
             raise ValueError(f"not a service name: {service!r}")
-        if not current_secret:
-            raise ValueError("the master secret is empty")
         self.service = service
         self.clock = clock
-        self._current_kid = master_key_id(current_secret)
-        self._secrets = {master_key_id(secret): secret for secret in [current_secret, *previous_secrets]}
-        self._keys: dict[tuple[str, str], OctKey] = {}
+        self._signing_key = _private_jwk(private_key)
+        self._current_kid = key_id(service_secrets.credential_public_key(private_key))
+        # (calling service, key id) -> its public key
+        self._verifying_keys = {
+            (caller, key_id(key)): _public_jwk(key) for caller, keys in public_keys.items() for key in keys
+        }
         self._minted: dict[str, tuple[str, float]] = {}
 
     @classmethod
-    def from_settings(cls, settings: Settings, service: str) -> "ServiceCredentials":
-        return cls(service, settings.secret_key(), settings.previous_secret_keys())
+    def of(cls, secrets: service_secrets.ServiceSecrets, **options) -> "ServiceCredentials":
+        return cls(secrets.service, secrets.credential_key, secrets.credential_public_keys, **options)
 
-    def _key(self, kid: str, service: str) -> OctKey:
-        if (kid, service) not in self._keys:
-            self._keys[kid, service] = credential_key(self._secrets[kid], service)
-        return self._keys[kid, service]
+    @classmethod
+    def from_settings(cls, settings: Settings, service: str) -> "ServiceCredentials":
+        return cls.of(service_secrets.for_service(settings, service))
 
     def mint(self, audience: str) -> str:
         """A credential of this service for calling `audience`; the cached one while it lasts."""
@@ -101,7 +110,7 @@ class ServiceCredentials:
         token = jws.serialize_compact(
             {"alg": ALGORITHM, "kid": self._current_kid, "typ": "JWT"},
             json.dumps(claims, separators=(",", ":")).encode(),
-            self._key(self._current_kid, self.service),
+            self._signing_key,
             algorithms=[ALGORITHM],
         )
         self._minted[audience] = (token, expires)
@@ -121,12 +130,13 @@ class ServiceCredentials:
         if header.get("alg") != ALGORITHM or set(header) - {"alg", "kid", "typ"}:
             raise InvalidToken("credential header refused", INVALID_CREDENTIAL)
         kid, caller = header.get("kid"), claims.get("iss")
-        if kid not in self._secrets:
-            raise InvalidToken("credential signed under an unknown master secret", INVALID_CREDENTIAL)
         if not isinstance(caller, str) or not _SERVICE_NAME.fullmatch(caller):
             raise InvalidToken("credential issuer is not a service name", INVALID_CREDENTIAL)
+        verifying_key = self._verifying_keys.get((caller, kid))
+        if verifying_key is None:
+            raise InvalidToken(f"credential signed with a key {caller} does not hold", INVALID_CREDENTIAL)
         try:
-            jws.deserialize_compact(token, self._key(kid, caller), algorithms=[ALGORITHM])
+            jws.deserialize_compact(token, verifying_key, algorithms=[ALGORITHM])
         except (JoseError, ValueError):
             raise InvalidToken("credential signature", INVALID_CREDENTIAL) from None
         if claims.get("aud") != self.service:

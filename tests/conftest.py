@@ -10,6 +10,7 @@ import pytest
 from dockyard_kit.config import Settings
 from dockyard_kit.stack.components import Nats, Postgres, free_port
 from tests.support.paths import REPO_ROOT
+from tests.support.processes import bootstrap_services
 
 pytest_plugins = ["tests.docker_support", "tests.support.platform", "tests.support.service_fixtures"]
 
@@ -61,8 +62,10 @@ def database_name(postgres) -> str:
 
 
 @pytest.fixture
-def service_env(postgres, secret_key_file, database_name) -> dict[str, str]:
-    """Environment variables for a service process against the test's database."""
+def operator_env(postgres, secret_key_file, database_name) -> dict[str, str]:
+    """An operator's environment against the test's database: the administrative login and the
+    master secret, as the bootstrap step and the operator's tools (reencrypt, the event relay) get
+    it. A service refuses it: start services with `service_envs`."""
     return {
         **os.environ,
         **postgres.client_environment(),
@@ -73,5 +76,13 @@ def service_env(postgres, secret_key_file, database_name) -> dict[str, str]:
 
 
 @pytest.fixture
-def settings(service_env) -> Settings:
-    return Settings(**{k: v for k, v in service_env.items() if k in Settings.model_fields})
+def service_envs(operator_env, tmp_path) -> dict[str, dict[str, str]]:
+    """service -> the environment its process starts with against the test's database, after the
+    bootstrap step ran for it (every registered service, and the kit's probe)."""
+    return bootstrap_services(operator_env, tmp_path / "service-secrets")
+
+
+@pytest.fixture
+def settings(operator_env) -> Settings:
+    """The operator's settings (administrative login, master secret)."""
+    return Settings(**{k: v for k, v in operator_env.items() if k in Settings.model_fields})

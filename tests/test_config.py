@@ -18,9 +18,12 @@ from tests.support.paths import REPO_ROOT
 SECRET = "0123456789abcdef" * 4
 
 
-def start_with(env: dict[str, str], service: str = "projects") -> subprocess.CompletedProcess:
+def start_with(
+    env: dict[str, str], service: str = "projects", module: str | None = None
+) -> subprocess.CompletedProcess:
+    """`python -m services.<service>`, or `module` (the bootstrap step, which holds the master secret)."""
     return subprocess.run(
-        [sys.executable, "-m", f"services.{service}"],
+        [sys.executable, "-m", module or f"services.{service}"],
         env={"PATH": os.environ["PATH"], "PYTHONPATH": f"{REPO_ROOT}:{REPO_ROOT / 'gen'}", **env},
         capture_output=True,
         text=True,
@@ -80,8 +83,8 @@ def test_every_registered_service_has_an_address_setting():
         assert settings.service_address(service.name) == f"127.0.0.1:{service.default_port}"
 
 
-def test_missing_master_secret_is_named():
-    result = start_with({})
+def test_missing_master_secret_is_named(tmp_path):
+    result = start_with({"DOCKYARD_SERVICE_SECRETS_DIR": str(tmp_path)}, module="dockyard_kit.bootstrap")
     assert result.returncode == 2
     assert "DOCKYARD_SECRET_KEY" in result.stderr
 
@@ -124,7 +127,9 @@ def test_a_short_master_secret_is_refused_at_start_up(variable, tmp_path):
     if variable.endswith("_FILE"):
         (tmp_path / "short.key").write_text(short + "\n")
         short = str(tmp_path / "short.key")
-    result = start_with({variable: short})
+    result = start_with(
+        {variable: short, "DOCKYARD_SERVICE_SECRETS_DIR": str(tmp_path)}, module="dockyard_kit.bootstrap"
+    )
     assert result.returncode == 2
     assert f"{variable}: the secret is {MIN_SECRET_BYTES - 1} bytes long" in result.stderr
     assert f"at least {MIN_SECRET_BYTES}" in result.stderr

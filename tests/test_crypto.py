@@ -1,7 +1,11 @@
-"""Encryption at rest (dockyard_kit.crypto): AES-256-GCM under keys derived from the master secret."""
+"""Encryption at rest (dockyard_kit.crypto): AES-256-GCM under keys derived from each service's own
+key, itself derived from the master secret (dockyard_kit.service_secrets)."""
+
+import uuid
 
 import pytest
 
+from dockyard_kit import service_secrets
 from dockyard_kit.config import Settings
 from dockyard_kit.crypto import (
     DecryptionError,
@@ -12,10 +16,12 @@ from dockyard_kit.crypto import (
     master_key_id,
     reencrypt,
 )
+from dockyard_kit.sealing import Sealer
 
 OLD_SECRET = b"0123456789abcdef0123456789abcdef-old"
 NEW_SECRET = b"0123456789abcdef0123456789abcdef-new"
 WHERE = b"identity.signing_keys:kid-1"
+ROW_ID = uuid.UUID(int=7)
 
 
 def test_round_trip_hides_the_plaintext_and_records_the_key_id():
@@ -85,13 +91,15 @@ def test_a_ciphertext_under_a_secret_no_longer_configured_names_its_key_id():
         decrypt(sealed, key_ring=KeyRing.of(NEW_SECRET), associated_data=WHERE)
 
 
-def test_the_ring_comes_from_the_settings_master_secret(tmp_path):
+def test_a_services_ring_derives_from_the_master_secret_and_the_services_name(tmp_path):
     secret_file = tmp_path / "secret.key"
     secret_file.write_text("f" * 64 + "\n")
-    ring = KeyRing.from_settings(Settings(DOCKYARD_SECRET_KEY_FILE=secret_file))
+    ring = service_secrets.for_service(Settings(DOCKYARD_SECRET_KEY_FILE=secret_file), "projects").key_ring()
 
-    assert ring.current_key_id == master_key_id(b"f" * 64)
-    assert ring.key_ids == {master_key_id(b"f" * 64)}
+    own_key = service_secrets.sealing_root_key(b"f" * 64, "projects")
+    assert ring.current_key_id == master_key_id(own_key)
+    assert ring.key_ids == {master_key_id(own_key)}
+    assert master_key_id(b"f" * 64) not in ring.key_ids  # the master secret itself seals nothing
 
 
 def test_previous_secrets_from_the_settings_decrypt_but_never_encrypt(tmp_path):
@@ -99,12 +107,34 @@ def test_previous_secrets_from_the_settings_decrypt_but_never_encrypt(tmp_path):
     secret_file.write_bytes(NEW_SECRET + b"\n")
     previous_file = tmp_path / "previous.keys"
     previous_file.write_bytes(OLD_SECRET + b"\n\n")
-    ring = KeyRing.from_settings(
-        Settings(DOCKYARD_SECRET_KEY_FILE=secret_file, DOCKYARD_PREVIOUS_SECRET_KEYS_FILE=previous_file)
+    settings = Settings(
+        DOCKYARD_SECRET_KEY_FILE=secret_file, DOCKYARD_PREVIOUS_SECRET_KEYS_FILE=previous_file
     )
+    ring = service_secrets.for_service(settings, "projects").key_ring()
 
-    assert ring.current_key_id == master_key_id(NEW_SECRET)
-    assert ring.key_ids == {master_key_id(NEW_SECRET), master_key_id(OLD_SECRET)}
-    sealed_before = encrypt(b"value", key_ring=KeyRing.of(OLD_SECRET), associated_data=WHERE)
+    new_key, old_key = (
+        service_secrets.sealing_root_key(secret, "projects") for secret in (NEW_SECRET, OLD_SECRET)
+    )
+    assert ring.current_key_id == master_key_id(new_key)
+    assert ring.key_ids == {master_key_id(new_key), master_key_id(old_key)}
+    sealed_before = encrypt(b"value", key_ring=KeyRing.of(old_key), associated_data=WHERE)
     assert decrypt(sealed_before, key_ring=ring, associated_data=WHERE) == b"value"
-    assert key_id_of(encrypt(b"value", key_ring=ring, associated_data=WHERE)) == master_key_id(NEW_SECRET)
+    assert key_id_of(encrypt(b"value", key_ring=ring, associated_data=WHERE)) == master_key_id(new_key)
+
+
+def test_one_services_key_material_opens_nothing_another_sealed():
+    """Projects' ring cannot open identity's signing keys nor identity's projects' secrets, even with
+    the right associated data; what each service is handed carries no key of the other."""
+    identity = service_secrets.derive("identity", NEW_SECRET)
+    projects = service_secrets.derive("projects", NEW_SECRET)
+    signing_key_where = b"identity.signing_keys.private_key_encrypted:kid-1"
+    signing_key = encrypt(b"PKCS#8", key_ring=identity.key_ring(), associated_data=signing_key_where)
+    env_var = Sealer("projects", projects.key_ring()).seal("env_vars", "value", ROW_ID, "s3cret")
+
+    with pytest.raises(DecryptionError, match="not configured"):
+        decrypt(signing_key, key_ring=projects.key_ring(), associated_data=signing_key_where)
+    with pytest.raises(DecryptionError, match="not configured"):
+        Sealer("projects", identity.key_ring()).unseal("env_vars", "value", ROW_ID, env_var)
+    assert decrypt(signing_key, key_ring=identity.key_ring(), associated_data=signing_key_where) == b"PKCS#8"
+    assert not set(identity.sealing_keys) & set(projects.sealing_keys)
+    assert NEW_SECRET.hex() not in projects.to_json() and NEW_SECRET.decode() not in projects.to_json()

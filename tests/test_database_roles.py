@@ -55,8 +55,8 @@ async def test_service_roles_are_plain_logins(migrated):
     assert not any(row["rolsuper"] or row["rolcreaterole"] or row["rolcreatedb"] for row in rows)
 
 
-async def test_three_replicas_migrate_once_and_all_serve(service_env, settings):
-    replicas = [ServiceProcess("services.projects", service_env) for _ in range(3)]
+async def test_three_replicas_migrate_once_and_all_serve(service_envs, settings):
+    replicas = [ServiceProcess("services.projects", service_envs["projects"]) for _ in range(3)]
     try:
         for replica in replicas:
             replica.wait_health("SERVING", timeout=90)

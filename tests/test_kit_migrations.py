@@ -14,13 +14,13 @@ from google.protobuf import wrappers_pb2
 
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit import db, migrations
+from dockyard_kit.auth import Caller
 from dockyard_kit.events import enqueue, new_event
 from dockyard_kit.registry import SERVICE_NAMES
-from dockyard_kit.auth import Caller
 from dockyard_kit.revocations import DenyList, apply_revocation_event
 from dockyard_kit.stack.components import PG_BIN
 from tests.support.paths import REPO_ROOT
-from tests.support.processes import ServiceProcess
+from tests.support.processes import PROBE, ServiceProcess
 
 # Made by 0.1's code (how: the dump's own header): every schema at its head then, a few rows in each.
 DUMP_AT_0_1 = pathlib.Path(__file__).parent / "data" / "schemas_at_0.1.sql"
@@ -84,7 +84,7 @@ async def _schema_objects(settings) -> dict[str, dict[str, set[tuple]]]:
 
 
 async def _migrate_every_service(settings) -> dict[str, tuple[migrations.Revisions, migrations.Revisions]]:
-    """What each service's start-up does to the database: role bootstrap, then both chains."""
+    """What the bootstrap step (role) and each service's start-up (both chains) do to the database."""
     moves = {}
     for name in SERVICE_NAMES:
         await db.bootstrap_service_role(settings, name)
@@ -226,8 +226,8 @@ async def test_an_upgraded_database_has_the_schemas_a_fresh_one_gets(postgres, d
     assert await _schema_objects(database_at_0_1) == expected
 
 
-def test_every_service_starts_and_serves_on_a_database_made_by_0_1(database_at_0_1, service_env):
-    processes = {name: ServiceProcess(f"services.{name}", service_env) for name in SERVICE_NAMES}
+def test_every_service_starts_and_serves_on_a_database_made_by_0_1(database_at_0_1, service_envs):
+    processes = {name: ServiceProcess(f"services.{name}", service_envs[name]) for name in SERVICE_NAMES}
     try:
         for name, process in processes.items():
             process.wait_health("SERVING", timeout=90)
@@ -241,8 +241,8 @@ def test_every_service_starts_and_serves_on_a_database_made_by_0_1(database_at_0
 
 
 @pytest.mark.parametrize("version_table", [migrations.KIT_VERSION_TABLE, migrations.SERVICE_VERSION_TABLE])
-async def test_health_needs_both_chains_at_head(service_env, settings, version_table):
-    probe = ServiceProcess("tests.support.probe_service", service_env)
+async def test_health_needs_both_chains_at_head(service_envs, settings, version_table):
+    probe = ServiceProcess("tests.support.probe_service", service_envs[PROBE])
     try:
         probe.wait_health("SERVING")
         conn = await _admin(settings)

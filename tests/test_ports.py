@@ -91,13 +91,13 @@ def test_envoy_and_the_services_take_their_admin_and_metrics_ports_themselves(tm
 
 
 @pytest.mark.parametrize("listener", ["gRPC", "metrics"])
-def test_a_service_that_cannot_listen_says_so_in_one_line(listener, taken_port, service_env):
+def test_a_service_that_cannot_listen_says_so_in_one_line(listener, taken_port, service_envs):
     taken = f"127.0.0.1:{taken_port}"
     if listener == "gRPC":
-        service = ServiceProcess("tests.support.probe_service", service_env, address=taken)
+        service = ServiceProcess("tests.support.probe_service", service_envs["probe"], address=taken)
     else:
         service = ServiceProcess(
-            "tests.support.probe_service", {**service_env, "DOCKYARD_METRICS_ADDR": taken}
+            "tests.support.probe_service", {**service_envs["probe"], "DOCKYARD_METRICS_ADDR": taken}
         )
     code = service.process.wait(60)
     service.stop()

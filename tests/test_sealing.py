@@ -50,12 +50,15 @@ def test_the_command_finds_the_columns_a_service_registers():
     columns = registered_columns("projects")
     assert ("env_vars", "value") in {(sealed.table, sealed.column) for sealed in columns}
     assert all(isinstance(sealed, SealedColumn) for sealed in columns)
-    assert registered_columns("identity") == ()
-    assert list(reencrypt.services_with_columns(None)) == ["projects"]
+    assert {(sealed.table, sealed.column) for sealed in registered_columns("identity")} == {
+        ("signing_keys", "private_key_encrypted")
+    }
+    assert registered_columns("audit") == ()
+    assert list(reencrypt.services_with_columns(None)) == ["identity", "projects"]
 
 
 def test_naming_a_service_without_sealed_columns_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as exit_:
-        reencrypt.main(["--service", "identity"])
+        reencrypt.main(["--service", "audit"])
     assert exit_.value.code == 2
-    assert "no encrypted columns registered by identity" in capsys.readouterr().err
+    assert "no encrypted columns registered by audit" in capsys.readouterr().err

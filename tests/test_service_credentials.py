@@ -10,8 +10,10 @@ import time
 
 import grpc
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
+from dockyard_kit import service_secrets
 from dockyard_kit.auth import (
     INVALID_CREDENTIAL,
     MISSING_CREDENTIAL,
@@ -21,12 +23,18 @@ from dockyard_kit.auth import (
 )
 from dockyard_kit.config import Settings
 from dockyard_kit.registry import SERVICE_NAMES
-from dockyard_kit.service_auth import LIFETIME_SECONDS, RENEW_BEFORE_SECONDS, ServiceCredentials
+from dockyard_kit.service_auth import ALGORITHM, LIFETIME_SECONDS, RENEW_BEFORE_SECONDS, ServiceCredentials
 from tests.support.accounts import login, setup_admin
 from tests.support.calls import TIMEOUT, bearer, rest
 from tests.support.tokens import with_flipped_signature
 
 SECRET = b"the platform's master secret"
+
+
+def credentials(service: str, master: bytes = SECRET, previous=(), **options) -> ServiceCredentials:
+    """`service`'s credentials as the bootstrap step hands them to it (its private key, every
+    service's public keys)."""
+    return ServiceCredentials.of(service_secrets.derive(service, master, previous), **options)
 
 
 class Clock:
@@ -41,11 +49,11 @@ class Clock:
 
 
 def test_a_credential_names_its_caller_and_is_accepted_only_by_the_service_it_addresses():
-    credential = ServiceCredentials("identity", SECRET).mint("projects")
+    credential = credentials("identity").mint("projects")
 
-    assert ServiceCredentials("projects", SECRET).verify(credential) == "identity"
+    assert credentials("projects").verify(credential) == "identity"
     with pytest.raises(InvalidToken) as refused:
-        ServiceCredentials("audit", SECRET).verify(credential)
+        credentials("audit").verify(credential)
     assert refused.value.message == INVALID_CREDENTIAL
     assert "addressed to 'projects'" in refused.value.reason
 
@@ -53,8 +61,8 @@ def test_a_credential_names_its_caller_and_is_accepted_only_by_the_service_it_ad
 def test_a_credential_is_minted_once_and_renewed_before_it_expires():
     clock = Clock()
     identity, projects = (
-        ServiceCredentials("identity", SECRET, clock=clock),
-        ServiceCredentials("projects", SECRET),
+        credentials("identity", clock=clock),
+        credentials("projects"),
     )
     first = identity.mint("projects")
 
@@ -72,24 +80,28 @@ def test_a_credential_is_minted_once_and_renewed_before_it_expires():
     [
         ("expired", "credential expired"),
         ("from the future", "credential not valid yet"),
-        ("another master secret", "credential signed under an unknown master secret"),
+        ("another master secret", "credential signed with a key identity does not hold"),
+        ("signed by the verifier's own key", "credential signed with a key identity does not hold"),
+        ("signed by the verifier under the caller's kid", "credential signature"),
         ("tampered signature", "credential signature"),
-        ("claims another caller", "credential signature"),
+        ("claims another caller", "credential signed with a key deployer does not hold"),
         ("alg none", "credential header refused"),
         ("not a JWS", "credential malformed"),
     ],
 )
 def test_a_credential_that_is_not_genuine_and_current_is_refused(case, reason):
     clock = Clock()
-    verifier = ServiceCredentials("projects", SECRET, clock=clock)
-    genuine = ServiceCredentials("identity", SECRET, clock=clock).mint("projects")
+    verifier = credentials("projects", clock=clock)
+    genuine = credentials("identity", clock=clock).mint("projects")
     header, claims, signature = genuine.split(".")
     credential = {
-        "expired": ServiceCredentials("identity", SECRET, clock=Clock(clock.now - 120)).mint("projects"),
-        "from the future": ServiceCredentials("identity", SECRET, clock=Clock(clock.now + 120)).mint(
-            "projects"
+        "expired": credentials("identity", clock=Clock(clock.now - 120)).mint("projects"),
+        "from the future": credentials("identity", clock=Clock(clock.now + 120)).mint("projects"),
+        "another master secret": credentials("identity", b"a guess", clock=clock).mint("projects"),
+        "signed by the verifier's own key": _signed_by("projects", _claims(genuine)),
+        "signed by the verifier under the caller's kid": _signed_by(
+            "projects", _claims(genuine), kid=_header(genuine)["kid"]
         ),
-        "another master secret": ServiceCredentials("identity", b"a guess", clock=clock).mint("projects"),
         "tampered signature": with_flipped_signature(genuine),
         "claims another caller": ".".join([header, _b64(_claims(genuine) | {"iss": "deployer"}), signature]),
         "alg none": ".".join([_b64({"alg": "none", "kid": _header(genuine)["kid"]}), claims, ""]),
@@ -102,10 +114,34 @@ def test_a_credential_that_is_not_genuine_and_current_is_refused(case, reason):
 
 
 def test_after_a_rotation_credentials_under_the_previous_secret_still_verify():
-    old = ServiceCredentials("identity", SECRET).mint("projects")
-    rotated = ServiceCredentials("projects", b"the new master secret", [SECRET])
+    old = credentials("identity").mint("projects")
+    rotated = credentials("projects", b"the new master secret", [SECRET])
 
     assert rotated.verify(old) == "identity"
+
+
+def test_a_service_holds_its_own_signing_key_and_only_public_keys_of_the_others():
+    """What the bootstrap hands projects mints only projects' credentials (the refused cases above
+    show its key signing in identity's name), and carries nothing of identity's private key."""
+    held = service_secrets.derive("projects", SECRET)
+    identity = service_secrets.derive("identity", SECRET)
+    assert held.credential_key != identity.credential_key
+    assert base64.b64encode(identity.credential_key).decode() not in held.to_json()
+    assert held.credential_public_keys["identity"] == identity.credential_public_keys["identity"]
+
+
+def _signed_by(service: str, claims: dict, kid: str | None = None) -> str:
+    """A credential with `claims` signed with `service`'s own private key (as a compromised
+    `service` could), under its own key id or the one given."""
+    header = {
+        "alg": ALGORITHM,
+        "kid": kid or _header(credentials(service).mint("audit"))["kid"],
+        "typ": "JWT",
+    }
+    signing_input = f"{_b64(header)}.{_b64(claims)}".encode()
+    key = Ed25519PrivateKey.from_private_bytes(service_secrets.derive(service, SECRET).credential_key)
+    signature = base64.urlsafe_b64encode(key.sign(signing_input)).rstrip(b"=").decode()
+    return f"{signing_input.decode()}.{signature}"
 
 
 def _segment(credential: str, index: int) -> dict:
@@ -130,8 +166,8 @@ def _b64(value: dict) -> str:
 
 @pytest.fixture(scope="module")
 def stack_credentials(stack) -> ServiceCredentials:
-    """Identity's credentials, minted from the stack's master secret as any identity replica would."""
-    settings = Settings(DOCKYARD_SECRET_KEY_FILE=stack.data_dir / "secret.key")
+    """Identity's credentials, from the secrets file the stack's bootstrap step wrote for identity."""
+    settings = Settings(DOCKYARD_SERVICE_SECRET_FILE=stack.data_dir / "service-secrets" / "identity.secret")
     return ServiceCredentials.from_settings(settings, "identity")
 
 
@@ -176,8 +212,8 @@ def test_an_internal_service_answers_a_service_credential_only(stack, stack_cred
 def test_forged_expired_and_misaddressed_credentials_are_unauthenticated(stack, stack_credentials):
     secret = (stack.data_dir / "secret.key").read_bytes().strip()
     forged = {
-        "another master secret": ServiceCredentials("identity", b"a guess").mint("projects"),
-        "expired": ServiceCredentials("identity", secret, clock=lambda: time.time() - 120).mint("projects"),
+        "another master secret": credentials("identity", b"a guess").mint("projects"),
+        "expired": credentials("identity", secret, clock=lambda: time.time() - 120).mint("projects"),
         "addressed to audit": stack_credentials.mint("audit"),
         "tampered": with_flipped_signature(stack_credentials.mint("projects")),
     }

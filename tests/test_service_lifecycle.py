@@ -10,7 +10,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from dockyard_kit.stack.components import Postgres, free_port
 from tests.support.probe_service import PROBE_SERVICE
-from tests.support.processes import ServiceProcess
+from tests.support.processes import PROBE, ServiceProcess, bootstrap_services
 
 
 def call(address: str, method: str, payload: bytes, timeout: float = 10, metadata=()) -> bytes:
@@ -19,9 +19,11 @@ def call(address: str, method: str, payload: bytes, timeout: float = 10, metadat
 
 
 @pytest.fixture
-def probe(service_env):
+def probe(service_envs):
     metrics = f"127.0.0.1:{free_port()}"
-    process = ServiceProcess("tests.support.probe_service", {**service_env, "DOCKYARD_METRICS_ADDR": metrics})
+    process = ServiceProcess(
+        "tests.support.probe_service", {**service_envs[PROBE], "DOCKYARD_METRICS_ADDR": metrics}
+    )
     process.metrics_url = f"http://{metrics}/metrics"
     process.wait_health("SERVING")
     yield process
@@ -50,8 +52,9 @@ def own_postgres(tmp_path):
     server.stop()
 
 
-def test_health_follows_the_database_without_a_restart(own_postgres, service_env):
-    env = {**service_env, **own_postgres.client_environment()}
+def test_health_follows_the_database_without_a_restart(own_postgres, operator_env, tmp_path):
+    operator = {**operator_env, **own_postgres.client_environment()}
+    env = bootstrap_services(operator, tmp_path / "service-secrets", (PROBE,))[PROBE]
     probe = ServiceProcess("tests.support.probe_service", env)
     try:
         probe.wait_health("SERVING")

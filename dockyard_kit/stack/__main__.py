@@ -1,7 +1,9 @@
 """`make run`: the whole platform on one machine, in the foreground.
 
 Starts PostgreSQL (unless POSTGRES_HOST / DATABASE_URL point elsewhere), NATS with JetStream (unless
-NATS_URL is set), the four services and Envoy; waits until each is healthy; prints where to reach
+NATS_URL is set), runs the bootstrap step (`python -m dockyard_kit.bootstrap`: database roles and
+schemas, and each service's secrets file), the four services (each with its own secrets file, and
+without the master secret or the administrative database login) and Envoy; waits until each is healthy; prints where to reach
 the gateway and where data lives; forwards every component's log with a coloured prefix; and on
 Ctrl-C / SIGTERM stops everything in reverse order.
 """
@@ -25,7 +27,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from dockyard_kit import registry
+from dockyard_kit import bootstrap, registry
 from dockyard_kit.stack.components import (
     START_ATTEMPTS,
     Envoy,
@@ -139,6 +141,7 @@ class Stack:
         self.components.append(("master secret", self.env["DOCKYARD_SECRET_KEY_FILE"]))
         self._start_postgres()
         self._start_nats()
+        self._bootstrap()
         self._start_services()
         self._start_gateway()
 
@@ -185,6 +188,27 @@ class Stack:
         self.nats = nats
         self.components.append(("NATS", f"embedded, {nats.url}"))
 
+    @property
+    def secrets_dir(self) -> pathlib.Path:
+        """The services' secrets files (bootstrap.secrets_file)."""
+        return self.data_dir / "service-secrets"
+
+    def _bootstrap(self) -> None:
+        """Roles, schemas and secrets files, with the master secret and the administrative login:
+        the one step that holds them."""
+        command = [sys.executable, "-m", "dockyard_kit.bootstrap", "--secrets-dir", str(self.secrets_dir)]
+        with console.status("bootstrapping the services' database roles and secrets…"):
+            result = subprocess.run(
+                command, cwd=REPO_ROOT, env={**self.env, "COLUMNS": "200"}, capture_output=True, text=True,
+                check=False,
+            )  # fmt: skip
+        if result.returncode != 0:
+            lines = (result.stderr or result.stdout).strip().splitlines() or ["(no output)"]
+            raise StackError(f"the bootstrap step failed: {lines[-1]}")
+        for line in result.stdout.rstrip().splitlines():
+            log_line("bootstrap", line)
+        console.print(f"[green]✓[/] database roles and secrets files in {self.secrets_dir}")
+
     def _start_services(self) -> None:
         """All services start together, each then waited for in turn. Their gRPC ports are chosen
         here, as each service must know the others' addresses before it starts (identity asks them
@@ -219,7 +243,10 @@ class Stack:
             )
 
     def _spawn_service(self, entry: registry.ServiceEntry) -> Service:
-        env = {**self.env, "DOCKYARD_METRICS_ADDR": "127.0.0.1:0"}
+        env = {
+            **bootstrap.service_environment(self.env, entry.name, self.secrets_dir),
+            "DOCKYARD_METRICS_ADDR": "127.0.0.1:0",
+        }
         if self.nats is not None:
             env.update(self.nats.client_environment(entry.name))
         service = Service(

@@ -6,7 +6,6 @@ import pathlib
 import grpc
 
 from dockyard.projects.v1 import projects_pb2_grpc
-from dockyard_kit.crypto import KeyRing
 from dockyard_kit.sealing import Sealer
 from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
 from services.projects.domain.identity_events import consume_identity_events
@@ -24,7 +23,7 @@ from services.projects.settings import ProjectsSettings
 
 def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
     # One key ring for every servicer that seals or opens secrets.
-    sealer = Sealer("projects", KeyRing.from_settings(runtime.settings))
+    sealer = Sealer("projects", runtime.key_ring)
     projects_pb2_grpc.add_ProjectServiceServicer_to_server(ProjectServicer(runtime), server)
     projects_pb2_grpc.add_VolumeServiceServicer_to_server(VolumeServicer(runtime), server)
     projects_pb2_grpc.add_DomainServiceServicer_to_server(DomainServicer(runtime), server)

@@ -18,8 +18,8 @@ def event_settings(settings, nats_server) -> Settings:
 
 
 @pytest.fixture
-def event_env(service_env, nats_server) -> dict[str, str]:
-    return {**service_env, "NATS_URL": nats_server.url}
+def event_env(operator_env, nats_server) -> dict[str, str]:
+    return {**operator_env, "NATS_URL": nats_server.url}
 
 
 @pytest.fixture

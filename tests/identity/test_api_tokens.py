@@ -13,8 +13,8 @@ import pytest
 
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.identity.v1 import events_pb2, identity_pb2, identity_pb2_grpc
+from dockyard_kit import service_secrets
 from dockyard_kit.auth import Caller
-from dockyard_kit.crypto import KeyRing
 from dockyard_kit.errors import AlreadyExists, NotFound, PermissionDenied, Unauthenticated
 from services.identity import convert
 from services.identity.domain import api_tokens, users
@@ -46,7 +46,9 @@ def via_api_token(row, token_id: str) -> Caller:
 @pytest.fixture
 def issuer(settings) -> TokenIssuer:
     identity_settings = IdentitySettings(**settings.model_dump())
-    return TokenIssuer(identity_settings, KeyRing.from_settings(identity_settings))
+    return TokenIssuer(
+        identity_settings, service_secrets.for_service(identity_settings, "identity").key_ring()
+    )
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Each token attack is refused at the edge (HTTP 401 and gRPC UNAUTHENTICATED through Envoy) and by
-the identity service itself, called over gRPC without the gateway (issue 3, "Authentication
-everywhere"). The other services have no RPC that needs a token yet; their service-to-service
-ComponentService answers a service credential instead (tests/test_service_credentials.py).
+each service that verifies tokens itself, called over gRPC without the gateway: identity, whose keys
+sign them, and projects, which only has identity's published keys (issue 3, "Authentication
+everywhere"; issue 9: a service port reached past the gateway must refuse them as well). The
+service-to-service ComponentService answers a service credential instead
+(tests/test_service_credentials.py).
 
 The forgeries that need identity's own key (a wrong audience, a wrong issuer, a genuinely expired
 token) are signed by identity's TokenIssuer, run here as an operator could run it: with the stack's
@@ -16,10 +18,11 @@ import grpc
 import pytest
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
+from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard.system.v1 import system_pb2, system_pb2_grpc
+from dockyard_kit import service_secrets
 from dockyard_kit.auth import CLOCK_LEEWAY_SECONDS, EXPIRED_TOKEN, INVALID_TOKEN, MISSING_TOKEN
 from dockyard_kit.config import Settings
-from dockyard_kit.crypto import KeyRing
 from dockyard_kit.service_auth import ServiceCredentials
 from services.identity.domain.tokens import AccessGrant, TokenIssuer
 from services.identity.settings import IdentitySettings
@@ -51,7 +54,7 @@ async def issue(stack, token: str, **settings) -> str:
     claims = claims_of(token)
     issuer = IdentitySettings(DOCKYARD_SECRET_KEY_FILE=stack.data_dir / "secret.key", **settings)
     async with admin_database(stack) as pool:
-        issued = await TokenIssuer(issuer, KeyRing.from_settings(issuer)).issue(
+        issued = await TokenIssuer(issuer, service_secrets.for_service(issuer, "identity").key_ring()).issue(
             pool, AccessGrant(user_id=claims["sub"], role=claims["role"])
         )
     return issued.access_token
@@ -102,24 +105,40 @@ def current_user(channel, token: str | None) -> grpc.RpcError | identity_pb2.Use
         return error
 
 
-def test_the_genuine_token_is_accepted_everywhere(stack, root_token, identity_channel, gateway_channel):
+def projects_list(channel, token: str | None) -> grpc.RpcError | projects_pb2.ListProjectsResponse:
+    try:
+        return projects_pb2_grpc.ProjectServiceStub(channel).ListProjects(
+            projects_pb2.ListProjectsRequest(), metadata=bearer(token or ""), timeout=TIMEOUT
+        )
+    except grpc.RpcError as error:
+        return error
+
+
+def test_the_genuine_token_is_accepted_everywhere(
+    stack, root_token, identity_channel, projects_channel, gateway_channel
+):
     assert current_user(identity_channel, root_token).username == "root"
     assert current_user(gateway_channel, root_token).username == "root"
     status, body = rest(stack.port, "GET", "/v1/users/me", token=root_token)
     assert (status, body["username"]) == (200, "root")
+    assert isinstance(projects_list(projects_channel, root_token), projects_pb2.ListProjectsResponse)
+    assert isinstance(projects_list(gateway_channel, root_token), projects_pb2.ListProjectsResponse)
+    assert rest(stack.port, "GET", "/v1/projects", token=root_token)[0] == 200
 
 
+@pytest.mark.parametrize("path", ["/v1/users/me", "/v1/projects"])
 @pytest.mark.parametrize("attack", ATTACKS)
-def test_refused_at_the_edge_over_http(stack, attacks, attack):
-    status, body = rest(stack.port, "GET", "/v1/users/me", token=attacks[attack] or "")
+def test_refused_at_the_edge_over_http(stack, attacks, attack, path):
+    status, body = rest(stack.port, "GET", path, token=attacks[attack] or "")
 
     assert status == 401, body
     assert body["code"] == 16
 
 
+@pytest.mark.parametrize("call", [current_user, projects_list])
 @pytest.mark.parametrize("attack", ATTACKS)
-def test_refused_at_the_edge_over_grpc(gateway_channel, attacks, attack):
-    error = current_user(gateway_channel, attacks[attack])
+def test_refused_at_the_edge_over_grpc(gateway_channel, attacks, attack, call):
+    error = call(gateway_channel, attacks[attack])
 
     assert isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.UNAUTHENTICATED, error
 
@@ -130,6 +149,14 @@ def test_refused_by_identity_called_directly(identity_channel, attacks, attack):
 
     assert isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.UNAUTHENTICATED, error
     # Which check failed stays in identity's log; the caller learns what to do, nothing more.
+    assert error.details() in (MISSING_TOKEN, INVALID_TOKEN)
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_refused_by_projects_called_directly(projects_channel, attacks, attack):
+    error = projects_list(projects_channel, attacks[attack])
+
+    assert isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.UNAUTHENTICATED, error
     assert error.details() in (MISSING_TOKEN, INVALID_TOKEN)
 
 
@@ -156,16 +183,21 @@ def test_component_status_stays_callable_between_services_with_a_service_credent
         assert status.service == service
 
 
-async def test_an_expired_token_is_refused_everywhere(stack, identity_channel, gateway_channel, root_token):
+async def test_an_expired_token_is_refused_everywhere(
+    stack, identity_channel, projects_channel, gateway_channel, root_token
+):
     """A token identity really issued, with the shortest lifetime settings allow, waited out."""
     token = await issue(stack, root_token, DOCKYARD_ACCESS_TOKEN_TTL_SECONDS=SHORTEST_TTL)
     assert current_user(identity_channel, token).username == "root"  # genuine while it lasts
+    assert isinstance(projects_list(projects_channel, token), projects_pb2.ListProjectsResponse)
 
     await asyncio.sleep(claims_of(token)["exp"] + CLOCK_LEEWAY_SECONDS + 1 - time.time())
 
     direct = current_user(identity_channel, token)
     assert direct.code() == grpc.StatusCode.UNAUTHENTICATED
     assert direct.details() == EXPIRED_TOKEN
+    at_projects = projects_list(projects_channel, token)
+    assert (at_projects.code(), at_projects.details()) == (grpc.StatusCode.UNAUTHENTICATED, EXPIRED_TOKEN)
     assert current_user(gateway_channel, token).code() == grpc.StatusCode.UNAUTHENTICATED
     status, body = rest(stack.port, "GET", "/v1/users/me", token=token)
     assert (status, body) == (401, {"code": 16, "message": "Jwt is expired"})

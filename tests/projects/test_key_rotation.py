@@ -1,6 +1,8 @@
 """Master key rotation: `python -m dockyard_kit.reencrypt` moves every sealed value of the
-projects schema from the old master secret (K1) to the new one (K2), against the projects schema in
-the test's own database, run as an operator would run it (a process with the service's settings)."""
+projects schema from projects' key under the old master secret (K1) to its key under the new one
+(K2), against the projects schema in the test's own database, run as an operator would run it (a
+process with the master secret). And the bootstrap step moves values sealed under the master secret
+itself (before each service had keys of its own) to projects' own key."""
 
 import asyncio
 import base64
@@ -13,7 +15,7 @@ import uuid
 
 import pytest
 
-from dockyard_kit import db
+from dockyard_kit import db, service_secrets
 from dockyard_kit.config import Settings
 from dockyard_kit.crypto import KeyRing, key_id_of, master_key_id
 from dockyard_kit.sealing import Sealer
@@ -29,13 +31,22 @@ SEALED_VALUES = ROWS_PER_COLUMN * len(ENCRYPTED_COLUMNS)
 
 @dataclasses.dataclass
 class Rotation:
-    """K1 (the secret the values were sealed under), K2 (the new one), and how to run the command."""
+    """K1 (the master secret the values were sealed under), K2 (the new one), projects' own keys
+    under each, and how to run the command."""
 
     k1: bytes
     k2: bytes
     env: dict[str, str]
     previous_file: pathlib.Path
     settings_k2: Settings
+
+    @property
+    def k1_own(self) -> bytes:
+        return service_secrets.sealing_root_key(self.k1, "projects")
+
+    @property
+    def k2_own(self) -> bytes:
+        return service_secrets.sealing_root_key(self.k2, "projects")
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -49,15 +60,15 @@ class Rotation:
 
 
 @pytest.fixture
-async def rotation(tmp_path, service_env, settings, projects_pool) -> Rotation:
-    """K2 becomes the master secret and K1 a previous one. As the services' start-up would, the
-    projects role gets K2's password (role passwords derive from the master secret)."""
+async def rotation(tmp_path, operator_env, settings, projects_pool) -> Rotation:
+    """K2 becomes the master secret and K1 a previous one. As the bootstrap step would, each test
+    gives the projects role K2's password (role passwords derive from the master secret)."""
     k2_file = tmp_path / "k2.key"
     k2_file.write_text(secrets.token_hex(32))
     previous_file = tmp_path / "previous.keys"
     previous_file.write_bytes(settings.secret_key() + b"\n")
     env = {
-        **service_env,
+        **operator_env,
         "DOCKYARD_SECRET_KEY_FILE": str(k2_file),
         "DOCKYARD_PREVIOUS_SECRET_KEYS_FILE": str(previous_file),
     }
@@ -151,13 +162,13 @@ def key_id(stored: str) -> str:
 
 
 async def test_rotation_moves_every_sealed_value_to_the_new_key(projects_pool, settings, rotation):
-    plaintexts = await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1)))
+    plaintexts = await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1_own)))
     before = await stored_values(settings)
     # Between restarting on K2 and running the command, old values read fine with the ring.
-    ring_with_previous = Sealer("projects", KeyRing.of(rotation.k2, [rotation.k1]))
+    ring_with_previous = Sealer("projects", KeyRing.of(rotation.k2_own, [rotation.k1_own]))
     for (table, column), values in plaintexts.items():
         for row_id, plaintext in values.items():
-            assert key_id(before[(table, column)][row_id]) == master_key_id(rotation.k1)
+            assert key_id(before[(table, column)][row_id]) == master_key_id(rotation.k1_own)
             assert (
                 ring_with_previous.unseal(table, column, row_id, before[(table, column)][row_id]) == plaintext
             )
@@ -166,16 +177,16 @@ async def test_rotation_moves_every_sealed_value_to_the_new_key(projects_pool, s
     first = rotation.run("--batch-size", "2")
     assert first.returncode == 0, first.stderr
     assert f"Re-encrypted {SEALED_VALUES} of {SEALED_VALUES} sealed values" in first.stdout
-    assert master_key_id(rotation.k2) in first.stdout
+    assert master_key_id(rotation.k2_own) in first.stdout
     for table, column in ENCRYPTED_COLUMNS:
         assert f"projects.{table}.{column}" in first.stdout
 
     after = await stored_values(settings)
-    k2_alone = Sealer("projects", KeyRing.of(rotation.k2))
+    k2_alone = Sealer("projects", KeyRing.of(rotation.k2_own))
     for (table, column), values in plaintexts.items():
         for row_id, plaintext in values.items():
             stored = after[(table, column)][row_id]
-            assert key_id(stored) == master_key_id(rotation.k2)
+            assert key_id(stored) == master_key_id(rotation.k2_own)
             assert k2_alone.unseal(table, column, row_id, stored) == plaintext
     plain = [
         value
@@ -191,7 +202,7 @@ async def test_rotation_moves_every_sealed_value_to_the_new_key(projects_pool, s
 
 
 async def test_dry_run_counts_and_writes_nothing(projects_pool, settings, rotation):
-    await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1)))
+    await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1_own)))
     before = await stored_values(settings)
     await db.bootstrap_service_role(rotation.settings_k2, "projects")
     dry = rotation.run("--dry-run")
@@ -203,7 +214,7 @@ async def test_dry_run_counts_and_writes_nothing(projects_pool, settings, rotati
 async def test_a_value_under_an_unknown_key_stops_the_command_naming_the_key(
     projects_pool, settings, rotation
 ):
-    plaintexts = await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1)))
+    plaintexts = await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1_own)))
     # One more database, sealed under a master secret K3 that nobody configured.
     k3 = secrets.token_hex(32).encode()
     stray_id = uuid.uuid4()
@@ -231,7 +242,7 @@ async def test_a_value_under_an_unknown_key_stops_the_command_naming_the_key(
     assert after[("databases", "connection_string")] == before[("databases", "connection_string")]
     for column in ENCRYPTED_COLUMNS[:-1]:
         assert {key_id(after[column][row_id]) for row_id in plaintexts[column]} == {
-            master_key_id(rotation.k2)
+            master_key_id(rotation.k2_own)
         }
 
     # With K3 among the previous secrets, a new run finishes the work.
@@ -240,7 +251,7 @@ async def test_a_value_under_an_unknown_key_stops_the_command_naming_the_key(
     assert done.returncode == 0, done.stderr
     assert f"Re-encrypted {ROWS_PER_COLUMN + 1} of {SEALED_VALUES + 1} sealed values" in done.stdout
     databases = (await stored_values(settings))[("databases", "connection_string")]
-    assert {key_id(value) for value in databases.values()} == {master_key_id(rotation.k2)}
+    assert {key_id(value) for value in databases.values()} == {master_key_id(rotation.k2_own)}
 
 
 async def waits_for_a_databases_row(observer) -> bool:
@@ -253,7 +264,7 @@ async def waits_for_a_databases_row(observer) -> bool:
 
 
 async def test_a_write_by_the_running_service_is_never_overwritten(projects_pool, settings, rotation):
-    plaintexts = await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1)))
+    plaintexts = await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1_own)))
     database_id = next(iter(plaintexts[("databases", "connection_string")]))
     await db.bootstrap_service_role(rotation.settings_k2, "projects")
     service = await db.connect_admin(settings)
@@ -271,7 +282,7 @@ async def test_a_write_by_the_running_service_is_never_overwritten(projects_pool
                 lambda: waits_for_a_databases_row(observer), within=30, what="the command waits for the row"
             )
             assert command.returncode is None
-            newer = Sealer("projects", KeyRing.of(rotation.k2)).seal(
+            newer = Sealer("projects", KeyRing.of(rotation.k2_own)).seal(
                 "databases", "connection_string", database_id, "postgresql://app:changed@db:5432/app"
             )
             await service.execute(
@@ -292,7 +303,7 @@ async def test_expired_certificates_are_skipped_not_fatal(projects_pool, setting
     def sealed(table, column, plaintext):
         row_id = uuid.uuid4()
         plaintexts[(table, column)][row_id] = plaintext
-        return row_id, Sealer("projects", KeyRing.of(rotation.k1)).seal(table, column, row_id, plaintext)
+        return row_id, Sealer("projects", KeyRing.of(rotation.k1_own)).seal(table, column, row_id, plaintext)
 
     async with platform_transaction(projects_pool) as conn:
         project_id = await conn.fetchval(
@@ -317,13 +328,13 @@ async def test_expired_certificates_are_skipped_not_fatal(projects_pool, setting
     keys = {
         key_id(value) for value in (await stored_values(settings))[("certificates", "private_key")].values()
     }
-    assert keys == {master_key_id(rotation.k1), master_key_id(rotation.k2)}
+    assert keys == {master_key_id(rotation.k1_own), master_key_id(rotation.k2_own)}
 
 
-def test_help_explains_the_procedure(service_env):
+def test_help_explains_the_procedure(operator_env):
     result = subprocess.run(
         [sys.executable, "-m", "dockyard_kit.reencrypt", "--help"],
-        env=service_env,
+        env=operator_env,
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -332,3 +343,49 @@ def test_help_explains_the_procedure(service_env):
     assert result.returncode == 0
     for words in ("DOCKYARD_PREVIOUS_SECRET_KEYS_FILE", "--batch-size", "--dry-run", "Exit status"):
         assert words in result.stdout
+
+
+def bootstrap_projects(env: dict[str, str], secrets_dir: pathlib.Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dockyard_kit.bootstrap",
+            "--secrets-dir",
+            str(secrets_dir),
+            "--service",
+            "projects",
+        ],
+        env={**env, "COLUMNS": "300"},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def test_the_bootstrap_moves_values_sealed_under_the_master_secret_to_projects_own_key(
+    tmp_path, projects_pool, settings, operator_env
+):
+    """Before each service had keys of its own, values were sealed under the master secret itself;
+    the bootstrap step, which alone holds it, moves them to the key it hands projects."""
+    master = settings.secret_key()
+    plaintexts = await seal_samples(projects_pool, Sealer("projects", KeyRing.of(master)))
+
+    first = bootstrap_projects(operator_env, tmp_path / "secrets")
+    assert first.returncode == 0, first.stderr
+    handed = service_secrets.load(tmp_path / "secrets" / "projects.secret", "projects")
+    own = Sealer("projects", handed.key_ring())
+    after = await stored_values(settings)
+    for (table, column), values in plaintexts.items():
+        for row_id, plaintext in values.items():
+            stored = after[(table, column)][row_id]
+            assert key_id(stored) == master_key_id(service_secrets.sealing_root_key(master, "projects"))
+            assert own.unseal(table, column, row_id, stored) == plaintext
+    assert master_key_id(master) not in handed.key_ring().key_ids
+
+    # Again (as a deploy does each time, also while projects runs): nothing moves, nothing changes.
+    again = bootstrap_projects(operator_env, tmp_path / "secrets")
+    assert again.returncode == 0, again.stderr
+    assert await stored_values(settings) == after
+    assert service_secrets.load(tmp_path / "secrets" / "projects.secret", "projects") == handed

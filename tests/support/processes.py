@@ -1,7 +1,9 @@
-"""Service processes for tests: started as the real entry points, their JSON logs kept for asserts."""
+"""Service processes for tests: started as the real entry points, their JSON logs kept for asserts,
+each with the environment the bootstrap step prepared for it (`bootstrap_services`)."""
 
 import contextlib
 import json
+import pathlib
 import signal
 import subprocess
 import sys
@@ -11,8 +13,33 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from dockyard_kit import bootstrap
+from dockyard_kit.registry import SERVICE_NAMES
 from dockyard_kit.stack.components import free_port
 from tests.support.paths import REPO_ROOT
+
+# The kit's own test service (tests/support/probe_service.py), bootstrapped like the real ones.
+PROBE = "probe"
+
+
+def bootstrap_services(
+    operator_env: dict[str, str],
+    secrets_dir: pathlib.Path,
+    services: tuple[str, ...] = (*SERVICE_NAMES, PROBE),
+) -> dict[str, dict[str, str]]:
+    """Runs `python -m dockyard_kit.bootstrap` for `services` with `operator_env` (administrative
+    login, master secret) as a deploy would, and returns service -> the environment that service
+    starts with: its own secrets file, neither the master secret nor the administrative login."""
+    command = [sys.executable, "-m", "dockyard_kit.bootstrap", "--secrets-dir", str(secrets_dir)]
+    for service in services:
+        command += ["--service", service]
+    result = subprocess.run(
+        command, env=operator_env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, f"the bootstrap step failed:\n{result.stdout}\n{result.stderr}"
+    return {
+        service: bootstrap.service_environment(operator_env, service, secrets_dir) for service in services
+    }
 
 
 class LoggedProcess:

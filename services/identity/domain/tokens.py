@@ -7,8 +7,8 @@ that ends the token everywhere (dockyard_kit/revocations.py). Services verify th
 JWKS that `TokenIssuer.jwks` publishes.
 
 Signing keys (identity.signing_keys) are P-256 key pairs named by their RFC 7638 thumbprint. The
-private half is stored as PKCS#8, encrypted with dockyard_kit.crypto under the master secret and
-bound to its kid. A key's life:
+private half is stored as PKCS#8, encrypted with dockyard_kit.crypto under identity's own key ring
+(dockyard_kit/service_secrets.py: no other service's keys open it) and bound to its kid. A key's life:
 
     created_at   published in the JWKS from now on
     + PREPUBLISH becomes the signer: verifiers that cache the JWKS (Envoy refreshes it on a timer,
@@ -69,7 +69,7 @@ class KeyLifetime:
     created_at: datetime.datetime
     retired_at: datetime.datetime
     expires_at: datetime.datetime
-    # Its private half can be decrypted with the master secrets this service holds.
+    # Its private half can be decrypted with the keys this service holds.
     can_sign: bool = True
 
 

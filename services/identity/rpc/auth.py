@@ -8,7 +8,6 @@ from google.api import httpbody_pb2
 from google.protobuf import empty_pb2
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
-from dockyard_kit.crypto import KeyRing
 from dockyard_kit.server import ServiceRuntime
 from services.identity import convert
 from services.identity.domain import api_tokens, sessions
@@ -29,7 +28,7 @@ def _token_response(access: IssuedToken, refresh_token: str = "") -> identity_pb
 class AuthServicer(IdentityServicer, identity_pb2_grpc.AuthServiceServicer):
     def __init__(self, runtime: ServiceRuntime) -> None:
         super().__init__(runtime)
-        self.issuer = TokenIssuer(runtime.settings, KeyRing.from_settings(runtime.settings))
+        self.issuer = TokenIssuer(runtime.settings, runtime.key_ring)
         # From identity's own current root key, as its sealing keys are (no other service can compute it).
         self.login_digest_key = sessions.login_digest_key(runtime.secrets.sealing_keys[0])
 
