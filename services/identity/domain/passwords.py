@@ -1,9 +1,9 @@
 """Passwords: bcrypt at cost 12 (seed), hashed and checked off the event loop (bcrypt is slow on
 purpose, and would otherwise stall every other request of the process).
 
-bcrypt runs in a pool of its own whose threads lower their scheduling priority: with 50 sign-ins in
-flight on two cores, the event loop thread must still win the CPU, or every other request of the
-process (GET /v1/users/me, say) waits behind password hashing.
+bcrypt runs in a pool of its own whose threads lower their scheduling priority: with every core
+hashing, the event loop thread must still win the CPU, or every other request of the process
+(GET /v1/users/me, say) waits behind password hashing.
 
 At most HASHING_SLOTS hashes are in flight (running or waiting for a thread); past that, bcrypt work
 is refused at once with RESOURCE_EXHAUSTED (`Busy`) rather than queued, so a flood of sign-ins costs
