@@ -229,6 +229,18 @@ TEAM_CASES = [
         ),
         expect(admins=OK, others=NOT_FOUND),  # team owners invite (INVITATION_CASES)
         changes_team=True,
+        effect=lambda people, caller, request: (
+            request.member.user_id
+            in {
+                member.user_id
+                for member in as_root(
+                    people,
+                    TEAMS,
+                    "ListTeamMembers",
+                    identity_pb2.ListTeamMembersRequest(team_id=request.team_id),
+                ).members
+            }
+        ),
     ),
     team_row(
         "UpdateTeamMember",
