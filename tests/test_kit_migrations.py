@@ -148,7 +148,7 @@ async def test_a_database_made_by_0_1_upgrades_in_place_and_keeps_its_rows(datab
         )
         assert (
             await conn.fetchval("SELECT version_num FROM projects.alembic_version")
-            == REVISIONS_AT_0_1["projects"]
+            == migrations.head_revision(MIGRATIONS["projects"]).service
         )
         assert await conn.fetchval("SELECT to_regclass('deployer.alembic_version')") is None
         assert await conn.fetchval("SELECT to_regclass('audit.alembic_version')") is None

@@ -50,7 +50,7 @@ class Rotation:
 
     def run(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [sys.executable, "-m", "dockyard_kit.reencrypt", *args],
+            [sys.executable, "-m", "dockyard_kit.reencrypt", "--service", "projects", *args],
             env=self.env,
             cwd=REPO_ROOT,
             capture_output=True,
@@ -118,8 +118,8 @@ async def seal_samples(pool, sealer: Sealer, rows: int = ROWS_PER_COLUMN) -> dic
                 application_id,
             )
             domain_id = await conn.fetchval(
-                "INSERT INTO domains (project_id, domain, target_type, target_id)"
-                " VALUES ($1, $2, 'application', $3) RETURNING id",
+                "INSERT INTO domains (project_id, domain, target_type, target_id, verification_token)"
+                " VALUES ($1, $2, 'application', $3, md5(random()::text)) RETURNING id",
                 project_id,
                 f"app{n}-{tag}.example.com",
                 application_id,
@@ -274,7 +274,7 @@ async def test_a_write_by_the_running_service_is_never_overwritten(projects_pool
         async with service.transaction():
             await service.execute("SELECT 1 FROM projects.databases WHERE id = $1 FOR UPDATE", database_id)
             command = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "dockyard_kit.reencrypt", "--batch-size", "2",
+                sys.executable, "-m", "dockyard_kit.reencrypt", "--service", "projects", "--batch-size", "2",
                 env=rotation.env, cwd=REPO_ROOT,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
             )  # fmt: skip
@@ -310,8 +310,8 @@ async def test_expired_certificates_are_skipped_not_fatal(projects_pool, setting
             "INSERT INTO projects (name, owner_id) VALUES ('expiring', $1) RETURNING id", uuid.uuid4()
         )
         domain_id = await conn.fetchval(
-            "INSERT INTO domains (project_id, domain, target_type, target_id)"
-            " VALUES ($1, 'old.example.com', 'application', $2) RETURNING id",
+            "INSERT INTO domains (project_id, domain, target_type, target_id, verification_token)"
+            " VALUES ($1, 'old.example.com', 'application', $2, md5(random()::text)) RETURNING id",
             project_id,
             uuid.uuid4(),
         )
