@@ -222,7 +222,8 @@ def test_delete_takes_everything_in_the_project_with_one_event_each(stack, peopl
                 app,
             )
             await pool.execute(
-                "INSERT INTO domains (project_id, domain, target_type, target_id) VALUES ($1, $2, 'application', $3)",
+                "INSERT INTO domains (project_id, domain, target_type, target_id, verification_token)"
+                " VALUES ($1, $2, 'application', $3, md5(random()::text))",
                 project_id,
                 f"{unique('d')}.example.com",
                 app,
