@@ -14,8 +14,6 @@ answer measures the path every other service depends on.
 
 import asyncio
 import functools
-import os
-import re
 import time
 
 import grpc
@@ -24,56 +22,19 @@ import pytest
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit.auth import REVOKED_USER
-from dockyard_kit.bootstrap import service_environment
-from dockyard_kit.stack.components import Nats
 from tests.support.accounts import Account, create_account, login, setup_admin
 from tests.support.calls import TIMEOUT, bearer, rest
-from tests.support.paths import REPO_ROOT
-from tests.support.processes import ServiceProcess
+from tests.support.replicas import second_replicas
 
 WITHIN_SECONDS = 2.0
 POLL_SECONDS = 0.02
 
 
-def stack_environment(stack) -> dict[str, str]:
-    """What a further replica needs to join the running stack: its database, NATS, master secret and
-    the addresses of its peers."""
-    output = stack.output()
-    return {
-        **os.environ,
-        "PYTHONPATH": f"{REPO_ROOT}{os.pathsep}{REPO_ROOT / 'gen'}",
-        "POSTGRES_HOST": "127.0.0.1",
-        "POSTGRES_PORT": re.search(r"PostgreSQL on 127\.0\.0\.1:(\d+)", output)[1],
-        "POSTGRES_DATABASE": "dockyard",
-        "POSTGRES_USER": "postgres",
-        "POSTGRES_PASSWORD_FILE": str(stack.data_dir / "postgres" / "postgres-password"),
-        "NATS_URL": re.search(r"NATS JetStream on (nats://\S+)", output)[1],
-        "DOCKYARD_NATS_USER": Nats.ADMIN_USER,
-        "DOCKYARD_NATS_PASSWORD_FILE": str(Nats.password_file_in(stack.data_dir, Nats.ADMIN_USER)),
-        "DOCKYARD_SECRET_KEY_FILE": str(stack.data_dir / "secret.key"),
-        **{f"DOCKYARD_{name.upper()}_ADDR": address for name, address in stack.addresses.items()},
-    }
-
-
 @pytest.fixture(scope="module")
 def replicas(stack):
     """A second identity and a second projects process beside the stack's."""
-    environment = stack_environment(stack)
-    # Each with the secrets file the stack's bootstrap step wrote for its service.
-    identity = ServiceProcess(
-        "services.identity", service_environment(environment, "identity", stack.data_dir / "service-secrets")
-    )
-    projects = ServiceProcess(
-        "services.projects",
-        service_environment(environment, "projects", stack.data_dir / "service-secrets"),
-    )
-    try:
-        identity.wait_health("SERVING")
-        projects.wait_health("SERVING")
-        yield {"identity": identity, "projects": projects}
-    finally:
-        assert identity.stop() == 0
-        assert projects.stop() == 0
+    with second_replicas(stack) as replicas:
+        yield replicas
 
 
 @pytest.fixture(scope="module")

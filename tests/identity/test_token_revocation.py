@@ -3,9 +3,9 @@ signing out ends the session's tokens, a password change every session's, deleti
 the tokens exchanged for it. Each is measured from the moment the ending call is sent until each
 place answers the old token UNAUTHENTICATED (401 over HTTP) with the deny-list's message:
 
-  - identity called directly (UserService/GetCurrentUser);
-  - projects called directly, at its own port (ProjectService/ListProjects): its deny-list is fed
-    by its own consumer of identity's events;
+  - identity called directly (UserService/GetCurrentUser), the stack's process and a second replica;
+  - projects called directly, at its own port (ProjectService/ListProjects), the stack's process and
+    a second replica: their deny-list is fed by their own (shared) consumer of identity's events;
   - both through the gateway, over gRPC and over HTTP (Envoy checks the signature and expiry only,
     so the refusal is the service's).
 
@@ -26,10 +26,17 @@ from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit.auth import API_TOKEN_REVOKED, SESSION_ENDED
 from tests.support.accounts import PASSWORD, Account, create_user, login, setup_admin
 from tests.support.calls import TIMEOUT, bearer, rest
+from tests.support.replicas import second_replicas
 
 WITHIN_SECONDS = 2.0
 POLL_SECONDS = 0.02
 NEW_PASSWORD = "a new and better passphrase"
+
+
+@pytest.fixture(scope="module")
+def replicas(stack):
+    with second_replicas(stack) as replicas:
+        yield replicas
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +53,13 @@ def sign_in(identity_channel, username: str, password: str = PASSWORD) -> identi
 class Places:
     """Everywhere a token is judged, each as a check of what it answers now: (code, message)."""
 
-    def __init__(self, stack) -> None:
+    def __init__(self, stack, replicas) -> None:
         self.stack = stack
         self.channels = {
             "identity": grpc.aio.insecure_channel(stack.addresses["identity"]),
+            "identity replica": grpc.aio.insecure_channel(replicas["identity"].address),
             "projects": grpc.aio.insecure_channel(stack.addresses["projects"]),
+            "projects replica": grpc.aio.insecure_channel(replicas["projects"].address),
             "gateway": grpc.aio.insecure_channel(f"127.0.0.1:{stack.port}"),
         }
 
@@ -83,7 +92,9 @@ class Places:
     def answers(self, token: str) -> dict:
         return {
             "identity": functools.partial(self._grpc, "identity", "identity", token),
+            "identity replica": functools.partial(self._grpc, "identity replica", "identity", token),
             "projects": functools.partial(self._grpc, "projects", "projects", token),
+            "projects replica": functools.partial(self._grpc, "projects replica", "projects", token),
             "gateway gRPC -> identity": functools.partial(self._grpc, "gateway", "identity", token),
             "gateway gRPC -> projects": functools.partial(self._grpc, "gateway", "projects", token),
             "gateway HTTP -> identity": functools.partial(self._http, "/v1/users/me", token),
@@ -111,8 +122,8 @@ class Places:
 
 
 @pytest.fixture
-async def places(stack):
-    places = Places(stack)
+async def places(stack, replicas):
+    places = Places(stack, replicas)
     yield places
     await places.close()
 
