@@ -250,3 +250,31 @@ def test_a_member_without_write_rights_cannot_verify(stack, people, dns, domains
         assert rpc_error(domains_api.VerifyDomain, request, account.metadata).code() == NOT_FOUND
     assert state(stack, domain) == "pending"
     assert verify(domains_api, domain, people.member).verification_state == "verified"
+
+
+def test_two_projects_verifying_one_host_name_at_once_verify_one_claim(stack, people, dns, gateway_channel):
+    """Both records in place, both verifications at the same moment: the host name's verifications
+    are serialized, so one wins and the other is told another project holds it."""
+    name = host()
+    claims = [
+        (claim(stack, people.owner, name=name), people.owner),
+        (claim(stack, people.developer, name=name), people.developer),
+    ]
+    dns.records.set(
+        claims[0][0]["verification_record_name"], *(c["verification_record_value"] for c, _ in claims)
+    )
+    api = projects_pb2_grpc.DomainServiceStub(gateway_channel)
+    calls = [
+        api.VerifyDomain.future(
+            projects_pb2.VerifyDomainRequest(domain_id=domain["id"]),
+            metadata=account.metadata,
+            timeout=TIMEOUT,
+        )
+        for domain, account in claims
+    ]
+    codes = sorted(call.code().name for call in calls)
+    assert codes == ["FAILED_PRECONDITION", "OK"]
+    assert (
+        sql_value(stack, "SELECT count(*) FROM domains WHERE domain = $1 AND verified_at IS NOT NULL", name)
+        == 1
+    )
