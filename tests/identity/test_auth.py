@@ -316,8 +316,10 @@ async def test_repeated_failures_for_one_account_are_slowed_then_refused_with_ev
         status, _ = login(stack, "Guessed-Name", "wrong password", source=source)
         durations.append(time.perf_counter() - started)
         assert status == 401
-    # From the 4th attempt on, each waits (0.5 s, then 1 s) before the password is even checked.
-    assert durations[3] > durations[0] + 0.4 and durations[4] > durations[0] + 0.9
+    # From the 4th attempt on, each waits (0.5 s, then 1 s) before the password is even checked. The
+    # quickest undelayed attempt is the baseline: on a loaded machine one bcrypt check varies a lot.
+    undelayed = min(durations[:3])
+    assert durations[3] > undelayed + 0.4 and durations[4] > undelayed + 0.9
 
     status, body = login(stack, "guessed-name", "wrong password", source=source)
     assert status == 429, body
