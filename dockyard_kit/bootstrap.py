@@ -62,7 +62,8 @@ def service_environment(env: Mapping[str, str], service: str, secrets_dir: pathl
     }
     if service_env.get("DATABASE_URL"):
         url = urlparse(service_env["DATABASE_URL"])
-        host = url.hostname + (f":{url.port}" if url.port else "")
+        host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+        host += f":{url.port}" if url.port else ""
         service_env["DATABASE_URL"] = urlunparse(url._replace(netloc=host))
     service_env["DOCKYARD_SERVICE_SECRET_FILE"] = str(secrets_file(secrets_dir, service))
     return service_env

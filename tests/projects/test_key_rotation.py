@@ -345,7 +345,9 @@ def test_help_explains_the_procedure(operator_env):
         assert words in result.stdout
 
 
-def bootstrap_projects(env: dict[str, str], secrets_dir: pathlib.Path) -> subprocess.CompletedProcess:
+def bootstrap_projects(
+    env: dict[str, str], secrets_dir: pathlib.Path, *args: str
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [
             sys.executable,
@@ -355,6 +357,7 @@ def bootstrap_projects(env: dict[str, str], secrets_dir: pathlib.Path) -> subpro
             str(secrets_dir),
             "--service",
             "projects",
+            *args,
         ],
         env={**env, "COLUMNS": "300"},
         cwd=REPO_ROOT,
@@ -389,3 +392,29 @@ async def test_the_bootstrap_moves_values_sealed_under_the_master_secret_to_proj
     assert again.returncode == 0, again.stderr
     assert await stored_values(settings) == after
     assert service_secrets.load(tmp_path / "secrets" / "projects.secret", "projects") == handed
+
+
+async def test_during_a_rotation_the_bootstrap_hands_projects_its_keys_under_both_secrets(
+    tmp_path, projects_pool, settings, rotation
+):
+    """Step 2 of the procedure (dockyard_kit/reencrypt.py): with K2 current and K1 previous, the
+    bootstrap (--skip-reseal) gives projects a ring that seals under its K2 key and still opens what
+    it sealed under its K1 key, and leaves the values for the command."""
+    plaintexts = await seal_samples(projects_pool, Sealer("projects", KeyRing.of(rotation.k1_own)))
+    before = await stored_values(settings)
+
+    result = bootstrap_projects(rotation.env, tmp_path / "secrets", "--skip-reseal")
+    assert result.returncode == 0, result.stderr
+    handed = service_secrets.load(tmp_path / "secrets" / "projects.secret", "projects").key_ring()
+    assert handed.current_key_id == master_key_id(rotation.k2_own)
+    assert handed.key_ids == {master_key_id(rotation.k2_own), master_key_id(rotation.k1_own)}
+    assert await stored_values(settings) == before
+    for (table, column), values in plaintexts.items():
+        for row_id, plaintext in values.items():
+            assert Sealer("projects", handed).unseal(
+                table, column, row_id, before[(table, column)][row_id]
+            ) == (plaintext)
+    # The role's password is K2's now: the command (step 3) connects with it.
+    moved = rotation.run()
+    assert moved.returncode == 0, moved.stderr
+    assert f"Re-encrypted {SEALED_VALUES} of {SEALED_VALUES} sealed values" in moved.stdout
