@@ -36,12 +36,13 @@ def stub(people):
     return identity_pb2_grpc.TeamServiceStub(people.channel)
 
 
-def invite(people, team, invitee: str, *, by=None, role: str = "") -> identity_pb2.TeamInvitation:
+def invite(people, team, invitee: str, *, role: str = "") -> identity_pb2.TeamInvitation:
+    """`invitee` invited to `team` by its owner."""
     return stub(people).CreateTeamInvitation(
         identity_pb2.CreateTeamInvitationRequest(
             team_id=team.id, invitation=identity_pb2.TeamInvitation(invitee=invitee, role=role)
         ),
-        metadata=(by or people.owner).metadata,
+        metadata=people.owner.metadata,
         timeout=TIMEOUT,
     )
 
