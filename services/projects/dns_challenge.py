@@ -1,9 +1,9 @@
 """The DNS challenge that proves a project controls a host name: a TXT record
-`_dockyard-challenge.<domain>` holding `dockyard-verify=<the domain's verification token>`, read
+`_dockyard-challenge.<domain>` holding `dockyard-verify=<the domain's verification token>` (random, made by the database for
+each claim: the migration 0004_domain_verification), read
 from the resolver of DOCKYARD_DNS_RESOLVER (the system's when empty)."""
 
 import dataclasses
-import secrets
 
 import dns.asyncresolver
 import dns.exception
@@ -14,11 +14,6 @@ from services.projects.settings import parse_resolver
 
 RECORD_PREFIX = "_dockyard-challenge."
 VALUE_PREFIX = "dockyard-verify="
-
-
-def new_token() -> str:
-    """32 random bytes as 64 hex digits (fits the column and any TXT string)."""
-    return secrets.token_hex(32)
 
 
 def record_name(domain: str) -> str:

@@ -139,7 +139,6 @@ async def create_domain(
             target_type=target_type,
             target_id=target_id,
             tls_enabled=tls_enabled,
-            verification_token=dns_challenge.new_token(),
         )
         await events.emit(conn, "domain", "created", row["id"], _event(row), actor=caller.user_id)
     return row
@@ -209,18 +208,16 @@ async def verify_domain(
         current = await authorize_domain(conn, caller, domain_id, Level.WRITE)
     if current["verified_at"] is not None:
         return current
+    # The lookup runs outside a transaction: a slow resolver holds no row nor connection.
     name = dns_challenge.record_name(current["domain"])
     values = await lookup.values(name)
-    if dns_challenge.record_value(current["verification_token"]) not in values:
-        raise FailedPrecondition(
-            f"domain {current['domain']} is not verified yet: no TXT record {name} with the value "
-            f"{dns_challenge.record_value(current['verification_token'])} was found; add it at your "
-            "DNS provider and verify again once it has propagated"
-        )
+    _require_challenge(current, values)
     async with caller_transaction(pool, caller) as conn:
         current = await _locked_host(conn, await authorize_domain(conn, caller, domain_id, Level.WRITE))
         if current["verified_at"] is not None:
             return current
+        # The token may have changed since the lookup (the claim lost the host name meanwhile).
+        _require_challenge(current, values)
         holder = await store.verified_claim(conn, current["domain"])
         if holder is not None:
             if dns_challenge.record_value(holder["verification_token"]) in values:
@@ -232,6 +229,16 @@ async def verify_domain(
         row = await store.mark_verified(conn, domain_id, "dns")
         await events.emit(conn, "domain", "verified", row["id"], _event(row), actor=caller.user_id)
     return row
+
+
+def _require_challenge(domain: asyncpg.Record, values: set[str]) -> None:
+    expected = dns_challenge.record_value(domain["verification_token"])
+    if expected not in values:
+        raise FailedPrecondition(
+            f"domain {domain['domain']} is not verified yet: no TXT record "
+            f"{dns_challenge.record_name(domain['domain'])} with the value {expected} was found; add it "
+            "at your DNS provider and verify again once it has propagated"
+        )
 
 
 async def mark_domain_verified(pool: asyncpg.Pool, caller: Caller, domain_id: uuid.UUID) -> asyncpg.Record:
@@ -264,5 +271,5 @@ async def _locked_host(conn: asyncpg.Connection, domain: asyncpg.Record) -> asyn
 async def _release(conn: asyncpg.Connection, holder: asyncpg.Record, caller: Caller) -> None:
     """The host name moves to another claim: `holder`'s verification lapses (a fresh token, so an
     old record cannot win it back)."""
-    row = await store.mark_pending(conn, holder["id"], dns_challenge.new_token())
+    row = await store.mark_pending(conn, holder["id"])
     await events.emit(conn, "domain", "unverified", row["id"], _event(row), actor=caller.user_id)

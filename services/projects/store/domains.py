@@ -47,17 +47,16 @@ async def insert(
     target_type: str,
     target_id: uuid.UUID,
     tls_enabled: bool,
-    verification_token: str,
 ) -> asyncpg.Record:
+    """A pending claim, with a fresh verification token (the column's default)."""
     return await conn.fetchrow(
-        "INSERT INTO domains (project_id, domain, target_type, target_id, tls_enabled, verification_token)"
-        " VALUES ($1, $2, $3, $4, $5, $6) RETURNING *",
+        "INSERT INTO domains (project_id, domain, target_type, target_id, tls_enabled)"
+        " VALUES ($1, $2, $3, $4, $5) RETURNING *",
         project_id,
         domain,
         target_type,
         target_id,
         tls_enabled,
-        verification_token,
     )
 
 
@@ -80,14 +79,12 @@ async def mark_verified(conn: asyncpg.Connection, domain_id: uuid.UUID, verified
     )
 
 
-async def mark_pending(
-    conn: asyncpg.Connection, domain_id: uuid.UUID, verification_token: str
-) -> asyncpg.Record:
+async def mark_pending(conn: asyncpg.Connection, domain_id: uuid.UUID) -> asyncpg.Record:
+    """Back to pending, with a fresh token (so an old record cannot win the host name back)."""
     return await conn.fetchrow(
-        "UPDATE domains SET verified_at = NULL, verified_by = NULL, verification_token = $2, updated_at = now()"
-        " WHERE id = $1 RETURNING *",
+        "UPDATE domains SET verified_at = NULL, verified_by = NULL, verification_token = DEFAULT,"
+        " updated_at = now() WHERE id = $1 RETURNING *",
         domain_id,
-        verification_token,
     )
 
 

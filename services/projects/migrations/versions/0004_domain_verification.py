@@ -20,13 +20,13 @@ from dockyard_kit.migrations import execute_each
 revision = "0004_domain_verification"
 down_revision = "0003_projects_model"
 
-# 64 hex digits (two random UUIDs' 244 random bits) for rows that predate verification.
+# 64 hex digits: two random UUIDs' 244 bits from PostgreSQL's strong random source.
 _FRESH_TOKEN = "replace(gen_random_uuid()::text, '-', '') || replace(gen_random_uuid()::text, '-', '')"
 
 UPGRADE = [
-    "ALTER TABLE projects.domains ADD COLUMN verification_token varchar(64)",
-    f"UPDATE projects.domains SET verification_token = {_FRESH_TOKEN}",
-    "ALTER TABLE projects.domains ALTER COLUMN verification_token SET NOT NULL",
+    # Each claim's own token (every row that predates verification gets one too); a claim that
+    # loses its host name gets a fresh one (SET verification_token = DEFAULT).
+    f"ALTER TABLE projects.domains ADD COLUMN verification_token varchar(64) NOT NULL DEFAULT {_FRESH_TOKEN}",
     # Set when ownership was proven (or an admin vouched for it); NULL while pending.
     "ALTER TABLE projects.domains ADD COLUMN verified_at timestamptz",
     "ALTER TABLE projects.domains ADD COLUMN verified_by varchar(10)",
