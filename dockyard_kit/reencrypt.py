@@ -1,6 +1,7 @@
 """Re-encrypts every secret the services store (the columns each registers in
 services/<name>/sealed_columns.py: for projects, secret env var values, git webhook secrets,
-certificate private keys and database connection strings) under the current master key.
+certificate private keys and database connection strings; for identity, its JWT signing keys) under
+each service's key for the current master secret.
 
     python -m dockyard_kit.reencrypt [--service NAME ...] [--batch-size N] [--dry-run]
 
@@ -159,10 +160,10 @@ def _why_unreadable(sealer: Sealer, stored: str) -> str:
         return "it is not a Dockyard ciphertext"
     if key_id not in sealer.key_ring.key_ids:
         return (
-            f"it is sealed under master key {key_id}, which is neither the current master secret nor"
-            " in DOCKYARD_PREVIOUS_SECRET_KEYS_FILE; add that secret there and run again"
+            f"it is sealed under key {key_id}, which derives neither from the current master secret nor"
+            " from one in DOCKYARD_PREVIOUS_SECRET_KEYS_FILE; add that secret there and run again"
         )
-    return f"it does not authenticate under master key {key_id} (damaged, or copied from another row)"
+    return f"it does not authenticate under key {key_id} (damaged, or copied from another row)"
 
 
 async def reencrypt_column(

@@ -73,7 +73,7 @@ class Sealer:
         return plaintext.decode()
 
     def reseal(self, table: str, column: str, row_id: uuid.UUID | str, stored: str) -> str | None:
-        """The value sealed under the current master key, or None if it already is."""
+        """The value sealed under the ring's current key, or None if it already is."""
         sealed = base64.b64decode(stored)
         if key_id_of(sealed) == self.key_ring.current_key_id:
             return None
