@@ -345,9 +345,7 @@ async def served():
     deny_list = RefusedUsers()
     keys = StaticKeys(SIGNER)
     authenticator = Authenticator(verifier(keys), deny_list)
-    server = grpc.aio.server(
-        interceptors=[ServerInterceptor("test", lambda: None, authenticator, frozenset())]
-    )
+    server = grpc.aio.server(interceptors=[ServerInterceptor("test", lambda: None, authenticator)])
     server.add_generic_rpc_handlers(
         (
             grpc.method_handlers_generic_handler(
