@@ -71,6 +71,9 @@ class LoginLoad:
         self.address = address
         self.stop = threading.Event()
         self.completed = 0
+        # Identity bounds the bcrypt work in flight and the attempts per account: the rest are
+        # refused at once with 429, which is the behaviour under test, not a failure.
+        self.refused = 0
         self.failures: list[str] = []
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(CONCURRENT_LOGINS)]
@@ -84,8 +87,12 @@ class LoginLoad:
                 with self._lock:
                     if status == 200:
                         self.completed += 1
+                    elif status == 429:
+                        self.refused += 1
                     else:
                         self.failures.append(f"{status}: {body[:200]!r}")
+                if status == 429:
+                    time.sleep(0.05)  # a client told to back off does
         finally:
             gateway.close()
 
@@ -100,6 +107,7 @@ class LoginLoad:
         with self._lock:
             self.elapsed = time.perf_counter() - self.started
             self.completed_meanwhile = self.completed
+            self.refused_meanwhile = self.refused
         self.stop.set()
         for thread in self._threads:
             thread.join(60)
@@ -116,13 +124,19 @@ def main() -> None:
         with LoginLoad(running.gateway) as load:
             loaded = percentiles(me_latencies(running.gateway, token))
         logins_per_second = load.completed_meanwhile / load.elapsed
+        refused_per_second = load.refused_meanwhile / load.elapsed
 
     table = Table(title=f"GET /v1/users/me through the gateway, {REQUESTS} requests (ms)")
     for column in ("while", "p50", "p95", "p99", "max", f"p99 < {TARGET_P99_MS:.0f} ms"):
         table.add_column(column, justify="left" if column == "while" else "right")
     for label, result, check in (
         ("nothing else runs", alone, False),
-        (f"{CONCURRENT_LOGINS} concurrent logins ({logins_per_second:.1f}/s)", loaded, True),
+        (
+            f"{CONCURRENT_LOGINS} login clients ({logins_per_second:.1f}/s signed in, "
+            f"{refused_per_second:.1f}/s refused with 429)",
+            loaded,
+            True,
+        ),
     ):
         verdict = ("[green]yes[/]" if result["p99"] < TARGET_P99_MS else "[red]NO[/]") if check else ""
         table.add_row(label, *(f"{result[key]:.1f}" for key in ("p50", "p95", "p99", "max")), verdict)
