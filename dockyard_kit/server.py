@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 
 import asyncpg
 import grpc
+import sqlalchemy.exc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
@@ -139,11 +140,16 @@ class ServiceRuntime:
                 self.pool = await db.create_pool(self.settings, self.name)
                 log.info("database ready", extra={"migration_head": str(self.database.head_revision)})
                 return
-            except db.DATABASE_ERRORS as exc:
+            # Migrations run through SQLAlchemy, which wraps what asyncpg raised.
+            except (*db.DATABASE_ERRORS, sqlalchemy.exc.DBAPIError) as raised:
+                exc = _asyncpg_cause(raised)
                 self.database = dataclasses.replace(self.database, reachable=False, error=_describe(exc))
-                log.warning(
-                    "database not ready; retrying", extra={"error": _describe(exc), "retry_in_s": delay}
-                )
+                extra = {"error": _describe(exc), "retry_in_s": delay}
+                if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
+                    # The role is missing or has another password: the bootstrap step has not run for
+                    # this database and master secret.
+                    extra["hint"] = f"run python -m dockyard_kit.bootstrap for role {db.role_name(self.name)}"
+                log.warning("database not ready; retrying", extra=extra)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -172,6 +178,13 @@ class ServiceRuntime:
         # Any failure of the probe means "not serving"; an unexpected one must not end the watch.
         except Exception as exc:
             return dataclasses.replace(state, reachable=False, error=_describe(exc))
+
+
+def _asyncpg_cause(exc: BaseException) -> BaseException:
+    """The asyncpg error under SQLAlchemy's wrapping, or `exc` itself."""
+    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig is not None and exc.orig.__cause__ is not None:
+        return exc.orig.__cause__
+    return exc
 
 
 def _describe(exc: BaseException) -> str:

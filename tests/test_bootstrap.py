@@ -20,6 +20,7 @@ from dockyard_kit.crypto import DecryptionError, KeyRing, decrypt, encrypt, mast
 from dockyard_kit.registry import SERVICE_NAMES
 from tests.support.paths import REPO_ROOT
 from tests.support.processes import ServiceProcess, bootstrap_services
+from tests.support.waiting import eventually
 
 
 def start_service(env: dict[str, str], service: str = "projects") -> subprocess.CompletedProcess:
@@ -166,3 +167,18 @@ def test_make_run_starts_each_service_with_its_own_secrets_only(stack):
     for file, env in services.items():
         assert not set(env) & {*bootstrap.ADMIN_VARIABLES, *bootstrap.MASTER_VARIABLES}, file
         assert os.path.isfile(file)
+
+
+def test_a_service_whose_role_the_bootstrap_has_not_made_says_to_run_it(operator_env, tmp_path):
+    """Its own secrets, but a database the bootstrap step never saw: not serving, and the log says why."""
+    # A master secret no bootstrap used (roles are the cluster's: another test's may exist).
+    service_secrets.derive("projects", os.urandom(32)).write(tmp_path / "projects.secret")
+    projects = ServiceProcess(
+        "services.projects", bootstrap.service_environment(operator_env, "projects", tmp_path)
+    )
+    try:
+        hint = "run python -m dockyard_kit.bootstrap for role dockyard_projects"
+        eventually(lambda: any(entry.get("hint") == hint for entry in projects.logs()), timeout=30)
+        assert projects.health() == "NOT_SERVING"
+    finally:
+        assert projects.stop() == 0
