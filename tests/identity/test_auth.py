@@ -377,9 +377,28 @@ def test_parallel_guesses_at_one_account_check_no_more_passwords_than_the_limit(
     statuses = [status for status, _ in answers]
     assert checks <= throttle.ACCOUNT_LIMITS.lock_after
     assert statuses.count(401) == checks and statuses.count(429) == 50 - checks
+    # Refused while the limit's worth of guesses are being checked, or once they failed and locked.
     assert all(
-        body["message"].startswith("too many failed sign-ins") for status, body in answers if status == 429
+        body["message"].startswith(("too many sign-ins at once", "too many failed sign-ins"))
+        for status, body in answers
+        if status == 429
     )
+
+
+def test_parallel_sign_ins_with_the_right_password_are_never_locked_out(stack, super_admin):
+    # Attempts count before their password is checked, but only a wrong password locks: a burst of
+    # right ones is at worst asked to retry, and the account stays open.
+    create_user(stack, "parallel-right")
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        answers = list(
+            pool.map(
+                lambda _: login(stack, "parallel-right", ADMIN["password"], source="127.0.0.8"), range(20)
+            )
+        )
+    statuses = [status for status, _ in answers]
+    assert statuses.count(200) >= 1 and set(statuses) <= {200, 429}, statuses
+    assert not any(body["message"].startswith("too many failed") for status, body in answers if status == 429)
+    assert login(stack, "parallel-right", ADMIN["password"], source="127.0.0.8")[0] == 200
 
 
 async def test_a_flood_beyond_the_hashing_slots_is_refused_at_once_not_queued(stack, super_admin):
@@ -434,7 +453,7 @@ async def test_a_successful_sign_in_clears_the_account_counter(stack, super_admi
     async with admin_database(stack) as pool:
         assert await pool.fetchval("SELECT failures FROM login_throttle WHERE key = $1", account) == 2
         assert login(stack, "root", ADMIN["password"], source="127.0.0.4")[0] == 200
-        assert await pool.fetchval("SELECT failures FROM login_throttle WHERE key = $1", account) is None
+        assert await pool.fetchval("SELECT failures FROM login_throttle WHERE key = $1", account) == 0
         assert await pool.fetchval("SELECT failures FROM login_throttle WHERE key = 'ip:127.0.0.4'") == 2
 
     succeeded = [

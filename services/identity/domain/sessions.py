@@ -143,11 +143,15 @@ async def login(
     keys = throttle.keys_for(account, client_address())
     async with db.transaction(pool) as conn:
         verdict = await throttle.reserve(conn, keys, utcnow())
-        if verdict.locked_until is not None:
+        if verdict.locked_until is not None or verdict.saturated:
             await _login_event(conn, "login_failed", user, digest, "throttled")
     if verdict.locked_until is not None:
         wait = math.ceil((verdict.locked_until - utcnow()).total_seconds())
         raise ResourceExhausted(f"too many failed sign-ins; try again in {max(wait, 1)} seconds")
+    if verdict.saturated:
+        raise ResourceExhausted(
+            "too many sign-ins at once for this account or address; retry in a few seconds"
+        )
     await asyncio.sleep(verdict.delay_seconds)
 
     try:
@@ -159,6 +163,7 @@ async def login(
     if not password_matches or user["disabled_at"] is not None:
         reason = "disabled" if password_matches else "bad_credentials"
         async with db.transaction(pool) as conn:
+            await throttle.confirm_failure(conn, keys, utcnow())
             await _login_event(conn, "login_failed", user, digest, reason)
         raise Unauthenticated(BAD_CREDENTIALS)
 

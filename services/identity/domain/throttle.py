@@ -9,9 +9,12 @@ counter tells nothing about whether an account exists. Within FAILURE_WINDOW:
     client address  from 10 failures each attempt waits; 20 failures lock it for LOCKOUT
 
 An attempt counts as a failure from before its password is checked (`reserve`, under the counters'
-row locks), so parallel guesses cannot all see the same count: the attempt that reaches the limit
-locks the key at once, and at most `lock_after` passwords are checked per account and lockout. An
-attempt whose password was never checked (the service was busy) is given back (`release`). A
+row locks), so parallel guesses cannot all see the same count: while as many attempts as the limit
+are counted (in flight or failed), further ones are refused at once ("saturated", retry shortly),
+so at most `lock_after` passwords are checked per account and lockout. The lock itself comes only
+with a password known to be wrong (`confirm_failure`): parallel sign-ins with the right password
+are slowed, never locked out. An attempt whose password was never checked (the service was busy)
+is given back (`release`). A
 success clears the account's counter and gives the address back that one attempt; the address keeps
 its other failures, so one good password does not reopen guessing at every other account from it.
 
@@ -55,6 +58,8 @@ class Verdict:
 
     locked_until: datetime.datetime | None
     delay_seconds: float
+    # As many attempts as the limit are already counted (some still being checked): refuse this one.
+    saturated: bool = False
 
 
 def account_key(user_id) -> str:
@@ -93,14 +98,20 @@ def delay_seconds(counter: Counter, limits: Limits, now: datetime.datetime) -> f
     return min(past_threshold * DELAY_STEP_SECONDS, MAX_DELAY_SECONDS) if past_threshold > 0 else 0.0
 
 
-def after_failure(counter: Counter, limits: Limits, now: datetime.datetime) -> Counter:
+def after_reservation(counter: Counter, now: datetime.datetime) -> Counter:
+    """An attempt about to be checked, counted as a failure already but locking nothing yet."""
     counter = current(counter, now)
-    failures = counter.failures + 1
-    return Counter(
-        failures=failures,
-        window_started_at=counter.window_started_at or now,
-        locked_until=now + LOCKOUT if failures >= limits.lock_after else None,
-    )
+    # The window opens with the first failure counted (an emptied counter keeps an old start).
+    window_started_at = counter.window_started_at if counter.failures else now
+    return dataclasses.replace(counter, failures=counter.failures + 1, window_started_at=window_started_at)
+
+
+def after_confirmed_failure(counter: Counter, limits: Limits, now: datetime.datetime) -> Counter:
+    """A counted attempt whose password was wrong: the lock, once the failures reach the limit."""
+    counter = current(counter, now)
+    if counter.failures >= limits.lock_after and counter.locked_until is None:
+        return dataclasses.replace(counter, locked_until=now + LOCKOUT)
+    return counter
 
 
 def after_release(counter: Counter, limits: Limits, now: datetime.datetime) -> Counter:
@@ -117,37 +128,46 @@ def verdict(counters: dict[str, Counter], keys: dict[str, Limits], now: datetime
     standing = {key: current(counters[key], now) for key in keys if key in counters}
     locks = [counter.locked_until for counter in standing.values() if counter.locked_until is not None]
     delays = [delay_seconds(counter, keys[key], now) for key, counter in standing.items()]
-    return Verdict(locked_until=max(locks, default=None), delay_seconds=max(delays, default=0.0))
+    saturated = any(counter.failures >= keys[key].lock_after for key, counter in standing.items())
+    return Verdict(
+        locked_until=max(locks, default=None), delay_seconds=max(delays, default=0.0), saturated=saturated
+    )
 
 
 def _counter(row: asyncpg.Record) -> Counter:
     return Counter(row["failures"], row["window_started_at"], row["locked_until"])
 
 
-async def _save(conn: asyncpg.Connection, key: str, counter: Counter) -> None:
-    if counter == Counter():
-        await store.clear(conn, key)  # nothing counted, nothing to keep
-        return
+async def _save(conn: asyncpg.Connection, key: str, counter: Counter, now: datetime.datetime) -> None:
+    # An empty counter keeps its row (purge_stale removes it later): deleting it here would make
+    # concurrent sign-ins waiting for its lock find it gone and insert it again, and deadlock.
     await store.save(
         conn,
         key,
         failures=counter.failures,
-        window_started_at=counter.window_started_at,
+        window_started_at=counter.window_started_at or now,
         locked_until=counter.locked_until,
     )
 
 
 async def reserve(conn: asyncpg.Connection, keys: dict[str, Limits], now: datetime.datetime) -> Verdict:
-    """What the counters say about an attempt made now; unless a key is locked, the attempt is
-    counted as a failure against every key (in the caller's transaction: the rows stay locked until
-    it commits, so concurrent attempts are counted one after the other)."""
+    """What the counters say about an attempt made now; unless a key is locked or saturated, the
+    attempt is counted as a failure against every key (in the caller's transaction: the rows stay
+    locked until it commits, so concurrent attempts are counted one after the other)."""
     rows = await store.lock_rows(conn, list(keys))
     counters = {key: _counter(row) for key, row in rows.items()}
     answer = verdict(counters, keys, now)
-    if answer.locked_until is None:
-        for key, limits in keys.items():
-            await _save(conn, key, after_failure(counters[key], limits, now))
+    if answer.locked_until is None and not answer.saturated:
+        for key in keys:
+            await _save(conn, key, after_reservation(counters[key], now), now)
     return answer
+
+
+async def confirm_failure(conn: asyncpg.Connection, keys: dict[str, Limits], now: datetime.datetime) -> None:
+    """A reserved attempt's password was wrong: every key whose failures reached its limit locks."""
+    rows = await store.lock_rows(conn, list(keys))
+    for key, limits in keys.items():
+        await _save(conn, key, after_confirmed_failure(_counter(rows[key]), limits, now), now)
 
 
 async def release(
@@ -157,7 +177,8 @@ async def release(
     is forgotten instead."""
     rows = await store.lock_rows(conn, list(keys))
     for key, limits in keys.items():
-        await _save(conn, key, Counter() if key == clear else after_release(_counter(rows[key]), limits, now))
+        released = Counter() if key == clear else after_release(_counter(rows[key]), limits, now)
+        await _save(conn, key, released, now)
 
 
 async def purge_stale(pool: asyncpg.Pool, now: datetime.datetime) -> int:

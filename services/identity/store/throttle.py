@@ -8,18 +8,22 @@ import asyncpg
 
 async def lock_rows(conn: asyncpg.Connection, keys: list[str]) -> dict[str, asyncpg.Record]:
     """The rows of `keys`, created empty when missing, locked until the transaction ends. Sorted,
-    so that two transactions locking the same keys cannot deadlock."""
+    so that two transactions locking the same keys cannot deadlock. A row that a concurrent
+    transaction deleted while this one waited for its lock is created again."""
     keys = sorted(keys)
-    await conn.execute(
-        "INSERT INTO login_throttle (key, failures) SELECT unnest($1::varchar[]), 0 ON CONFLICT (key) DO NOTHING",
-        keys,
-    )
-    rows = await conn.fetch(
-        "SELECT key, failures, window_started_at, locked_until FROM login_throttle WHERE key = ANY($1)"
-        " ORDER BY key FOR UPDATE",
-        keys,
-    )
-    return {row["key"]: row for row in rows}
+    rows: dict[str, asyncpg.Record] = {}
+    while len(rows) < len(keys):
+        await conn.execute(
+            "INSERT INTO login_throttle (key, failures) SELECT unnest($1::varchar[]), 0 ON CONFLICT (key) DO NOTHING",
+            keys,
+        )
+        found = await conn.fetch(
+            "SELECT key, failures, window_started_at, locked_until FROM login_throttle WHERE key = ANY($1)"
+            " ORDER BY key FOR UPDATE",
+            keys,
+        )
+        rows = {row["key"]: row for row in found}
+    return rows
 
 
 async def save(
@@ -37,10 +41,6 @@ async def save(
         window_started_at,
         locked_until,
     )
-
-
-async def clear(conn: asyncpg.Connection, key: str) -> None:
-    await conn.execute("DELETE FROM login_throttle WHERE key = $1", key)
 
 
 async def delete_stale(

@@ -15,8 +15,9 @@ from services.identity.domain.throttle import (
     Counter,
     account_key,
     address_key,
-    after_failure,
+    after_confirmed_failure,
     after_release,
+    after_reservation,
     current,
     delay_seconds,
     keys_for,
@@ -28,10 +29,15 @@ T0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 SECOND = datetime.timedelta(seconds=1)
 
 
+def failed(counter: Counter, limits=ACCOUNT_LIMITS, now: datetime.datetime = T0) -> Counter:
+    """One attempt reserved, then its password found wrong."""
+    return after_confirmed_failure(after_reservation(counter, now), limits, now)
+
+
 def failures(count: int, limits=ACCOUNT_LIMITS, start: datetime.datetime = T0) -> Counter:
     counter = Counter()
     for _ in range(count):
-        counter = after_failure(counter, limits, start)
+        counter = failed(counter, limits, start)
     return counter
 
 
@@ -78,7 +84,7 @@ def test_failures_older_than_the_window_are_forgotten():
     counter = failures(4)
     assert current(counter, T0 + FAILURE_WINDOW - SECOND).failures == 4
     assert current(counter, T0 + FAILURE_WINDOW) == Counter()
-    assert after_failure(counter, ACCOUNT_LIMITS, T0 + FAILURE_WINDOW).failures == 1
+    assert failed(counter, ACCOUNT_LIMITS, T0 + FAILURE_WINDOW).failures == 1
 
 
 def test_giving_an_attempt_back_uncounts_it_and_lifts_the_lock_it_brought():
@@ -87,7 +93,7 @@ def test_giving_an_attempt_back_uncounts_it_and_lifts_the_lock_it_brought():
     assert released.failures == ACCOUNT_LIMITS.lock_after - 1 and released.locked_until is None
     assert released.window_started_at == T0
     # A lock that more failures than the limit brought stays.
-    beyond = after_failure(locked, ACCOUNT_LIMITS, T0 + SECOND)
+    beyond = failed(locked, ACCOUNT_LIMITS, T0 + SECOND)
     assert after_release(beyond, ACCOUNT_LIMITS, T0 + SECOND).locked_until == beyond.locked_until
     # The last attempt given back leaves nothing counted; so does one given back after the window.
     assert after_release(failures(1), ACCOUNT_LIMITS, T0) == Counter()
@@ -106,6 +112,21 @@ def test_the_verdict_takes_the_strictest_of_account_and_address():
     locked_address = failures(ADDRESS_LIMITS.lock_after, ADDRESS_LIMITS)
     answer = verdict({address_key("192.0.2.1"): locked_address}, keys, T0)
     assert answer.locked_until == T0 + LOCKOUT
+
+
+def test_attempts_in_flight_saturate_the_limit_but_only_wrong_passwords_lock():
+    alice = account_key(uuid.uuid4())
+    keys = keys_for(alice, "")
+    in_flight = Counter()
+    for _ in range(ACCOUNT_LIMITS.lock_after):
+        assert not verdict({alice: in_flight}, keys, T0).saturated
+        in_flight = after_reservation(in_flight, T0)
+    # As many attempts as the limit are being checked: the next is refused, nothing is locked.
+    answer = verdict({alice: in_flight}, keys, T0)
+    assert answer.saturated and answer.locked_until is None
+    # A wrong password among them locks; a right one clears the account (see sessions.login).
+    assert after_confirmed_failure(in_flight, ACCOUNT_LIMITS, T0).locked_until == T0 + LOCKOUT
+    assert after_confirmed_failure(after_reservation(Counter(), T0), ACCOUNT_LIMITS, T0).locked_until is None
 
 
 def test_no_counters_no_limits():
