@@ -14,6 +14,8 @@ servicers derive from that subclass and the generated servicer:
             ...
 """
 
+import abc
+
 import asyncpg
 
 from dockyard_kit.access import effective_caller
@@ -21,7 +23,7 @@ from dockyard_kit.auth import Caller, require_caller
 from dockyard_kit.server import ServiceRuntime
 
 
-class Servicer:
+class Servicer(abc.ABC):
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
 
@@ -30,10 +32,11 @@ class Servicer:
         """The service's pool; UNAVAILABLE while the database is not ready."""
         return self.runtime.require_pool()
 
+    @abc.abstractmethod
     async def current_role(self, caller: Caller) -> str | None:
         """The platform role the service knows for the caller's account now, or None if it knows
-        none. A service may refuse the caller here (identity refuses a disabled account)."""
-        raise NotImplementedError(f"{type(self).__name__} does not say where current roles come from")
+        none. A service may refuse the caller here (identity refuses a disabled account). Abstract,
+        so a servicer that does not say fails when the service builds it, not at its first RPC."""
 
     async def caller(self) -> Caller:
         """The verified caller of this RPC, with their effective role."""
