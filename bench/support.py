@@ -1,8 +1,10 @@
 """What every benchmark needs: a whole platform of its own, signed in as its first super_admin."""
 
 import contextlib
+import json
 import os
 import pathlib
+import shutil
 import signal
 import statistics
 import subprocess
@@ -96,3 +98,90 @@ def timed(call) -> float:
     started = time.perf_counter()
     call()
     return (time.perf_counter() - started) * 1000
+
+
+def require_tools(*tools: str, packages: str) -> None:
+    """Stops with the Debian packages to install when a load generator is missing."""
+    missing = [tool for tool in tools if shutil.which(tool) is None]
+    if missing:
+        raise SystemExit(f"{', '.join(missing)} not found: apt-get install {packages}")
+
+
+def write_results(name: str, results: object) -> None:
+    """Adds `results` under `name` to the JSON file BENCH_OUT names, when it does (each benchmark of
+    `make bench` its own key, so one file holds the whole run)."""
+    path = os.environ.get("BENCH_OUT")
+    if not path:
+        return
+    target = pathlib.Path(path)
+    everything = json.loads(target.read_text()) if target.exists() and target.stat().st_size else {}
+    everything[name] = results
+    target.write_text(json.dumps(everything, indent=2) + "\n")
+
+
+# -- the processes of a platform, from /proc -------------------------------------------------------
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/<pid>/stat after the command name (which may hold spaces and parentheses): field 3 on."""
+    text = pathlib.Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2 :].split()
+
+
+def descendants(root: int) -> list[int]:
+    """`root` and every process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in pathlib.Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                children.setdefault(int(_stat_fields(int(entry.name))[1]), []).append(int(entry.name))
+    found, pending = [], [root]
+    while pending:
+        pid = pending.pop()
+        found.append(pid)
+        pending.extend(children.get(pid, []))
+    return found
+
+
+def process_label(pid: int) -> str:
+    """What a child of the stack is: the service it runs (`-m services.<name>`), else its program."""
+    argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    for argument in argv:
+        if argument.startswith("services."):
+            return argument.removeprefix("services.").split(".")[0]
+    return pathlib.Path(argv[0]).name
+
+
+def platform_groups(running: Platform) -> dict[str, list[int]]:
+    """The platform's processes by component: "supervisor" (`python -m dockyard_kit.stack`) and each
+    child it started (a service by name, postgres, nats-server, envoy), with everything below it."""
+    root = running.process.pid
+    groups = {"supervisor": [root]}
+    for pid in descendants(root):
+        with contextlib.suppress(OSError):
+            if int(_stat_fields(pid)[1]) == root:
+                groups.setdefault(process_label(pid), []).extend(descendants(pid))
+    return groups
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """{"rss": kB, "pss": kB} from /proc/<pid>/smaps_rollup (0 for a process already gone)."""
+    usage = {"rss": 0, "pss": 0}
+    with contextlib.suppress(OSError):
+        for line in pathlib.Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("Rss", "Pss"):
+                usage[key.lower()] = int(value.split()[0])
+    return usage
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User plus system CPU time the processes have used so far (those gone count 0)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = _stat_fields(pid)
+            total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS
