@@ -2,7 +2,13 @@
 
 import importlib
 
-BENCHMARKS = ["bench.list_users", "bench.identity_me_under_logins", "bench.list_applications"]
+BENCHMARKS = [
+    "bench.list_users",
+    "bench.identity_me_under_logins",
+    "bench.list_applications",
+    "bench.memory",
+    "bench.read_path",
+]
 
 for name in BENCHMARKS:
     importlib.import_module(name).main()
