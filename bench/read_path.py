@@ -486,9 +486,10 @@ def targets(results: dict) -> list[dict]:
     return found
 
 
-# Short names for the CPU table's columns; other groups (the services) keep theirs.
-CPU_COLUMNS = {"supervisor": "sup.", "nats-server": "nats", "floor server": "floor srv",
-               "floor envoy": "floor envoy", "load generator": "wrk/h2load"}  # fmt: skip
+# The CPU table's columns: the process groups that work on the read path, the rest summed up.
+CPU_COLUMNS = {"supervisor": "sup.", "projects": "projects", "envoy": "envoy", "postgres": "pg",
+               "floor server": "floor srv", "floor envoy": "floor envoy", "load generator": "wrk/h2load"}  # fmt: skip
+OTHER_CPU = "other"
 
 
 def numbers_table(table_rows: list[Row], results: dict) -> Table:
@@ -526,28 +527,31 @@ def _cells(loads: list[Load]) -> list[str]:
 
 
 def cpu_table(table_rows: list[Row], results: dict) -> Table:
-    groups = sorted(
-        {name for row in results.values() for side in row.values() for load in side for name in load.cpu}
+    table = Table(
+        title="CPU during each load, % of one core (median of rounds)",
+        caption=f"{OTHER_CPU}: the other services and nats-server",
     )
-    table = Table(title="CPU during each load, % of one core (median of rounds)")
     table.add_column("load")
-    for name in groups:
-        table.add_column(CPU_COLUMNS.get(name, name), justify="right")
+    for column in (*CPU_COLUMNS.values(), OTHER_CPU):
+        table.add_column(column, justify="right")
     for row in table_rows:
         for side in ("dockyard", "floor"):
             if getattr(row, side) is None:
                 continue
             loads = results[row.key][side]
+            others = [sum(v for k, v in load.cpu.items() if k not in CPU_COLUMNS) for load in loads]
             table.add_row(
                 f"{side} {row.title}, c={row.connections}",
-                *(f"{median([load.cpu.get(name, 0.0) for load in loads]):.0f}" for name in groups),
+                *(f"{median([load.cpu.get(name, 0.0) for load in loads]):.0f}" for name in CPU_COLUMNS),
+                f"{median(others):.0f}",
             )
     return table
 
 
 def main() -> None:
     require_tools("wrk", "h2load", packages="wrk nghttp2-client")
-    console = Console()
+    # The tables need 120 columns; squeezed into 80 (rich's default off a terminal) they are unreadable.
+    console = Console(width=max(Console().width, 120))
     with platform() as running, tempfile.TemporaryDirectory(prefix="dockyard-bench-floor-") as work:
         work_dir = pathlib.Path(work)
         console.print("seeding: a project, a team member and its team's project, "
