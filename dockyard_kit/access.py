@@ -4,6 +4,8 @@ accounts, or another service's read model of identity's events). A demotion appl
 promotion needs a new token, so a token never does more than it states."""
 
 import dataclasses
+import time
+from collections.abc import Awaitable, Callable
 
 from dockyard_kit.auth import PLATFORM_ROLES, Caller
 
@@ -20,3 +22,41 @@ def effective_role(token_role: str, current_role: str | None) -> str:
 def effective_caller(caller: Caller, current_role: str | None) -> Caller:
     role = effective_role(caller.role, current_role)
     return caller if role == caller.role else dataclasses.replace(caller, role=role)
+
+
+# How long a role read for an account is reused. A change reaches the replica that applied it at
+# once (`forget`) and every other replica within this, inside revocation's bound (revocations.py).
+ROLE_MEMO_SECONDS = 0.5
+ROLE_MEMO_SIZE = 10_000
+
+
+class CurrentRoles:
+    """A per-process memo of the current role a service reads for each calling account, so that a
+    client's calls in quick succession read it once, not once each."""
+
+    def __init__(self, ttl: float = ROLE_MEMO_SECONDS, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.clock = clock
+        # user id -> (role, read until); insertion order is age.
+        self._entries: dict[str, tuple[str | None, float]] = {}
+        # Bumped by every `forget`: a read that overlapped one is not kept, it may predate the change.
+        self._generation = 0
+
+    async def get(self, user_id: str, read: Callable[[], Awaitable[str | None]]) -> str | None:
+        entry = self._entries.get(user_id)
+        now = self.clock()
+        if entry is not None and now < entry[1]:
+            return entry[0]
+        generation = self._generation
+        role = await read()
+        if generation == self._generation:
+            self._entries.pop(user_id, None)
+            if len(self._entries) >= ROLE_MEMO_SIZE:
+                del self._entries[next(iter(self._entries))]
+            self._entries[user_id] = (role, now + self.ttl)
+        return role
+
+    def forget(self, user_id: str) -> None:
+        """After a change to the account's role has committed."""
+        self._entries.pop(user_id, None)
+        self._generation += 1

@@ -100,6 +100,10 @@ ALGORITHM = "ES256"
 MAX_TOKEN_LIFETIME_SECONDS = 86400
 # Far above any token identity issues; parsing stops here.
 MAX_TOKEN_BYTES = 8192
+# Verified tokens kept so a client's next calls skip the signature check: bounded in number, and in
+# time so that a signing key identity withdraws stops being trusted within a minute.
+VERIFIED_CACHE_SIZE = 10_000
+VERIFIED_CACHE_SECONDS = 60.0
 
 # Where a service credential (service_auth.py) travels: apart from a user's bearer token.
 SERVICE_CREDENTIAL_HEADER = "x-dockyard-service-credential"
@@ -151,8 +155,29 @@ class AccessTokenVerifier:
         self.audience = audience
         self.leeway = leeway
         self.clock = clock
+        # token -> (caller, expires, cached until); insertion order is age.
+        self._verified: dict[str, tuple[Caller, float, float]] = {}
 
     async def verify(self, token: str) -> Caller:
+        """The token's caller. A token verified before is not verified again (the signature check is
+        most of the cost) while it is in the cache: up to VERIFIED_CACHE_SECONDS, and never past its
+        expiry, which is checked on every call."""
+        now = self.clock()
+        cached = self._verified.get(token)
+        if cached is not None:
+            caller, expires, fresh_until = cached
+            if now < fresh_until:
+                if expires <= now - self.leeway:
+                    raise InvalidToken("expired", EXPIRED_TOKEN)
+                return caller
+            del self._verified[token]
+        caller, expires = await self._verify_signed(token)
+        if len(self._verified) >= VERIFIED_CACHE_SIZE:
+            del self._verified[next(iter(self._verified))]  # the oldest entry
+        self._verified[token] = (caller, expires, now + VERIFIED_CACHE_SECONDS)
+        return caller
+
+    async def _verify_signed(self, token: str) -> tuple[Caller, float]:
         if len(token) > MAX_TOKEN_BYTES:
             raise InvalidToken("token too long")
         header = _header(token)
@@ -168,7 +193,7 @@ class AccessTokenVerifier:
             raise InvalidToken("bad signature") from None
         return self._caller(_json_object(payload, "claims"))
 
-    def _caller(self, claims: dict) -> Caller:
+    def _caller(self, claims: dict) -> tuple[Caller, float]:
         if claims.get("iss") != self.issuer:
             raise InvalidToken("wrong issuer")
         audience = claims.get("aud")
@@ -203,7 +228,7 @@ class AccessTokenVerifier:
             or not isinstance(session_id, str)
         ):
             raise InvalidToken("jti, sid or api_token_id malformed")
-        return Caller(
+        caller = Caller(
             user_id=_uuid(claims.get("sub"), "sub"),
             role=claims["role"],
             scope=claims["scope"],
@@ -213,6 +238,7 @@ class AccessTokenVerifier:
             api_token_id=api_token_id,
             issued_at=issued,
         )
+        return caller, expires
 
 
 def _header(token: str) -> dict:

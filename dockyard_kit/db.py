@@ -7,7 +7,7 @@ on any other, with the password its secrets file holds (dockyard_kit/service_sec
 """
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import asyncpg
 
@@ -87,7 +87,7 @@ def service_connection(settings: Settings, service: str) -> dict:
     return params
 
 
-async def create_pool(settings: Settings, service: str) -> asyncpg.Pool:
+async def create_pool(settings: Settings, service: str, **options) -> asyncpg.Pool:
     """The service's pool. min_size=0 so that a pool exists (and the service can report
     NOT_SERVING) while the database is down."""
     return await asyncpg.create_pool(
@@ -98,6 +98,64 @@ async def create_pool(settings: Settings, service: str) -> asyncpg.Pool:
         timeout=settings.DOCKYARD_DB_CONNECT_TIMEOUT,
         command_timeout=30,
         server_settings={"search_path": service, "application_name": f"dockyard-{service}"},
+        **options,
+    )
+
+
+class SessionConnection(asyncpg.Connection):
+    """A connection that remembers the session settings a SessionPool last gave it."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._kept_settings: tuple[tuple[str, str], ...] | None = None
+
+    def kept_settings(self) -> tuple[tuple[str, str], ...] | None:
+        return self._kept_settings
+
+    def keep_settings(self, settings: tuple[tuple[str, str], ...] | None) -> None:
+        self._kept_settings = settings
+
+
+class SessionPool:
+    """Connections for reads that run with session settings, such as who is asking for row-level
+    security (app.user_id): a read states the settings it needs; a connection that has them already
+    is handed out as it is, any other gets them first in one round trip. Released connections keep
+    their settings (no reset query): only `acquire` below hands them out, and it always states the
+    settings, so no read ever runs with another's. asyncpg still rolls back a transaction left open.
+
+    For reads only: a change and its outbox event go through the service's main pool, in a
+    transaction (`transaction`), whose settings are local to it."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @contextlib.asynccontextmanager
+    async def acquire(self, settings: Mapping[str, str]) -> AsyncIterator[asyncpg.Connection]:
+        wanted = tuple(sorted(settings.items()))
+        async with self.pool.acquire() as conn:
+            if conn.kept_settings() != wanted:
+                conn.keep_settings(None)  # unknown until the statement below succeeds
+                calls = ", ".join(
+                    f"set_config(${2 * i + 1}, ${2 * i + 2}, false)" for i in range(len(wanted))
+                )
+                await conn.execute(f"SELECT {calls}", *(part for setting in wanted for part in setting))
+                conn.keep_settings(wanted)
+            yield conn
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    def terminate(self) -> None:
+        self.pool.terminate()
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """SessionPool's release: nothing beyond asyncpg's own (rollback, listeners)."""
+
+
+async def create_session_pool(settings: Settings, service: str) -> SessionPool:
+    return SessionPool(
+        await create_pool(settings, service, connection_class=SessionConnection, reset=_keep_session)
     )
 
 

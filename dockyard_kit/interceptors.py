@@ -97,6 +97,7 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         self.pool_provider = pool_provider
         self.authenticator = authenticator
         self.constraint_fields = errors.ConstraintFields(service)
+        self._children: dict[tuple[str, grpc.StatusCode], tuple] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -218,8 +219,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
 
     def _finish(self, info: RequestInfo, code: grpc.StatusCode, started: float) -> None:
         elapsed = time.perf_counter() - started
-        RPC_TOTAL.labels(self.service, info.method, code.name).inc()
-        RPC_SECONDS.labels(self.service, info.method, code.name).observe(elapsed)
+        counted, timed = self._metrics(info.method, code)
+        counted.inc()
+        timed.observe(elapsed)
         if not info.method.startswith(_QUIET_PREFIXES):
             log.info(
                 "rpc",
@@ -231,3 +233,12 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
                     "client_ip": info.client_ip,
                 },
             )
+
+    def _metrics(self, method: str, code: grpc.StatusCode):
+        """The counter and histogram of (method, code), looked up once: `labels()` takes a lock."""
+        key = (method, code)
+        children = self._children.get(key)
+        if children is None:
+            labels = (self.service, method, code.name)
+            children = self._children[key] = (RPC_TOTAL.labels(*labels), RPC_SECONDS.labels(*labels))
+        return children

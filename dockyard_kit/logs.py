@@ -1,27 +1,45 @@
-"""Structured JSON logs, one object per line on stderr.
+"""Structured JSON logs, one object per line on stderr, written without ever blocking the event loop.
 
 Only what is passed explicitly in `extra=` is logged next to the message: request and response
 bodies never are, so secrets cannot leak through a log line by accident.
+
+A service formats each line where it logs it (cheap), then hands it to a writer thread: a slow or
+stalled reader of stderr (a terminal, the `make run` supervisor, a full pipe) holds up that thread
+only, never an RPC. While stderr does not drain, up to MAX_PENDING_LINES wait in memory; past that,
+lines are dropped and the writer says how many as soon as stderr drains again.
 """
 
+import collections
 import json
 import logging
+import os
 import sys
+import threading
 import time
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+MAX_PENDING_LINES = 10_000
 
 
 class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
+        # Timestamps repeat their first 19 characters for a whole second.
+        self._second = -1
+        self._second_text = ""
+
+    def _timestamp(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._second_text}.{int((created - second) * 1000):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
@@ -33,8 +51,97 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class BackgroundWriter:
+    """Writes lines to a file descriptor from a thread of its own, in batches; `put` never blocks."""
+
+    def __init__(self, fd: int, max_pending: int = MAX_PENDING_LINES) -> None:
+        self.fd = fd
+        self.max_pending = max_pending
+        self.dropped = 0
+        self._pending: collections.deque[str] = collections.deque()
+        self._wake = threading.Condition(threading.Lock())
+        self._closed = False
+        # A batch taken from _pending but not written yet.
+        self._writing = False
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, line: str) -> None:
+        with self._wake:
+            if len(self._pending) >= self.max_pending:
+                self.dropped += 1
+                return
+            self._pending.append(line)
+            if len(self._pending) == 1:
+                self._wake.notify()
+
+    def flush(self, timeout: float = 2.0) -> None:
+        """Waits (bounded) until what was put so far is written: for the last lines before exit."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._wake:
+                if not self._pending and not self._writing:
+                    return
+            time.sleep(0.005)
+
+    def close(self) -> None:
+        self.flush()
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._pending and not self._closed:
+                    self._wake.wait()
+                if self._closed and not self._pending:
+                    return
+                batch, self._pending = self._pending, collections.deque()
+                dropped, self.dropped = self.dropped, 0
+                self._writing = True
+            if dropped:
+                batch.append(json.dumps({"level": "warning", "msg": "log lines dropped", "dropped": dropped}))
+            self._write(("\n".join(batch) + "\n").encode("utf-8", "backslashreplace"))
+            with self._wake:
+                self._writing = False
+
+    def _write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(self.fd, view)
+            except InterruptedError:
+                continue
+            except OSError:
+                return  # stderr is gone: nothing left to tell
+            view = view[written:]
+
+
+class BackgroundHandler(logging.Handler):
+    """Formats in the caller's thread (so the record's data is read while it is current), writes in
+    the writer's."""
+
+    def __init__(self, writer: BackgroundWriter) -> None:
+        super().__init__()
+        self.writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.writer.put(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+        super().close()
+
+
 def configure(service: str, level: str = "INFO") -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = BackgroundHandler(BackgroundWriter(sys.stderr.fileno()))
     handler.setFormatter(JsonFormatter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -18,6 +18,7 @@ import abc
 
 import asyncpg
 
+from dockyard_kit import db
 from dockyard_kit.access import effective_caller
 from dockyard_kit.auth import Caller, require_caller
 from dockyard_kit.server import ServiceRuntime
@@ -32,6 +33,11 @@ class Servicer(abc.ABC):
         """The service's pool; UNAVAILABLE while the database is not ready."""
         return self.runtime.require_pool()
 
+    @property
+    def session_pool(self) -> db.SessionPool:
+        """The service's pool for reads under row-level security (db.SessionPool)."""
+        return self.runtime.require_session_pool()
+
     @abc.abstractmethod
     async def current_role(self, caller: Caller) -> str | None:
         """The platform role the service knows for the caller's account now, or None if it knows
@@ -39,6 +45,8 @@ class Servicer(abc.ABC):
         so a servicer that does not say fails when the service builds it, not at its first RPC."""
 
     async def caller(self) -> Caller:
-        """The verified caller of this RPC, with their effective role."""
+        """The verified caller of this RPC, with their effective role (the current role read through
+        the runtime's memo, access.CurrentRoles)."""
         caller = require_caller()
-        return effective_caller(caller, await self.current_role(caller))
+        current = await self.runtime.current_roles.get(caller.user_id, lambda: self.current_role(caller))
+        return effective_caller(caller, current)

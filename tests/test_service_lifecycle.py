@@ -11,6 +11,7 @@ from google.rpc import error_details_pb2, status_pb2
 from dockyard_kit.stack.components import Postgres, free_port
 from tests.support.probe_service import PROBE_SERVICE
 from tests.support.processes import PROBE, ServiceProcess, bootstrap_services
+from tests.support.waiting import eventually
 
 
 def call(address: str, method: str, payload: bytes, timeout: float = 10, metadata=()) -> bytes:
@@ -113,8 +114,9 @@ def test_unexpected_error_is_internal_with_request_id_and_no_internals(probe):
         call(probe.address, "Fail", b"internal", metadata=(("x-request-id", "req-4711"),))
     assert raised.value.code() == grpc.StatusCode.INTERNAL
     assert raised.value.details() == "internal error (request id req-4711)"
-    logged = [e for e in probe.logs() if e.get("msg") == "unexpected error"]
-    assert logged and logged[0]["request_id"] == "req-4711"  # the operator can find it by id
+    # Log lines are written by a thread of their own (dockyard_kit.logs): soon, not at once.
+    logged = eventually(lambda: [e for e in probe.logs() if e.get("msg") == "unexpected error"], timeout=5)
+    assert logged[0]["request_id"] == "req-4711"  # the operator can find it by id
 
 
 def test_access_log_names_method_code_duration_and_request_id(probe):

@@ -79,6 +79,7 @@ class EventConsumer:
         ack_wait: float = 30.0,
         retry_delay: float = 1.0,
         fetch_timeout: float = 5.0,
+        after_commit: Callable[[Event], None] | None = None,
     ) -> None:
         if max_deliver < 1:
             raise ValueError("max_deliver must be at least 1")
@@ -91,6 +92,8 @@ class EventConsumer:
         self.ack_wait = ack_wait
         self.retry_delay = retry_delay
         self.fetch_timeout = fetch_timeout
+        # Runs once an event's effect has committed (in-memory state that must follow it).
+        self.after_commit = after_commit
         self.durable: str | None = None
         self._subscription = None
 
@@ -170,7 +173,7 @@ class EventConsumer:
         context = {"consumer": self.durable, "event_id": event.id, "type": event.type, "delivered": delivered}
         try:
             async with transaction(self.pool) as conn:
-                await apply_once(conn, self.name, event, self.handler)
+                applied = await apply_once(conn, self.name, event, self.handler)
         # The database, not the handler, failed: retry without counting towards parking.
         except DATABASE_UNAVAILABLE as exc:
             log.warning(
@@ -189,6 +192,8 @@ class EventConsumer:
                 )
                 await _settle(msg.nak(delay=self.retry_delay))
             return
+        if applied and self.after_commit is not None:
+            self.after_commit(event)
         await self._acknowledge(msg)
 
     async def _acknowledge(self, msg: Msg) -> None:

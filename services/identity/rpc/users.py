@@ -54,17 +54,22 @@ class UserServicer(IdentityServicer, identity_pb2_grpc.UserServiceServicer):
         user_id = protoconv.parse_id(request.user.id, "user_id")
         changes = protoconv.mask_changes(request.update_mask, request.user, users.UPDATABLE_FIELDS)
         row = await users.update_user(self.pool, caller, user_id, changes, old_password=request.old_password)
+        self.runtime.current_roles.forget(str(user_id))
         return convert.user(row)
 
     async def DeleteUser(self, request, context) -> empty_pb2.Empty:
         caller = await self.caller()
-        await users.delete_user(self.pool, caller, protoconv.parse_id(request.user_id, "user_id"))
+        user_id = protoconv.parse_id(request.user_id, "user_id")
+        await users.delete_user(self.pool, caller, user_id)
+        self.runtime.current_roles.forget(str(user_id))
         return empty_pb2.Empty()
 
     async def DisableUser(self, request, context) -> identity_pb2.User:
         caller = await self.caller()
         user_id = protoconv.parse_id(request.user_id, "user_id")
-        return convert.user(await users.set_disabled(self.pool, caller, user_id, True))
+        row = await users.set_disabled(self.pool, caller, user_id, True)
+        self.runtime.current_roles.forget(str(user_id))
+        return convert.user(row)
 
     async def EnableUser(self, request, context) -> identity_pb2.User:
         caller = await self.caller()

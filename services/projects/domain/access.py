@@ -76,11 +76,11 @@ async def authorize(
     *,
     action: str = "this",
 ):
-    """The project (with the caller's team_role), locked FOR SHARE so it cannot be deleted under
-    the change being made, once the caller holds `needed` on it; otherwise `not_found` or
-    PERMISSION_DENIED (naming `action`). Runs inside a caller transaction, so row-level security
-    applies too."""
-    project = await project_store.fetch_for_caller(conn, project_id, caller.user_id, lock=True)
+    """The project (with the caller's team_role) once the caller holds `needed` on it; otherwise
+    `not_found` or PERMISSION_DENIED (naming `action`). For a change (above READ) it is locked FOR
+    SHARE, so it cannot be deleted under the change being made; a read takes no lock (a row lock
+    is a write). Runs as the caller (store/session.py), so row-level security applies too."""
+    project = await project_store.fetch_for_caller(conn, project_id, caller.user_id, lock=needed > Level.READ)
     if project is None:
         raise not_found
     check(caller, project, needed, not_found, action=action)

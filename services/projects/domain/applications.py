@@ -13,6 +13,7 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
+from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from services.projects import convert
@@ -21,7 +22,7 @@ from services.projects.domain.access import Level
 from services.projects.domain.application_status import ARCHIVED, LIVE_STATUSES
 from services.projects.store import applications as store
 from services.projects.store import cascade as cascade_store
-from services.projects.store.session import caller_transaction
+from services.projects.store.session import caller_reads, caller_transaction
 
 UPDATABLE_FIELDS = ("name", "type", "source_type", "source_config", "docker_config", "replicas")
 # Type -> the source types it may be built from.
@@ -165,13 +166,13 @@ async def create_application(
     return row
 
 
-async def get_application(pool: asyncpg.Pool, caller: Caller, application_id: uuid.UUID) -> asyncpg.Record:
-    async with caller_transaction(pool, caller) as conn:
+async def get_application(pool: SessionPool, caller: Caller, application_id: uuid.UUID) -> asyncpg.Record:
+    async with caller_reads(pool, caller) as conn:
         return await authorize_application(conn, caller, application_id, Level.READ)
 
 
 async def list_applications(
-    pool: asyncpg.Pool,
+    pool: SessionPool,
     caller: Caller,
     project_id: uuid.UUID,
     *,
@@ -191,7 +192,7 @@ async def list_applications(
         "archived": show_archived,
     }
     page = parse_page(page_size, page_token, query)
-    async with caller_transaction(pool, caller) as conn:
+    async with caller_reads(pool, caller) as conn:
         await access.authorize_project(conn, caller, project_id, Level.READ)
         rows = await store.list_in_project(
             conn,

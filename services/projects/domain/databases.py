@@ -10,6 +10,7 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
+from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from dockyard_kit.sealing import Sealer
@@ -18,7 +19,7 @@ from services.projects.domain import access, cascade, events
 from services.projects.domain.access import Level
 from services.projects.store import cascade as cascade_store
 from services.projects.store import databases as store
-from services.projects.store.session import caller_transaction
+from services.projects.store.session import caller_reads, caller_transaction
 
 UPDATABLE_FIELDS = ("version", "config")
 TYPES = tuple(credentials.DEFAULT_VERSIONS)
@@ -126,13 +127,13 @@ async def create_database(
     return row
 
 
-async def get_database(pool: asyncpg.Pool, caller: Caller, database_id: uuid.UUID) -> asyncpg.Record:
-    async with caller_transaction(pool, caller) as conn:
+async def get_database(pool: SessionPool, caller: Caller, database_id: uuid.UUID) -> asyncpg.Record:
+    async with caller_reads(pool, caller) as conn:
         return await _authorized(conn, caller, database_id, Level.READ)
 
 
 async def list_databases(
-    pool: asyncpg.Pool,
+    pool: SessionPool,
     caller: Caller,
     project_id: uuid.UUID,
     *,
@@ -147,7 +148,7 @@ async def list_databases(
         validate_status(status)
     query = {"list": "databases", "project_id": str(project_id), "type": db_type, "status": status}
     page = parse_page(page_size, page_token, query)
-    async with caller_transaction(pool, caller) as conn:
+    async with caller_reads(pool, caller) as conn:
         await access.authorize_project(conn, caller, project_id, Level.READ)
         rows = await store.list_in_project(
             conn,

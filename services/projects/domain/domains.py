@@ -17,13 +17,14 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
+from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from services.projects import convert, dns_challenge
 from services.projects.domain import access, cascade, events
 from services.projects.domain.access import Level
 from services.projects.store import domains as store
-from services.projects.store.session import caller_transaction
+from services.projects.store.session import caller_reads, caller_transaction
 
 UPDATABLE_FIELDS = ("target_type", "target_id", "tls_enabled")
 TARGET_TYPES = tuple(store.TARGET_TABLES)
@@ -144,20 +145,20 @@ async def create_domain(
     return row
 
 
-async def get_domain(pool: asyncpg.Pool, caller: Caller, domain_id: uuid.UUID) -> tuple[asyncpg.Record, bool]:
+async def get_domain(pool: SessionPool, caller: Caller, domain_id: uuid.UUID) -> tuple[asyncpg.Record, bool]:
     """The domain and whether the caller sees its DNS challenge (shows_challenge)."""
-    async with caller_transaction(pool, caller) as conn:
+    async with caller_reads(pool, caller) as conn:
         row, level = await _authorize(conn, caller, domain_id, Level.READ)
     return row, shows_challenge(level)
 
 
 async def list_domains(
-    pool: asyncpg.Pool, caller: Caller, project_id: uuid.UUID, *, page_size: int, page_token: str
+    pool: SessionPool, caller: Caller, project_id: uuid.UUID, *, page_size: int, page_token: str
 ) -> tuple[list, str, bool]:
     """A page of the project's domains, the next page's token, and whether the caller sees their
     DNS challenges (shows_challenge)."""
     page = parse_page(page_size, page_token, {"list": "domains", "project_id": str(project_id)})
-    async with caller_transaction(pool, caller) as conn:
+    async with caller_reads(pool, caller) as conn:
         project = await access.authorize_project(conn, caller, project_id, Level.READ)
         rows = await store.list_for_project(
             conn, project_id, after=page.newest_first_after, limit=page.fetch_limit
@@ -255,6 +256,8 @@ async def mark_domain_verified(pool: asyncpg.Pool, caller: Caller, domain_id: uu
         if holder is not None:
             await _release(conn, holder, caller)
         row = await store.mark_verified(conn, domain_id, "admin")
+        if row is None:  # its project was deleted meanwhile (a read takes no lock on it)
+            raise _not_found(domain_id)
         await events.emit(conn, "domain", "verified", row["id"], _event(row), actor=caller.user_id)
     return row
 

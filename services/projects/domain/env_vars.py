@@ -10,6 +10,7 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
+from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import InvalidArgument, NotFound
 from dockyard_kit.pagination import parse_page, split_page
 from dockyard_kit.sealing import Sealer
@@ -20,7 +21,7 @@ from services.projects.domain.access import Level
 from services.projects.domain.applications import authorize_application
 from services.projects.domain.applications import not_found as application_not_found
 from services.projects.store import env_vars as store
-from services.projects.store.session import caller_transaction
+from services.projects.store.session import caller_reads, caller_transaction
 
 UPDATABLE_FIELDS = ("value", "is_secret")
 MAX_KEY_LENGTH = 255
@@ -136,18 +137,18 @@ async def create_env_var(
 
 
 async def get_env_var(
-    pool: asyncpg.Pool, caller: Caller, application_id: uuid.UUID, key: str
+    pool: SessionPool, caller: Caller, application_id: uuid.UUID, key: str
 ) -> asyncpg.Record:
-    async with caller_transaction(pool, caller) as conn:
+    async with caller_reads(pool, caller) as conn:
         await authorize_application(conn, caller, application_id, Level.READ)
         return await _fetch(conn, application_id, key)
 
 
 async def list_env_vars(
-    pool: asyncpg.Pool, caller: Caller, application_id: uuid.UUID, *, page_size: int, page_token: str
+    pool: SessionPool, caller: Caller, application_id: uuid.UUID, *, page_size: int, page_token: str
 ) -> tuple[list, str]:
     page = parse_page(page_size, page_token, {"list": "env_vars", "application_id": str(application_id)})
-    async with caller_transaction(pool, caller) as conn:
+    async with caller_reads(pool, caller) as conn:
         await authorize_application(conn, caller, application_id, Level.READ)
         rows = await store.list_page(conn, application_id, after=page.after, limit=page.fetch_limit)
     return split_page(rows, page, "key")

@@ -10,6 +10,7 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
+from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from dockyard_kit.sealing import Sealer
 from services.projects import convert
@@ -17,7 +18,7 @@ from services.projects.domain import events
 from services.projects.domain.access import Level
 from services.projects.domain.applications import SOURCE_TYPES, authorize_application
 from services.projects.store import git_sources as store
-from services.projects.store.session import caller_transaction
+from services.projects.store.session import caller_reads, caller_transaction
 
 UPDATABLE_FIELDS = ("provider", "repository", "branch", "commit_sha", "webhook_config", "webhook_secret")
 PROVIDERS = SOURCE_TYPES["git"]
@@ -95,8 +96,8 @@ async def create_git_source(
     return row, webhook_secret
 
 
-async def get_git_source(pool: asyncpg.Pool, caller: Caller, application_id: uuid.UUID) -> asyncpg.Record:
-    async with caller_transaction(pool, caller) as conn:
+async def get_git_source(pool: SessionPool, caller: Caller, application_id: uuid.UUID) -> asyncpg.Record:
+    async with caller_reads(pool, caller) as conn:
         await authorize_application(conn, caller, application_id, Level.READ)
         row = await store.fetch(conn, application_id)
     if row is None:

@@ -80,5 +80,14 @@ async def apply_identity_event(conn: asyncpg.Connection, event: Event) -> None:
 
 
 async def consume_identity_events(runtime: ServiceRuntime) -> None:
-    """A background job: runs until cancelled."""
-    await EventConsumer(runtime.pool, runtime.nats, CONSUMER_NAME, SUBJECTS, apply_identity_event).run()
+    """A background job: runs until cancelled. A user's new role is read afresh on their next call
+    (dockyard_kit.access.CurrentRoles)."""
+
+    def forget_role(event: Event) -> None:
+        if event.type.split(".")[1] == "user":
+            runtime.current_roles.forget(event.resource_id)
+
+    consumer = EventConsumer(
+        runtime.pool, runtime.nats, CONSUMER_NAME, SUBJECTS, apply_identity_event, after_commit=forget_role
+    )
+    await consumer.run()

@@ -7,6 +7,7 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
+from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import InvalidArgument, PermissionDenied
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from services.projects import convert
@@ -14,7 +15,7 @@ from services.projects.domain import access, cascade, events
 from services.projects.domain.access import Level
 from services.projects.store import cascade as cascade_store
 from services.projects.store import projects as store
-from services.projects.store.session import caller_transaction
+from services.projects.store.session import caller_reads, caller_transaction
 
 UPDATABLE_FIELDS = ("name", "description", "team_id", "metadata")
 MAX_METADATA_BYTES = 64 * 1024
@@ -87,13 +88,13 @@ async def create_project(
     return row
 
 
-async def get_project(pool: asyncpg.Pool, caller: Caller, project_id: uuid.UUID) -> asyncpg.Record:
-    async with caller_transaction(pool, caller) as conn:
+async def get_project(pool: SessionPool, caller: Caller, project_id: uuid.UUID) -> asyncpg.Record:
+    async with caller_reads(pool, caller) as conn:
         return await access.authorize_project(conn, caller, project_id, Level.READ)
 
 
 async def list_projects(
-    pool: asyncpg.Pool,
+    pool: SessionPool,
     caller: Caller,
     *,
     page_size: int,
@@ -109,7 +110,7 @@ async def list_projects(
         "metadata": metadata_contains,
     }
     page = parse_page(page_size, page_token, query)
-    async with caller_transaction(pool, caller) as conn:
+    async with caller_reads(pool, caller) as conn:
         rows = await store.list_visible(
             conn,
             caller.user_id,
@@ -164,7 +165,7 @@ async def delete_with_children(conn: asyncpg.Connection, project_id: uuid.UUID, 
     await events.emit(conn, "project", "deleted", row["id"], _event(row), actor=actor)
 
 
-async def project_stats(pool: asyncpg.Pool, caller: Caller, project_id: uuid.UUID) -> asyncpg.Record:
-    async with caller_transaction(pool, caller) as conn:
+async def project_stats(pool: SessionPool, caller: Caller, project_id: uuid.UUID) -> asyncpg.Record:
+    async with caller_reads(pool, caller) as conn:
         await access.authorize_project(conn, caller, project_id, Level.READ)
         return await store.stats(conn, project_id)

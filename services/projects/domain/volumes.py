@@ -11,6 +11,7 @@ import asyncpg
 
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
+from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from services.projects import convert
@@ -18,7 +19,7 @@ from services.projects.domain import access, events
 from services.projects.domain.access import Level
 from services.projects.domain.domains import check_target
 from services.projects.store import volumes as store
-from services.projects.store.session import caller_transaction
+from services.projects.store.session import caller_reads, caller_transaction
 
 UPDATABLE_FIELDS = ("mount_path", "size_gb", "application_id", "database_id")
 TYPES = ("docker_volume", "nfs", "s3")
@@ -131,16 +132,16 @@ async def create_volume(
     return row
 
 
-async def get_volume(pool: asyncpg.Pool, caller: Caller, volume_id: uuid.UUID) -> asyncpg.Record:
-    async with caller_transaction(pool, caller) as conn:
+async def get_volume(pool: SessionPool, caller: Caller, volume_id: uuid.UUID) -> asyncpg.Record:
+    async with caller_reads(pool, caller) as conn:
         return await _authorize_volume(conn, caller, volume_id, Level.READ)
 
 
 async def list_volumes(
-    pool: asyncpg.Pool, caller: Caller, project_id: uuid.UUID, *, page_size: int, page_token: str
+    pool: SessionPool, caller: Caller, project_id: uuid.UUID, *, page_size: int, page_token: str
 ) -> tuple[list, str]:
     page = parse_page(page_size, page_token, {"list": "volumes", "project_id": str(project_id)})
-    async with caller_transaction(pool, caller) as conn:
+    async with caller_reads(pool, caller) as conn:
         await access.authorize_project(conn, caller, project_id, Level.READ)
         rows = await store.list_for_project(
             conn, project_id, after=page.newest_first_after, limit=page.fetch_limit

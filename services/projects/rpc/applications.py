@@ -13,7 +13,7 @@ class ApplicationServicer(ProjectsServicer, projects_pb2_grpc.ApplicationService
     async def ListApplications(self, request, context) -> projects_pb2.ListApplicationsResponse:
         caller = await self.caller()
         rows, next_page_token = await applications.list_applications(
-            self.pool,
+            self.session_pool,
             caller,
             protoconv.parse_id(request.project_id, "project_id"),
             page_size=request.page_size,
@@ -29,7 +29,9 @@ class ApplicationServicer(ProjectsServicer, projects_pb2_grpc.ApplicationService
     async def GetApplication(self, request, context) -> projects_pb2.Application:
         caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        return convert.application(await applications.get_application(self.pool, caller, application_id))
+        return convert.application(
+            await applications.get_application(self.session_pool, caller, application_id)
+        )
 
     async def CreateApplication(self, request, context) -> projects_pb2.Application:
         caller = await self.caller()

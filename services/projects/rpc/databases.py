@@ -19,7 +19,7 @@ class DatabaseServicer(ProjectsServicer, projects_pb2_grpc.DatabaseServiceServic
     async def ListDatabases(self, request, context) -> projects_pb2.ListDatabasesResponse:
         caller = await self.caller()
         rows, next_page_token = await databases.list_databases(
-            self.pool,
+            self.session_pool,
             caller,
             protoconv.parse_id(request.project_id, "project_id"),
             page_size=request.page_size,
@@ -34,7 +34,7 @@ class DatabaseServicer(ProjectsServicer, projects_pb2_grpc.DatabaseServiceServic
     async def GetDatabase(self, request, context) -> projects_pb2.Database:
         caller = await self.caller()
         database_id = protoconv.parse_id(request.database_id, "database_id")
-        return convert.database(await databases.get_database(self.pool, caller, database_id))
+        return convert.database(await databases.get_database(self.session_pool, caller, database_id))
 
     async def CreateDatabase(self, request, context) -> projects_pb2.Database:
         caller = await self.caller()

@@ -18,7 +18,7 @@ class DomainServicer(ProjectsServicer, projects_pb2_grpc.DomainServiceServicer):
     async def ListDomains(self, request, context) -> projects_pb2.ListDomainsResponse:
         caller = await self.caller()
         rows, next_page_token, with_challenge = await domains.list_domains(
-            self.pool,
+            self.session_pool,
             caller,
             protoconv.parse_id(request.project_id, "project_id"),
             page_size=request.page_size,
@@ -32,7 +32,7 @@ class DomainServicer(ProjectsServicer, projects_pb2_grpc.DomainServiceServicer):
     async def GetDomain(self, request, context) -> projects_pb2.Domain:
         caller = await self.caller()
         domain_id = protoconv.parse_id(request.domain_id, "domain_id")
-        row, with_challenge = await domains.get_domain(self.pool, caller, domain_id)
+        row, with_challenge = await domains.get_domain(self.session_pool, caller, domain_id)
         return convert.domain(row, with_challenge=with_challenge)
 
     async def CreateDomain(self, request, context) -> projects_pb2.Domain:

@@ -20,7 +20,7 @@ class EnvVarServicer(ProjectsServicer, projects_pb2_grpc.EnvVarServiceServicer):
     async def ListEnvVars(self, request, context) -> projects_pb2.ListEnvVarsResponse:
         caller = await self.caller()
         rows, next_page_token = await env_vars.list_env_vars(
-            self.pool,
+            self.session_pool,
             caller,
             protoconv.parse_id(request.application_id, "application_id"),
             page_size=request.page_size,
@@ -33,7 +33,9 @@ class EnvVarServicer(ProjectsServicer, projects_pb2_grpc.EnvVarServiceServicer):
     async def GetEnvVar(self, request, context) -> projects_pb2.EnvVar:
         caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        return convert.env_var(await env_vars.get_env_var(self.pool, caller, application_id, request.key))
+        return convert.env_var(
+            await env_vars.get_env_var(self.session_pool, caller, application_id, request.key)
+        )
 
     async def CreateEnvVar(self, request, context) -> projects_pb2.EnvVar:
         caller = await self.caller()

@@ -20,7 +20,7 @@ class GitSourceServicer(ProjectsServicer, projects_pb2_grpc.GitSourceServiceServ
     async def GetGitSource(self, request, context) -> projects_pb2.GitSource:
         caller = await self.caller()
         application_id = protoconv.parse_id(request.application_id, "application_id")
-        return convert.git_source(await git_sources.get_git_source(self.pool, caller, application_id))
+        return convert.git_source(await git_sources.get_git_source(self.session_pool, caller, application_id))
 
     async def CreateGitSource(self, request, context) -> projects_pb2.GitSource:
         caller = await self.caller()

@@ -13,7 +13,7 @@ class ProjectServicer(ProjectsServicer, projects_pb2_grpc.ProjectServiceServicer
     async def ListProjects(self, request, context) -> projects_pb2.ListProjectsResponse:
         caller = await self.caller()
         rows, next_page_token = await projects.list_projects(
-            self.pool,
+            self.session_pool,
             caller,
             page_size=request.page_size,
             page_token=request.page_token,
@@ -28,7 +28,7 @@ class ProjectServicer(ProjectsServicer, projects_pb2_grpc.ProjectServiceServicer
     async def GetProject(self, request, context) -> projects_pb2.Project:
         caller = await self.caller()
         project_id = protoconv.parse_id(request.project_id, "project_id")
-        return convert.project(await projects.get_project(self.pool, caller, project_id))
+        return convert.project(await projects.get_project(self.session_pool, caller, project_id))
 
     async def CreateProject(self, request, context) -> projects_pb2.Project:
         caller = await self.caller()
@@ -62,7 +62,7 @@ class ProjectServicer(ProjectsServicer, projects_pb2_grpc.ProjectServiceServicer
     async def GetProjectStats(self, request, context) -> projects_pb2.ProjectStats:
         caller = await self.caller()
         project_id = protoconv.parse_id(request.project_id, "project_id")
-        row = await projects.project_stats(self.pool, caller, project_id)
+        row = await projects.project_stats(self.session_pool, caller, project_id)
         message = projects_pb2.ProjectStats(
             project_id=str(project_id),
             total_applications=row["total_applications"],

@@ -13,7 +13,7 @@ class VolumeServicer(ProjectsServicer, projects_pb2_grpc.VolumeServiceServicer):
     async def ListVolumes(self, request, context) -> projects_pb2.ListVolumesResponse:
         caller = await self.caller()
         rows, next_page_token = await volumes.list_volumes(
-            self.pool,
+            self.session_pool,
             caller,
             protoconv.parse_id(request.project_id, "project_id"),
             page_size=request.page_size,
@@ -26,7 +26,7 @@ class VolumeServicer(ProjectsServicer, projects_pb2_grpc.VolumeServiceServicer):
     async def GetVolume(self, request, context) -> projects_pb2.Volume:
         caller = await self.caller()
         volume_id = protoconv.parse_id(request.volume_id, "volume_id")
-        return convert.volume(await volumes.get_volume(self.pool, caller, volume_id))
+        return convert.volume(await volumes.get_volume(self.session_pool, caller, volume_id))
 
     async def CreateVolume(self, request, context) -> projects_pb2.Volume:
         caller = await self.caller()

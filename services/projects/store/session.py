@@ -1,6 +1,9 @@
-"""Transactions of the projects service. Every one that reads or writes projects sets who is
-asking, so the row-level security policies on projects.projects (migration 0003) apply: app.user_id
-is the caller, app.all_projects = 'on' for platform admins and for the service's own work."""
+"""Transactions and reads of the projects service. Every one that reads or writes projects sets who
+is asking, so the row-level security policies on projects.projects (migration 0003) apply:
+app.user_id is the caller, app.all_projects = 'on' for platform admins and for the service's own
+work. Changes run in a caller transaction (settings local to it); reads on a connection of the
+service's session pool, which keeps who is asking between calls (dockyard_kit.db.SessionPool), so a
+caller's reads in a row cost one round trip each."""
 
 import contextlib
 from collections.abc import AsyncIterator
@@ -8,6 +11,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 
 from dockyard_kit.auth import Caller
+from dockyard_kit.db import SessionPool
 
 
 @contextlib.asynccontextmanager
@@ -18,6 +22,15 @@ async def caller_transaction(pool: asyncpg.Pool, caller: Caller) -> AsyncIterato
             caller.user_id,
             "on" if caller.is_admin else "off",
         )
+        yield conn
+
+
+@contextlib.asynccontextmanager
+async def caller_reads(pool: SessionPool, caller: Caller) -> AsyncIterator[asyncpg.Connection]:
+    """A connection for reads as `caller`, outside any transaction: each statement sees its own
+    snapshot, so it suits reads that need no change made with them."""
+    settings = {"app.user_id": caller.user_id, "app.all_projects": "on" if caller.is_admin else "off"}
+    async with pool.acquire(settings) as conn:
         yield conn
 
 
