@@ -15,7 +15,7 @@ import grpc
 from grpc.aio import AbortError
 from prometheus_client import Counter, Histogram
 
-from dockyard_kit import db, errors
+from dockyard_kit import db, errors, logs
 from dockyard_kit.auth import Authenticator, InvalidToken, current_caller
 from dockyard_kit.config import GATEWAY_CREDENTIAL_HEADER
 
@@ -223,9 +223,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         counted.inc()
         timed.observe(elapsed)
         if not info.method.startswith(_QUIET_PREFIXES):
-            log.info(
+            logs.write_line(
+                log,
                 "rpc",
-                extra={
+                {
                     "method": info.method,
                     "code": code.name,
                     "duration_ms": round(elapsed * 1000, 2),

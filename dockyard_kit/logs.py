@@ -27,19 +27,20 @@ class JsonFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__()
         self.service = service
-        # Timestamps repeat their first 19 characters for a whole second.
-        self._second = -1
-        self._second_text = ""
+        # Timestamps repeat their first 19 characters for a whole second: (second, its text), one
+        # object so that threads logging at once never see a second with another's text.
+        self._second = (-1, "")
 
-    def _timestamp(self, created: float) -> str:
+    def timestamp(self, created: float) -> str:
         second = int(created)
-        if second != self._second:
-            self._second, self._second_text = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        return f"{self._second_text}.{int((created - second) * 1000):03d}Z"
+        cached = self._second
+        if cached[0] != second:
+            cached = self._second = (second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second)))
+        return f"{cached[1]}.{int((created - second) * 1000):03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         entry = {
-            "ts": self._timestamp(record.created),
+            "ts": self.timestamp(record.created),
             "level": record.levelname.lower(),
             "service": self.service,
             "logger": record.name,
@@ -140,9 +141,41 @@ class BackgroundHandler(logging.Handler):
         super().close()
 
 
+# Set by `configure`: where `write_line` puts its lines.
+_configured: tuple[JsonFormatter, BackgroundWriter] | None = None
+
+
+def write_line(logger: logging.Logger, msg: str, fields: dict) -> None:
+    """An info line with `fields`, as `logger.info(msg, extra=fields)` would write it, without the
+    cost of a LogRecord: for lines written once per RPC (the access log). Before `configure` (a
+    process that did not set up logging), it is that call."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
+    if _configured is None:
+        logger.info(msg, extra=fields)
+        return
+    formatter, writer = _configured
+    entry = {
+        "ts": formatter.timestamp(time.time()),
+        "level": "info",
+        "service": formatter.service,
+        "logger": logger.name,
+        "msg": msg,
+        **fields,
+    }
+    writer.put(json.dumps(entry, default=str))
+
+
 def configure(service: str, level: str = "INFO") -> None:
-    handler = BackgroundHandler(BackgroundWriter(sys.stderr.fileno()))
-    handler.setFormatter(JsonFormatter(service))
+    global _configured
+    # What a record would otherwise find out on every call (the caller's file and line by walking
+    # the stack, thread, process): not in our lines, so not worth its cost per RPC.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    formatter, writer = JsonFormatter(service), BackgroundWriter(sys.stderr.fileno())
+    handler = BackgroundHandler(writer)
+    handler.setFormatter(formatter)
+    _configured = (formatter, writer)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

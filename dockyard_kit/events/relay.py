@@ -26,6 +26,10 @@ log = logging.getLogger("dockyard.events")
 
 # Failures of the database or of the connection to it.
 
+# Whether a claim would find anything: while nothing waits, a poll is this one statement, not a
+# transaction that locks (the partial index on unpublished rows answers it).
+_ANY_PENDING = "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)"
+
 _CLAIM = """
     SELECT id, event_id, subject, envelope FROM outbox
     WHERE published_at IS NULL
@@ -144,6 +148,8 @@ class OutboxRelay:
             await self.link.ensure_stream()
         except (nats.errors.Error, TimeoutError) as exc:
             return 0, _describe(exc)
+        if not await conn.fetchval(_ANY_PENDING):
+            return 0, None
         published: list[int] = []
         duplicates = 0
         failure = None
