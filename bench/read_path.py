@@ -107,6 +107,8 @@ class Target:
 
 @dataclasses.dataclass(frozen=True)
 class Row:
+    """One line of the report: a load on the floor and the same load on Dockyard."""
+
     key: str
     title: str
     connections: int
@@ -257,8 +259,7 @@ class LoadGenerator:
         self.answer_sizes: dict[str, int] = {}
 
     def run(self, target: Target, token: str, seconds: int) -> Load:
-        groups = self.groups()
-        before = {name: cpu_seconds(pids) for name, pids in groups.items()}
+        before = {name: cpu_seconds(pids) for name, pids in self.groups().items()}
         own_before = _children_cpu_seconds()
         started = time.monotonic()
         if target.protocol == "rest":
@@ -266,7 +267,8 @@ class LoadGenerator:
         else:
             load = self._h2load(target, token, seconds)
         elapsed = time.monotonic() - started
-        cpu = {name: (cpu_seconds(pids) - before[name]) / elapsed * 100 for name, pids in groups.items()}
+        after = {name: cpu_seconds(pids) for name, pids in self.groups().items()}
+        cpu = {name: _share_of_a_core(before.get(name, {}), used, elapsed) for name, used in after.items()}
         cpu["load generator"] = (_children_cpu_seconds() - own_before) / elapsed * 100
         return dataclasses.replace(load, cpu=cpu)
 
@@ -318,6 +320,12 @@ class LoadGenerator:
             + without_message,
             cpu={},
         )
+
+
+def _share_of_a_core(before: dict[int, float], after: dict[int, float], elapsed: float) -> float:
+    """% of one core the processes used between two readings; one that started in between counts
+    whole (PostgreSQL's backends come and go)."""
+    return sum(used - before.get(pid, 0.0) for pid, used in after.items()) / elapsed * 100
 
 
 def _children_cpu_seconds() -> float:

@@ -177,11 +177,11 @@ def memory_kb(pid: int) -> dict[str, int]:
     return usage
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User plus system CPU time the processes have used so far (those gone count 0)."""
-    total = 0
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User plus system CPU time each process has used so far (those already gone left out)."""
+    used = {}
     for pid in pids:
         with contextlib.suppress(OSError):
             fields = _stat_fields(pid)
-            total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS
+            used[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return used
