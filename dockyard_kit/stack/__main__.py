@@ -453,6 +453,8 @@ def main(argv: list[str]) -> int:
     while not stop_requested.wait(0.5):
         failed = stack.failed_child()
         if failed is not None:
+            failed.stop()  # it has exited already: this collects its last lines,
+            stack.relay.flush()  # which come before our word on it
             console.print(
                 f"[bold red]dockyard:[/] {failed.name} exited with status {failed.process.returncode}"
             )

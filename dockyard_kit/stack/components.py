@@ -205,7 +205,7 @@ class Relay:
             else:
                 self._batches.append(batch)
                 self._buffered += len(batch)
-            self._changed.notify()
+            self._changed.notify_all()  # the writer, among those who wait for a flush
 
     def line(self, name: str, line: str) -> None:
         """A LineSink: one line of `name`."""
