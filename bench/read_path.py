@@ -42,6 +42,7 @@ from rich.table import Table
 from bench.floor import Floor
 from bench.support import (
     cpu_seconds,
+    machine_busy_seconds,
     percentiles,
     platform,
     platform_groups,
@@ -69,6 +70,12 @@ GRPC_RATIO = 0.75
 C1_P50_MS = 2.0
 LIST_RATIO = 0.40
 STALL_FACTOR = 3.0
+
+# The CPU table's columns: the process groups that work on the read path, the rest summed up.
+CPU_COLUMNS = {"supervisor": "sup.", "projects": "projects", "envoy": "envoy", "postgres": "pg",
+               "floor server": "floor srv", "floor envoy": "floor envoy", "load generator": "wrk/h2load"}  # fmt: skip
+OTHER_CPU = "other"
+ELSEWHERE = "elsewhere"
 
 # wrk's own summary, as one JSON line: latencies in microseconds, every kind of error counted.
 WRK_REPORT = """
@@ -261,6 +268,7 @@ class LoadGenerator:
     def run(self, target: Target, token: str, seconds: int) -> Load:
         before = {name: cpu_seconds(pids) for name, pids in self.groups().items()}
         own_before = _children_cpu_seconds()
+        machine_before = machine_busy_seconds()
         started = time.monotonic()
         if target.protocol == "rest":
             load = self._wrk(target, token, seconds)
@@ -270,6 +278,8 @@ class LoadGenerator:
         after = {name: cpu_seconds(pids) for name, pids in self.groups().items()}
         cpu = {name: _share_of_a_core(before.get(name, {}), used, elapsed) for name, used in after.items()}
         cpu["load generator"] = (_children_cpu_seconds() - own_before) / elapsed * 100
+        # Whatever else kept the machine busy meanwhile, which the numbers cannot account for.
+        cpu[ELSEWHERE] = (machine_busy_seconds() - machine_before) / elapsed * 100 - sum(cpu.values())
         return dataclasses.replace(load, cpu=cpu)
 
     def _wrk(self, target: Target, token: str, seconds: int) -> Load:
@@ -494,12 +504,6 @@ def targets(results: dict) -> list[dict]:
     return found
 
 
-# The CPU table's columns: the process groups that work on the read path, the rest summed up.
-CPU_COLUMNS = {"supervisor": "sup.", "projects": "projects", "envoy": "envoy", "postgres": "pg",
-               "floor server": "floor srv", "floor envoy": "floor envoy", "load generator": "wrk/h2load"}  # fmt: skip
-OTHER_CPU = "other"
-
-
 def numbers_table(table_rows: list[Row], results: dict) -> Table:
     table = Table(
         title=f"Read path: Dockyard and the floor, {ROUNDS} interleaved rounds of {SECONDS} s each",
@@ -537,21 +541,27 @@ def _cells(loads: list[Load]) -> list[str]:
 def cpu_table(table_rows: list[Row], results: dict) -> Table:
     table = Table(
         title="CPU during each load, % of one core (median of rounds)",
-        caption=f"{OTHER_CPU}: the other services and nats-server",
+        caption=f"{OTHER_CPU}: the other services and nats-server; {ELSEWHERE}: the rest of the machine's busy"
+        " time (the kernel's own work, this benchmark's process, and whatever else runs: a lot of it makes the"
+        " run's numbers doubtful)",
     )
     table.add_column("load")
-    for column in (*CPU_COLUMNS.values(), OTHER_CPU):
+    for column in (*CPU_COLUMNS.values(), OTHER_CPU, ELSEWHERE):
         table.add_column(column, justify="right")
     for row in table_rows:
         for side in ("dockyard", "floor"):
             if getattr(row, side) is None:
                 continue
             loads = results[row.key][side]
-            others = [sum(v for k, v in load.cpu.items() if k not in CPU_COLUMNS) for load in loads]
+            others = [
+                sum(used for name, used in load.cpu.items() if name not in (*CPU_COLUMNS, ELSEWHERE))
+                for load in loads
+            ]
             table.add_row(
                 f"{side} {row.title}, c={row.connections}",
                 *(f"{median([load.cpu.get(name, 0.0) for load in loads]):.0f}" for name in CPU_COLUMNS),
                 f"{median(others):.0f}",
+                f"{median([load.cpu[ELSEWHERE] for load in loads]):.0f}",
             )
     return table
 

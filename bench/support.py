@@ -185,3 +185,10 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
             fields = _stat_fields(pid)
             used[pid] = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
     return used
+
+
+def machine_busy_seconds() -> float:
+    """CPU time all cores have spent on anything but idling and waiting, from /proc/stat."""
+    fields = pathlib.Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(value) for value in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
