@@ -103,11 +103,16 @@ async def create_pool(settings: Settings, service: str, **options) -> asyncpg.Po
 
 
 class SessionConnection(asyncpg.Connection):
-    """A connection that remembers the session settings a SessionPool last gave it."""
+    """A connection that remembers the session settings a SessionPool last gave it, and the name of
+    every setting it was ever given."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._kept_settings: tuple[tuple[str, str], ...] | None = None
+        self._names_given: set[str] = set()
+
+    def names_given(self) -> set[str]:
+        return self._names_given
 
     def kept_settings(self) -> tuple[tuple[str, str], ...] | None:
         return self._kept_settings
@@ -121,7 +126,8 @@ class SessionPool:
     security (app.user_id): a read states the settings it needs; a connection that has them already
     is handed out as it is, any other gets them first in one round trip. Released connections keep
     their settings (no reset query): only `acquire` below hands them out, and it always states the
-    settings, so no read ever runs with another's. asyncpg still rolls back a transaction left open.
+    settings, and empties any an earlier read stated that this one does not, so no read ever runs
+    with another's. asyncpg still rolls back a transaction left open.
 
     For reads only: a change and its outbox event go through the service's main pool, in a
     transaction (`transaction`), whose settings are local to it."""
@@ -131,14 +137,17 @@ class SessionPool:
 
     @contextlib.asynccontextmanager
     async def acquire(self, settings: Mapping[str, str]) -> AsyncIterator[asyncpg.Connection]:
-        wanted = tuple(sorted(settings.items()))
         async with self.pool.acquire() as conn:
+            stated = {name: "" for name in conn.names_given()} | dict(settings)
+            wanted = tuple(sorted(stated.items()))
             if conn.kept_settings() != wanted:
                 conn.keep_settings(None)  # unknown until the statement below succeeds
                 calls = ", ".join(
                     f"set_config(${2 * i + 1}, ${2 * i + 2}, false)" for i in range(len(wanted))
                 )
+                # One statement: if it fails, it changed nothing (settings are transactional).
                 await conn.execute(f"SELECT {calls}", *(part for setting in wanted for part in setting))
+                conn.names_given().update(stated)
                 conn.keep_settings(wanted)
             yield conn
 

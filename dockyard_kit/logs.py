@@ -21,6 +21,7 @@ import time
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 MAX_PENDING_LINES = 10_000
+BATCH_SECONDS = 0.05
 
 
 class JsonFormatter(logging.Formatter):
@@ -98,6 +99,11 @@ class BackgroundWriter:
                     self._wake.wait()
                 if self._closed and not self._pending:
                     return
+            # Lines come in bursts (one per RPC): gathering them for a moment makes one write of
+            # many, and spares the loop's thread a hand-over of the interpreter lock for each.
+            if not self._closed:
+                time.sleep(BATCH_SECONDS)
+            with self._wake:
                 batch, self._pending = self._pending, collections.deque()
                 dropped, self.dropped = self.dropped, 0
                 self._writing = True
