@@ -209,11 +209,12 @@ class Stack:
 
     @staticmethod
     def _postgres_connections() -> int:
-        """Every service's pool full (DOCKYARD_DB_POOL_MAX, as the services read it), and room for
-        the bootstrap step and an operator's tools."""
+        """Both pools of every service full (each is DOCKYARD_DB_POOL_MAX, as the services read it:
+        the main pool and the session pool for reads, dockyard_kit.db), and room for the bootstrap
+        step, the outbox relays and an operator's tools."""
         pool_max = os.environ.get("DOCKYARD_DB_POOL_MAX", "")
         per_service = int(pool_max) if pool_max.isdigit() else DEFAULT_POOL_MAX
-        return len(registry.SERVICES) * per_service + 40
+        return len(registry.SERVICES) * 2 * per_service + 40
 
     def _start_nats(self) -> None:
         if os.environ.get("NATS_URL"):
