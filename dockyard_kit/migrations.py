@@ -10,13 +10,24 @@ service's revision may rely on the kit's tables, never the other way round.
 
 Replicas starting together wait on the lock: the first one migrates, the others find both chains at
 head and go on.
+
+A service migrates in a child process, `python -m dockyard_kit.migrations upgrade <service>
+<migrations_dir>` (dockyard_kit/server.py), so that Alembic, SQLAlchemy and Mako never load into the
+process that serves; the child reads the same environment and answers with one JSON line on stdout:
+{"from": ..., "to": ...} once the schema is at head, or {"error": ..., "login_refused": ...} with exit
+status EXIT_DATABASE_ERROR when the database failed (the service retries). What a running service
+needs to know about revisions is in dockyard_kit/revisions.py.
 """
 
+import asyncio
 import dataclasses
-import logging
+import json
 import pathlib
+import sys
 
+import asyncpg
 import sqlalchemy as sa
+import sqlalchemy.exc
 from alembic import command, context, op
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -24,14 +35,32 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
+from dockyard_kit import config, db
 from dockyard_kit.config import Settings
 from dockyard_kit.db import service_connection
+from dockyard_kit.revisions import (
+    KIT_MIGRATIONS_DIR,
+    KIT_VERSION_TABLE,
+    KIT_VERSIONS_DIR,
+    SERVICE_VERSION_TABLE,
+    Revisions,
+    current_revision,
+)
 
-KIT_MIGRATIONS_DIR = pathlib.Path(__file__).parent / "kit_migrations"
-KIT_VERSION_TABLE = "kit_alembic_version"
-SERVICE_VERSION_TABLE = "alembic_version"
+__all__ = [
+    "KIT_VERSION_TABLE",
+    "SERVICE_VERSION_TABLE",
+    "Revisions",
+    "current_revision",
+    "execute_each",
+    "head_revision",
+    "migrating_schema",
+    "service_engine",
+    "upgrade_to_head",
+]
 
-log = logging.getLogger("dockyard.migrations")
+# The child's exit status when the database failed: the service retries.
+EXIT_DATABASE_ERROR = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,31 +85,16 @@ class Chain:
         return ScriptDirectory.from_config(self.config("")).get_current_head() or ""
 
 
-KIT_CHAIN = Chain(KIT_MIGRATIONS_DIR / "versions", KIT_VERSION_TABLE)
+KIT_CHAIN = Chain(KIT_VERSIONS_DIR, KIT_VERSION_TABLE)
 
 
 def service_chain(migrations_dir: pathlib.Path) -> Chain:
     return Chain(migrations_dir / "versions", SERVICE_VERSION_TABLE)
 
 
-@dataclasses.dataclass(frozen=True)
-class Revisions:
-    """Where a schema's two chains are, or end: the kit's and the service's own ("" for none)."""
-
-    kit: str = ""
-    service: str = ""
-
-    def __str__(self) -> str:
-        """One line for status and logs, e.g. "0005_api_token_names_reusable+kit:0001_kit_tables"
-        ("kit:0001_kit_tables" alone for a service without tables of its own)."""
-        parts = [self.service] if self.service else []
-        if self.kit:
-            parts.append(f"kit:{self.kit}")
-        return "+".join(parts)
-
-
 def head_revision(migrations_dir: pathlib.Path) -> Revisions:
-    """The heads the code knows, for a service whose revisions live under `migrations_dir`."""
+    """The heads Alembic finds, for a service whose revisions live under `migrations_dir` (what
+    revisions.head_revision reads without Alembic)."""
     return Revisions(kit=KIT_CHAIN.head(), service=service_chain(migrations_dir).head())
 
 
@@ -127,10 +141,6 @@ async def upgrade_to_head(
                 await conn.commit()
     finally:
         await engine.dispose()
-    if before != after:
-        log.info(
-            "migrations applied", extra={"schema": service, "from": str(before) or None, "to": str(after)}
-        )
     return before, after
 
 
@@ -147,18 +157,6 @@ def _upgrade(sync_connection, config: Config) -> None:
     command.upgrade(config, "head")
 
 
-async def current_revision(conn, schema: str) -> Revisions:
-    """The schema's applied revisions ("" for a chain not applied yet); `conn` is an asyncpg connection."""
-
-    async def applied(version_table: str) -> str:
-        table = f'"{schema}".{version_table}'
-        if not await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
-            return ""
-        return await conn.fetchval(f"SELECT version_num FROM {table} LIMIT 1") or ""
-
-    return Revisions(kit=await applied(KIT_VERSION_TABLE), service=await applied(SERVICE_VERSION_TABLE))
-
-
 def migrating_schema() -> str:
     """Inside a revision: the schema being migrated (the kit's revisions serve every service)."""
     return context.config.attributes["schema"]
@@ -168,3 +166,35 @@ def execute_each(statements: list[str]) -> None:
     """Inside a revision: run SQL statements in order (a revision written as plain SQL)."""
     for statement in statements:
         op.execute(statement)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def _upgrade_and_report(service: str, migrations_dir: pathlib.Path) -> int:
+    settings = config.load()
+    try:
+        before, after = await upgrade_to_head(settings, service, migrations_dir)
+    # SQLAlchemy wraps what asyncpg raised; the service is told about asyncpg's error.
+    except (*db.DATABASE_ERRORS, sqlalchemy.exc.DBAPIError) as raised:
+        exc = raised
+        if isinstance(raised, sqlalchemy.exc.DBAPIError) and raised.orig is not None:
+            exc = raised.orig.__cause__ or raised
+        login_refused = isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError)
+        print(json.dumps({"error": _describe(exc), "login_refused": login_refused}), flush=True)
+        return EXIT_DATABASE_ERROR
+    print(json.dumps({"from": str(before), "to": str(after)}), flush=True)
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 3 or argv[0] != "upgrade":
+        sys.stderr.write("usage: python -m dockyard_kit.migrations upgrade <service> <migrations_dir>\n")
+        return 2
+    return asyncio.run(_upgrade_and_report(argv[1], pathlib.Path(argv[2])))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -16,17 +16,17 @@ import logging
 import pathlib
 import signal
 import socket
+import sys
 from collections.abc import Awaitable, Callable
 
 import asyncpg
 import grpc
-import sqlalchemy.exc
 import uvloop
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
-from dockyard_kit import config, contract, db, logs, migrations, service_secrets
+from dockyard_kit import config, contract, db, logs, revisions, service_secrets
 from dockyard_kit.access import CurrentRoles
 from dockyard_kit.auth import AccessTokenVerifier, Authenticator
 from dockyard_kit.component import COMPONENT_SERVICE, DockerStatusSource, add_component_service
@@ -39,6 +39,8 @@ from dockyard_kit.revocations import DenyList, revocation_consumer
 from dockyard_kit.service_auth import ServiceCredentials
 
 log = logging.getLogger("dockyard.server")
+# The migrating child's outcome is logged under the name it always had.
+migrations_log = logging.getLogger("dockyard.migrations")
 
 # How often the database link and migration state are re-checked for health.
 HEALTH_INTERVAL_SECONDS = 1.0
@@ -49,8 +51,8 @@ class DatabaseState:
     reachable: bool = False
     error: str = "not checked yet"
     server_version: str = ""
-    current_revision: migrations.Revisions = dataclasses.field(default_factory=migrations.Revisions)
-    head_revision: migrations.Revisions = dataclasses.field(default_factory=migrations.Revisions)
+    current_revision: revisions.Revisions = dataclasses.field(default_factory=revisions.Revisions)
+    head_revision: revisions.Revisions = dataclasses.field(default_factory=revisions.Revisions)
 
     @property
     def at_head(self) -> bool:
@@ -96,7 +98,7 @@ class ServiceRuntime:
         self.pool: asyncpg.Pool | None = None
         # Reads under row-level security (db.SessionPool); created with the pool.
         self.session_pool: db.SessionPool | None = None
-        self.database = DatabaseState(head_revision=migrations.head_revision(spec.migrations_dir))
+        self.database = DatabaseState(head_revision=revisions.head_revision(spec.migrations_dir))
         self.health = health.aio.HealthServicer()
         self.stopping = asyncio.Event()
         self.nats = NatsLink.from_settings(settings, spec.name)
@@ -149,23 +151,55 @@ class ServiceRuntime:
         delay = 0.5
         while not self.stopping.is_set():
             try:
-                await migrations.upgrade_to_head(self.settings, self.name, self.spec.migrations_dir)
+                await self._migrate()
                 self.pool = await db.create_pool(self.settings, self.name)
                 self.session_pool = await db.create_session_pool(self.settings, self.name)
                 log.info("database ready", extra={"migration_head": str(self.database.head_revision)})
                 return
-            # Migrations run through SQLAlchemy, which wraps what asyncpg raised.
-            except (*db.DATABASE_ERRORS, sqlalchemy.exc.DBAPIError) as raised:
-                exc = _asyncpg_cause(raised)
-                self.database = dataclasses.replace(self.database, reachable=False, error=_describe(exc))
-                extra = {"error": _describe(exc), "retry_in_s": delay}
-                if isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError):
+            except (*db.DATABASE_ERRORS, MigrationRefused) as exc:
+                error = exc.error if isinstance(exc, MigrationRefused) else _describe(exc)
+                self.database = dataclasses.replace(self.database, reachable=False, error=error)
+                extra = {"error": error, "retry_in_s": delay}
+                login_refused = isinstance(exc, asyncpg.InvalidAuthorizationSpecificationError)
+                if login_refused or (isinstance(exc, MigrationRefused) and exc.login_refused):
                     # The role is missing or has another password: the bootstrap step has not run for
                     # this database and master secret.
                     extra["hint"] = f"run python -m dockyard_kit.bootstrap for role {db.role_name(self.name)}"
                 log.warning("database not ready; retrying", extra=extra)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    async def _migrate(self) -> None:
+        """Brings the schema to head in a child process (dockyard_kit/migrations.py), which alone loads
+        Alembic and SQLAlchemy; it reads this process's environment, hence its settings."""
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "dockyard_kit.migrations",
+            "upgrade",
+            self.name,
+            str(self.spec.migrations_dir),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            out, err = await child.communicate()
+        except asyncio.CancelledError:
+            # Shutting down mid-migration: the database rolls the child's transaction back.
+            child.kill()
+            await child.wait()
+            raise
+        lines = out.decode().splitlines()
+        outcome = json.loads(lines[-1]) if lines else {}
+        if "error" in outcome:
+            raise MigrationRefused(outcome["error"], outcome["login_refused"])
+        if child.returncode != 0 or "to" not in outcome:
+            raise RuntimeError(f"migrations failed (exit status {child.returncode}): {err.decode().strip()}")
+        if outcome["from"] != outcome["to"]:
+            migrations_log.info(
+                "migrations applied",
+                extra={"schema": self.name, "from": outcome["from"] or None, "to": outcome["to"]},
+            )
 
     async def watch_database(self) -> None:
         """Keeps health truthful: SERVING only while the database answers and is at head."""
@@ -185,7 +219,7 @@ class ServiceRuntime:
             async with asyncio.timeout(self.settings.DOCKYARD_DB_CONNECT_TIMEOUT):
                 async with self.pool.acquire() as conn:
                     version = await conn.fetchval("SHOW server_version")
-                    revision = await migrations.current_revision(conn, self.name)
+                    revision = await revisions.current_revision(conn, self.name)
             return dataclasses.replace(
                 state, reachable=True, error="", server_version=version, current_revision=revision
             )
@@ -194,11 +228,13 @@ class ServiceRuntime:
             return dataclasses.replace(state, reachable=False, error=_describe(exc))
 
 
-def _asyncpg_cause(exc: BaseException) -> BaseException:
-    """The asyncpg error under SQLAlchemy's wrapping, or `exc` itself."""
-    if isinstance(exc, sqlalchemy.exc.DBAPIError) and exc.orig is not None and exc.orig.__cause__ is not None:
-        return exc.orig.__cause__
-    return exc
+class MigrationRefused(Exception):
+    """The migrating child could not reach or use the database (its error, described); retried."""
+
+    def __init__(self, error: str, login_refused: bool) -> None:
+        super().__init__(error)
+        self.error = error
+        self.login_refused = login_refused
 
 
 def _describe(exc: BaseException) -> str:

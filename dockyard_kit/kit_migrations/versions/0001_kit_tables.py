@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 
 from dockyard_kit.events.tables import create_event_tables, drop_event_tables
+from dockyard_kit.kit_migrations.revocation_tables import create_revocation_tables, drop_revocation_tables
 from dockyard_kit.migrations import SERVICE_VERSION_TABLE, migrating_schema
-from dockyard_kit.revocations import create_revocation_tables, drop_revocation_tables
 
 revision = "0001_kit_tables"
 down_revision = None

@@ -8,8 +8,11 @@ Revises: 0001_kit_tables
 
 from alembic import op
 
+from dockyard_kit.kit_migrations.revocation_tables import (
+    create_token_revocation_tables,
+    drop_token_revocation_tables,
+)
 from dockyard_kit.migrations import migrating_schema
-from dockyard_kit.revocations import create_token_revocation_tables, drop_token_revocation_tables
 
 revision = "0002_token_revocations"
 down_revision = "0001_kit_tables"
