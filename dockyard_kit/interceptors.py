@@ -61,8 +61,10 @@ def client_address(forwarded_for: str, peer_ip: str, *, from_gateway: bool) -> s
     return peer_ip
 
 
-def _request_info(method: str, context: grpc.aio.ServicerContext, gateway_secret: bytes) -> RequestInfo:
-    metadata = {key: value for key, value in (context.invocation_metadata() or ()) if isinstance(value, str)}
+def _request_info(
+    method: str, context: grpc.aio.ServicerContext, invocation_metadata, gateway_secret: bytes
+) -> RequestInfo:
+    metadata = {key: value for key, value in invocation_metadata if isinstance(value, str)}
     client_ip = client_address(
         metadata.get("x-forwarded-for", ""),
         _peer_ip(context.peer() or ""),
@@ -98,12 +100,20 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         self.authenticator = authenticator
         self.constraint_fields = errors.ConstraintFields(service)
         self._children: dict[tuple[str, grpc.StatusCode], tuple] = {}
+        self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
+        # A method's wrapped handler is made once: the servicers do not change while serving.
         method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is None:
+            handler = await continuation(handler_call_details)
+            if handler is None:
+                return None
+            wrapped = self._wrapped[method] = self._wrap(handler, method)
+        return wrapped
+
+    def _wrap(self, handler, method: str):
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
                 self._wrap_unary(handler.unary_unary, method),
@@ -146,11 +156,13 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
     @contextlib.asynccontextmanager
     async def _handling(self, method: str, context):
         """Around one RPC: authenticate, turn any failure into its status, and account for it."""
-        info = self._begin(method, context)
+        # Read once: each call of invocation_metadata() builds it anew.
+        metadata = context.invocation_metadata() or ()
+        info = self._begin(method, context, metadata)
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
-            await self._authenticate(context, info)
+            await self._authenticate(metadata, info)
             yield
             code = context.code() or grpc.StatusCode.OK
         except AbortError:
@@ -166,17 +178,16 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         finally:
             self._finish(info, code, started)
 
-    def _begin(self, method: str, context) -> RequestInfo:
-        info = _request_info(method, context, self.gateway_secret)
+    def _begin(self, method: str, context, metadata) -> RequestInfo:
+        info = _request_info(method, context, metadata, self.gateway_secret)
         current_request.set(info)
         return info
 
-    async def _authenticate(self, context, info: RequestInfo) -> None:
+    async def _authenticate(self, metadata, info: RequestInfo) -> None:
         """Puts the verified caller in `current_caller`; a missing, invalid or revoked token, or an
         internal service's missing or invalid service credential, raises UNAUTHENTICATED before the
         handler runs. A public method's caller is the token's when a valid one comes along, else None."""
         caller = None
-        metadata = context.invocation_metadata() or ()
         try:
             if self.authenticator.requires_service_credential(info.method):
                 await self.authenticator.authenticate_service(metadata)
