@@ -2,14 +2,26 @@
 from requests (malformed ones are the client's mistake, named by field), JSON columns to and from
 google.protobuf.Struct."""
 
+import datetime
 import json
+import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from google.protobuf import field_mask_pb2, json_format, struct_pb2
+from google.protobuf import field_mask_pb2, json_format, struct_pb2, timestamp_pb2
 
 from dockyard_kit.errors import InvalidArgument
+
+
+def set_timestamp(field: timestamp_pb2.Timestamp, value: datetime.datetime) -> None:
+    """`field.FromDatetime(value)`, at a fraction of its cost for the aware datetimes asyncpg returns
+    (a list of fifty rows sets a hundred of them)."""
+    if value.tzinfo is None:
+        field.FromDatetime(value)  # naive: taken as UTC
+        return
+    field.seconds = math.floor(value.timestamp())
+    field.nanos = value.microsecond * 1000
 
 
 def struct_from_json(value: str) -> struct_pb2.Struct:

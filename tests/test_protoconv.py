@@ -1,10 +1,11 @@
 """Field-mask changes and ids from requests (dockyard_kit.protoconv): Struct fields arrive as dicts,
 fields with a parser through it, and a malformed value names its field."""
 
+import datetime
 import uuid
 
 import pytest
-from google.protobuf import field_mask_pb2
+from google.protobuf import field_mask_pb2, timestamp_pb2
 
 from dockyard.identity.v1 import identity_pb2
 from dockyard.projects.v1 import projects_pb2
@@ -68,3 +69,21 @@ def test_field_values_reads_the_named_fields_of_a_create_request():
         "description": "",
         "metadata": {},
     }
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime.datetime(2026, 12, 2, 4, 5, 6, 789012, tzinfo=datetime.UTC),
+        datetime.datetime(
+            2026, 12, 2, 4, 5, 6, 999999, tzinfo=datetime.timezone(datetime.timedelta(hours=-7))
+        ),
+        datetime.datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=datetime.UTC),
+        datetime.datetime(2026, 12, 2, 4, 5, 6, 1),  # naive: UTC, as FromDatetime takes it
+    ],
+)
+def test_set_timestamp_is_from_datetime(value):
+    expected, fast = timestamp_pb2.Timestamp(), timestamp_pb2.Timestamp()
+    expected.FromDatetime(value)
+    protoconv.set_timestamp(fast, value)
+    assert (fast.seconds, fast.nanos) == (expected.seconds, expected.nanos)

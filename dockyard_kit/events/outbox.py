@@ -18,6 +18,7 @@ import asyncpg
 from google.protobuf.message import Message
 
 from dockyard.events.v1.envelope_pb2 import Event, RequestMetadata
+from dockyard_kit import protoconv
 from dockyard_kit.interceptors import RequestInfo, current_request
 
 SUBJECT_PREFIX = "dockyard"
@@ -84,7 +85,7 @@ def new_event(
                 request_id=request.request_id, client_ip=request.client_ip, user_agent=request.user_agent
             )
         )
-    event.occurred_at.FromDatetime(occurred_at or datetime.datetime.now(datetime.UTC))
+    protoconv.set_timestamp(event.occurred_at, occurred_at or datetime.datetime.now(datetime.UTC))
     event.payload.Pack(payload)
     return event
 

@@ -3,6 +3,7 @@
 contracts). A user's password and hash are never copied into a message."""
 
 from dockyard.identity.v1 import events_pb2, identity_pb2
+from dockyard_kit import protoconv
 from dockyard_kit.protoconv import struct_from_json
 
 
@@ -15,8 +16,8 @@ def user(row) -> identity_pb2.User:
         preferences=struct_from_json(row["preferences"]),
         disabled=row["disabled_at"] is not None,
     )
-    message.created_at.FromDatetime(row["created_at"])
-    message.updated_at.FromDatetime(row["updated_at"])
+    protoconv.set_timestamp(message.created_at, row["created_at"])
+    protoconv.set_timestamp(message.updated_at, row["updated_at"])
     return message
 
 
@@ -27,8 +28,8 @@ def team(row) -> identity_pb2.Team:
         description=row["description"],
         settings=struct_from_json(row["settings"]),
     )
-    message.created_at.FromDatetime(row["created_at"])
-    message.updated_at.FromDatetime(row["updated_at"])
+    protoconv.set_timestamp(message.created_at, row["created_at"])
+    protoconv.set_timestamp(message.updated_at, row["updated_at"])
     return message
 
 
@@ -40,7 +41,7 @@ def team_member(row) -> identity_pb2.TeamMember:
         role=row["role"],
         username=row["username"],
     )
-    message.joined_at.FromDatetime(row["joined_at"])
+    protoconv.set_timestamp(message.joined_at, row["joined_at"])
     return message
 
 
@@ -55,10 +56,10 @@ def team_invitation(row) -> identity_pb2.TeamInvitation:
         state=row["state"],
         invited_by=row["invited_by"],
     )
-    message.created_at.FromDatetime(row["created_at"])
-    message.expires_at.FromDatetime(row["expires_at"])
+    protoconv.set_timestamp(message.created_at, row["created_at"])
+    protoconv.set_timestamp(message.expires_at, row["expires_at"])
     if row["answered_at"] is not None:
-        message.answered_at.FromDatetime(row["answered_at"])
+        protoconv.set_timestamp(message.answered_at, row["answered_at"])
     return message
 
 
@@ -71,10 +72,10 @@ def api_token(row) -> identity_pb2.ApiToken:
         project_ids=[str(project_id) for project_id in row["project_ids"]],
         prefix=row["prefix"],
     )
-    message.expires_at.FromDatetime(row["expires_at"])
-    message.created_at.FromDatetime(row["created_at"])
+    protoconv.set_timestamp(message.expires_at, row["expires_at"])
+    protoconv.set_timestamp(message.created_at, row["created_at"])
     if row["last_used_at"] is not None:
-        message.last_used_at.FromDatetime(row["last_used_at"])
+        protoconv.set_timestamp(message.last_used_at, row["last_used_at"])
     return message
 
 
@@ -105,7 +106,7 @@ def user_sessions_revoked(session_ids, not_before, reason: str) -> events_pb2.Us
     message = events_pb2.UserSessionsRevoked(
         session_ids=[str(session_id) for session_id in session_ids], reason=reason
     )
-    message.not_before.FromDatetime(not_before)
+    protoconv.set_timestamp(message.not_before, not_before)
     return message
 
 

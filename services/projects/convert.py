@@ -6,6 +6,7 @@ calls build messages with plaintext, from values the domain layer decrypted."""
 import json
 
 from dockyard.projects.v1 import projects_pb2
+from dockyard_kit import protoconv
 from dockyard_kit.protoconv import struct_from_json
 from services.projects import dns_challenge
 from services.projects.credentials import MASK, masked_connection_string
@@ -20,8 +21,8 @@ def project(row) -> projects_pb2.Project:
         team_id=str(row["team_id"]) if row["team_id"] else "",
         metadata=struct_from_json(row["metadata"]),
     )
-    message.created_at.FromDatetime(row["created_at"])
-    message.updated_at.FromDatetime(row["updated_at"])
+    protoconv.set_timestamp(message.created_at, row["created_at"])
+    protoconv.set_timestamp(message.updated_at, row["updated_at"])
     return message
 
 
@@ -38,10 +39,10 @@ def application(row) -> projects_pb2.Application:
         env_vars=json.loads(row["env_vars"]),
         replicas=row["replicas"],
     )
-    message.created_at.FromDatetime(row["created_at"])
-    message.updated_at.FromDatetime(row["updated_at"])
+    protoconv.set_timestamp(message.created_at, row["created_at"])
+    protoconv.set_timestamp(message.updated_at, row["updated_at"])
     if row["deleted_at"] is not None:
-        message.deleted_at.FromDatetime(row["deleted_at"])
+        protoconv.set_timestamp(message.deleted_at, row["deleted_at"])
     return message
 
 
@@ -72,8 +73,8 @@ def env_var(row, revealed_value: str | None = None) -> projects_pb2.EnvVar:
         value=value,
         is_secret=row["is_secret"],
     )
-    message.created_at.FromDatetime(row["created_at"])
-    message.updated_at.FromDatetime(row["updated_at"])
+    protoconv.set_timestamp(message.created_at, row["created_at"])
+    protoconv.set_timestamp(message.updated_at, row["updated_at"])
     return message
 
 
@@ -89,7 +90,7 @@ def volume(row) -> projects_pb2.Volume:
         database_id=str(row["database_id"]) if row["database_id"] else "",
         docker_name=row["docker_name"],
     )
-    message.created_at.FromDatetime(row["created_at"])
+    protoconv.set_timestamp(message.created_at, row["created_at"])
     return message
 
 
@@ -105,9 +106,9 @@ def domain(row, *, with_challenge: bool = False) -> projects_pb2.Domain:
         verification_state="verified" if row["verified_at"] else "pending",
         verified_by=row["verified_by"] or "",
     )
-    message.created_at.FromDatetime(row["created_at"])
+    protoconv.set_timestamp(message.created_at, row["created_at"])
     if row["verified_at"]:
-        message.verified_at.FromDatetime(row["verified_at"])
+        protoconv.set_timestamp(message.verified_at, row["verified_at"])
     if with_challenge:
         message.verification_record_name = dns_challenge.record_name(row["domain"])
         message.verification_record_value = dns_challenge.record_value(row["verification_token"])
@@ -125,8 +126,8 @@ def certificate(row, revealed_private_key: str | None = None) -> projects_pb2.Ce
         domain=row["domain"],
         project_id=str(row["project_id"]),
     )
-    message.expires_at.FromDatetime(row["expires_at"])
-    message.created_at.FromDatetime(row["created_at"])
+    protoconv.set_timestamp(message.expires_at, row["expires_at"])
+    protoconv.set_timestamp(message.created_at, row["created_at"])
     return message
 
 
@@ -142,6 +143,6 @@ def database(row) -> projects_pb2.Database:
         connection_string=masked_connection_string(row["type"], row["name"], row["username"]),
         username=row["username"],
     )
-    message.created_at.FromDatetime(row["created_at"])
-    message.updated_at.FromDatetime(row["updated_at"])
+    protoconv.set_timestamp(message.created_at, row["created_at"])
+    protoconv.set_timestamp(message.updated_at, row["updated_at"])
     return message

@@ -70,5 +70,5 @@ class ProjectServicer(ProjectsServicer, projects_pb2_grpc.ProjectServiceServicer
             stopped=row["stopped"],
             failed=row["failed"],
         )
-        message.refreshed_at.FromDatetime(row["refreshed_at"])
+        protoconv.set_timestamp(message.refreshed_at, row["refreshed_at"])
         return message
