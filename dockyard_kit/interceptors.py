@@ -229,7 +229,10 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return errors.internal(info.request_id)
 
     def _finish(self, info: RequestInfo, code: grpc.StatusCode, started: float) -> None:
-        elapsed = time.perf_counter() - started
+        # Accounted for once the response is on its way: the client does not wait for its log line.
+        asyncio.get_running_loop().call_soon(self._account, info, code, time.perf_counter() - started)
+
+    def _account(self, info: RequestInfo, code: grpc.StatusCode, elapsed: float) -> None:
         counted, timed = self._metrics(info.method, code)
         counted.inc()
         timed.observe(elapsed)
