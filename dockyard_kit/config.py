@@ -70,8 +70,9 @@ class Settings(_ServiceAddresses):
 
     # Pool defaults follow seed 000: 20 connections, 30 s idle, 2 s connect timeout.
     DOCKYARD_DB_POOL_MAX: Annotated[int, Field(ge=1, le=1000)] = 20
-    # Short: an idle connection costs PostgreSQL a backend process (about 16 MB RSS).
-    DOCKYARD_DB_POOL_IDLE_SECONDS: Annotated[float, Field(gt=0)] = 10.0
+    # An idle connection costs PostgreSQL a backend process (about 16 MB RSS); one closed too soon
+    # costs the next burst a reconnect (authentication, cold statement cache).
+    DOCKYARD_DB_POOL_IDLE_SECONDS: Annotated[float, Field(gt=0)] = 30.0
     DOCKYARD_DB_CONNECT_TIMEOUT: Annotated[float, Field(gt=0)] = 2.0
 
     NATS_URL: str = "nats://127.0.0.1:4222"

@@ -92,7 +92,7 @@ def test_missing_master_secret_is_named(tmp_path):
 def test_seed_defaults_for_the_pool():
     settings = Settings(DOCKYARD_SECRET_KEY=SECRET)
     assert settings.DOCKYARD_DB_POOL_MAX == 20
-    assert settings.DOCKYARD_DB_POOL_IDLE_SECONDS == 10
+    assert settings.DOCKYARD_DB_POOL_IDLE_SECONDS == 30
     assert settings.DOCKYARD_DB_CONNECT_TIMEOUT == 2
 
 
