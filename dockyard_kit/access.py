@@ -1,7 +1,8 @@
 """The caller as a service's decisions see them: the verified token's caller, with the lesser of the
 platform role the token states and the role the service knows for the account now (identity's own
 accounts, or another service's read model of identity's events). A demotion applies at once; a
-promotion needs a new token, so a token never does more than it states."""
+promotion needs a new token, so a token never does more than it states. CurrentRoles keeps what a
+service read for an account for half a second, so that a client's calls in a row read it once."""
 
 import asyncio
 import dataclasses
