@@ -53,6 +53,20 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def write_all(fd: int, data: bytes) -> None:
+    """All of `data` to a blocking file descriptor, however many writes it takes; nothing once the
+    reader is gone (there is no one left to tell)."""
+    view = memoryview(data)
+    while view:
+        try:
+            written = os.write(fd, view)
+        except InterruptedError:
+            continue
+        except OSError:
+            return
+        view = view[written:]
+
+
 class BackgroundWriter:
     """Writes lines to a file descriptor from a thread of its own, in batches; `put` never blocks."""
 
@@ -114,15 +128,7 @@ class BackgroundWriter:
                 self._writing = False
 
     def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(self.fd, view)
-            except InterruptedError:
-                continue
-            except OSError:
-                return  # stderr is gone: nothing left to tell
-            view = view[written:]
+        write_all(self.fd, data)
 
 
 class BackgroundHandler(logging.Handler):

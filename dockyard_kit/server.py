@@ -310,17 +310,32 @@ async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
     await server.stop(settings.DOCKYARD_SHUTDOWN_GRACE_SECONDS)
     for task in [starter, *tasks]:
         task.cancel()
-    await asyncio.gather(starter, *tasks, return_exceptions=True)
-    await runtime.nats.close()
-    await runtime.jwks.close()
+    # Each step is bounded: a dependency that went away with us (NATS, the database) must not keep
+    # the process from exiting.
+    _, stuck = await asyncio.wait([starter, *tasks], timeout=SHUTDOWN_STEP_SECONDS)
+    if stuck:
+        log.warning("background tasks did not stop", extra={"tasks": sorted(t.get_name() for t in stuck)})
+    await _bounded("closing the NATS connection", runtime.nats.close())
+    await _bounded("closing the identity channel", runtime.jwks.close())
     for pool in (runtime.session_pool, runtime.pool):
-        if pool is not None:
-            try:
-                await asyncio.wait_for(pool.close(), timeout=5)
-            except TimeoutError:
-                pool.terminate()
+        if pool is not None and not await _bounded("closing a database pool", pool.close()):
+            pool.terminate()
     log.info("stopped")
     return 0
+
+
+# How long each step of the shutdown after the drain may take.
+SHUTDOWN_STEP_SECONDS = 5.0
+
+
+async def _bounded(step: str, awaitable) -> bool:
+    """Whether `step` finished within SHUTDOWN_STEP_SECONDS (it is cancelled otherwise)."""
+    try:
+        await asyncio.wait_for(awaitable, SHUTDOWN_STEP_SECONDS)
+        return True
+    except TimeoutError:
+        log.warning("shutdown step timed out", extra={"step": step, "after_s": SHUTDOWN_STEP_SECONDS})
+        return False
 
 
 class CannotListen(Exception):

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 from dockyard_kit import registry
+from dockyard_kit.logs import write_all
 
 # What the supervisor needs of the kit beyond the registry is worked out in child processes (see
 # in_a_child) or copied here: importing the kit's settings, events or gRPC would keep pydantic,
@@ -237,15 +238,7 @@ class Relay:
             self._write(ERASE_LINE + data if self.terminal else data)
 
     def _write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                written = os.write(self.fd, view)
-            except InterruptedError:
-                continue
-            except OSError:
-                return  # the terminal is gone: nothing more to show anyone
-            view = view[written:]
+        write_all(self.fd, data)
 
 
 class ManagedProcess(abc.ABC):
