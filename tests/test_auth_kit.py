@@ -17,7 +17,6 @@ from dockyard_kit.auth import (
     MISSING_TOKEN,
     REVOKED_USER,
     SESSION_ENDED,
-    AccessTokenVerifier,
     Authenticator,
     Caller,
     InvalidToken,
@@ -39,45 +38,18 @@ from dockyard_kit.revocations import (
 from services.projects.__main__ import SPEC as PROJECTS
 from tests.support.tokens import (
     AUDIENCE,
-    ISSUER,
+    SIGNER,
+    Clock,
     Signer,
+    StaticKeys,
+    UnreachableKeys,
     hmac_signed,
     unsigned,
     valid_claims,
+    verifier,
     with_claims,
     with_flipped_signature,
 )
-
-SIGNER = Signer()
-
-
-class Clock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class StaticKeys:
-    """A KeySource over fixed keys that remembers which kids were asked for."""
-
-    def __init__(self, *signers: Signer) -> None:
-        self.keys = parse_key_set(json.dumps({"keys": [s.public_jwk() for s in signers]}).encode())
-        self.asked: list[str] = []
-
-    async def key(self, kid: str):
-        self.asked.append(kid)
-        return self.keys.get(kid)
-
-
-class UnreachableKeys:
-    async def key(self, kid: str):
-        raise JwksUnavailable("identity is down")
-
-
-def verifier(keys=None, **options) -> AccessTokenVerifier:
-    return AccessTokenVerifier(keys or StaticKeys(SIGNER), issuer=ISSUER, audience=AUDIENCE, **options)
 
 
 async def refused(token: str, keys=None, **options) -> InvalidToken:

@@ -8,7 +8,7 @@ import pytest
 
 from dockyard_kit import access
 from dockyard_kit.access import CurrentRoles
-from tests.test_auth_kit import Clock
+from tests.support.tokens import Clock
 
 USER, OTHER = "user-1", "user-2"
 

@@ -10,8 +10,7 @@ from joserfc import jws
 
 from dockyard_kit import auth
 from dockyard_kit.auth import EXPIRED_TOKEN, VERIFIED_CACHE_SECONDS, InvalidToken
-from tests.support.tokens import with_flipped_signature
-from tests.test_auth_kit import SIGNER, Clock, StaticKeys, verifier
+from tests.support.tokens import SIGNER, Clock, StaticKeys, verifier, with_flipped_signature
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ import uuid
 from joserfc import jwt
 from joserfc.jwk import ECKey, KeySet
 
+from dockyard_kit.auth import AccessTokenVerifier
+from dockyard_kit.jwks import JwksUnavailable, parse_key_set
 from tests.support.calls import call
 
 ISSUER = "dockyard"
@@ -118,3 +120,37 @@ def jwks(stack) -> dict:
     status, body = call(stack, "GET", "/.well-known/jwks.json")
     assert status == 200, body
     return body
+
+
+SIGNER = Signer()
+
+
+class Clock:
+    """A clock the test sets."""
+
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class StaticKeys:
+    """A KeySource over fixed keys that remembers which kids were asked for."""
+
+    def __init__(self, *signers: Signer) -> None:
+        self.keys = parse_key_set(json.dumps({"keys": [s.public_jwk() for s in signers]}).encode())
+        self.asked: list[str] = []
+
+    async def key(self, kid: str):
+        self.asked.append(kid)
+        return self.keys.get(kid)
+
+
+class UnreachableKeys:
+    async def key(self, kid: str):
+        raise JwksUnavailable("identity is down")
+
+
+def verifier(keys=None, **options) -> AccessTokenVerifier:
+    return AccessTokenVerifier(keys or StaticKeys(SIGNER), issuer=ISSUER, audience=AUDIENCE, **options)
