@@ -23,6 +23,7 @@ def test_each_process_serves_what_the_contract_says():
             "ApplicationService",
             "CertificateService",
             "DatabaseService",
+            "DeploySpecService",
             "DomainService",
             "EnvVarService",
             "GitSourceService",
@@ -30,7 +31,11 @@ def test_each_process_serves_what_the_contract_says():
             "VolumeService",
         )
     ]
-    assert served["deployer"] == served["audit"] == []
+    assert sorted(served["deployer"]) == [
+        "dockyard.deployer.v1.DeploymentService",
+        "dockyard.deployer.v1.WebhookService",
+    ]
+    assert served["audit"] == []
 
 
 def test_every_routed_service_names_a_registered_process():

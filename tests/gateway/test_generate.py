@@ -69,6 +69,10 @@ def test_routes_and_transcoding_follow_the_service_options(descriptor_set):
         "dockyard.projects.v1.DomainService": "projects",
         "dockyard.projects.v1.CertificateService": "projects",
         "dockyard.projects.v1.DatabaseService": "projects",
+        # A server-streaming method gets a route of its own (no deadline), before its service's.
+        "dockyard.deployer.v1.DeploymentService/FollowDeploymentLogs": "deployer",
+        "dockyard.deployer.v1.DeploymentService": "deployer",
+        "dockyard.deployer.v1.WebhookService": "deployer",
         "dockyard.audit.v1.GatewayFixtureService/WatchWidgets": "audit",
         "dockyard.audit.v1.GatewayFixtureService": "audit",
         "dockyard.audit.v1.GatewayFixtureGrpcOnlyService": "projects",
@@ -81,6 +85,8 @@ def test_routes_and_transcoding_follow_the_service_options(descriptor_set):
     transcoder = http_filter(config, "envoy.filters.http.grpc_json_transcoder")
     assert sorted(transcoder["services"]) == [
         "dockyard.audit.v1.GatewayFixtureService",
+        "dockyard.deployer.v1.DeploymentService",
+        "dockyard.deployer.v1.WebhookService",
         "dockyard.identity.v1.ApiTokenService",
         "dockyard.identity.v1.AuthService",
         "dockyard.identity.v1.TeamService",
