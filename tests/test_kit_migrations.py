@@ -6,6 +6,7 @@ import os
 import pathlib
 import secrets
 import subprocess
+import time
 import uuid
 
 import asyncpg
@@ -231,7 +232,13 @@ def test_every_service_starts_and_serves_on_a_database_made_by_0_1(database_at_0
     try:
         for name, process in processes.items():
             process.wait_health("SERVING", timeout=90)
-            applied = [e for e in process.logs() if e.get("msg") == "migrations applied"]
+            # The log writer hands lines over in batches (dockyard_kit/logs.py): the line may follow
+            # health by up to a batch.
+            deadline = time.monotonic() + 5
+            while not (applied := [e for e in process.logs() if e.get("msg") == "migrations applied"]):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
             assert [(e["from"], e["to"]) for e in applied] == [
                 (REVISIONS_AT_0_1[name], str(migrations.head_revision(MIGRATIONS[name])))
             ], name
