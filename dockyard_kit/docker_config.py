@@ -7,10 +7,9 @@ both raise the same InvalidArgument naming the exact key path (`docker_config.po
 import dataclasses
 
 from dockyard_kit.errors import InvalidArgument
+from dockyard_kit.sealing import SECRET_MASK
 
 ROOT = "docker_config"
-# The same mask projects shows for every secret (services/projects/credentials.py).
-MASK = "********"
 # Platform limits when an application names none.
 DEFAULT_CPUS = 1.0
 DEFAULT_MEMORY_MB = 512
@@ -88,10 +87,14 @@ def _int(value, path: str, low: int, high: int | None = None) -> int:
     return value
 
 
-def _seconds(value, path: str) -> float:
+def _positive_number(value, path: str, description: str = "a number greater than 0") -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise InvalidArgument(path, "must be a number of seconds greater than 0")
+        raise InvalidArgument(path, f"must be {description}")
     return float(value)
+
+
+def _seconds(value, path: str) -> float:
+    return _positive_number(value, path, "a number of seconds greater than 0")
 
 
 def _choice(value, path: str, choices: tuple[str, ...]) -> str:
@@ -142,11 +145,9 @@ def _health_check(value, path: str) -> HealthCheck:
 
 def _resources(value, path: str) -> Resources:
     raw = _object(value, path, ("cpus", "memory_mb"))
-    cpus = raw.get("cpus", DEFAULT_CPUS)
-    if isinstance(cpus, bool) or not isinstance(cpus, int | float) or cpus <= 0:
-        raise InvalidArgument(f"{path}.cpus", "must be a number greater than 0")
+    cpus = _positive_number(raw.get("cpus", DEFAULT_CPUS), f"{path}.cpus")
     memory = raw.get("memory_mb", DEFAULT_MEMORY_MB)
-    return Resources(cpus=float(cpus), memory_mb=_int(memory, f"{path}.memory_mb", 1))
+    return Resources(cpus=cpus, memory_mb=_int(memory, f"{path}.memory_mb", 1))
 
 
 def _registry_auth(value, path: str) -> RegistryAuth:
@@ -191,4 +192,4 @@ def masked(value: dict | None) -> dict | None:
     auth = value.get("registry_auth")
     if not isinstance(auth, dict) or "password" not in auth:
         return dict(value)
-    return {**value, "registry_auth": {**auth, "password": MASK}}
+    return {**value, "registry_auth": {**auth, "password": SECRET_MASK}}

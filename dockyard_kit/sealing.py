@@ -16,6 +16,9 @@ import uuid
 from dockyard_kit import service_modules
 from dockyard_kit.crypto import KeyRing, decrypt, encrypt, key_id_of, reencrypt
 
+# How every service shows a secret it will not reveal (env vars, credentials, keys, registry passwords).
+SECRET_MASK = "********"
+
 
 @dataclasses.dataclass(frozen=True)
 class SealedColumn:

@@ -4,6 +4,7 @@ import pytest
 
 from dockyard_kit import docker_config
 from dockyard_kit.errors import InvalidArgument
+from dockyard_kit.sealing import SECRET_MASK
 
 FULL = {
     "image": "nginx:1.27",
@@ -115,7 +116,7 @@ def test_masked_hides_only_the_password():
     shown = docker_config.masked(FULL)
     assert shown["registry_auth"] == {
         "username": "u",
-        "password": docker_config.MASK,
+        "password": SECRET_MASK,
         "server_address": "reg.example:5000",
     }
     assert FULL["registry_auth"]["password"] == "p"  # the input is not changed
@@ -124,9 +125,3 @@ def test_masked_hides_only_the_password():
     }
     assert docker_config.masked({"image": "x"}) == {"image": "x"}
     assert docker_config.masked(None) is None
-
-
-def test_mask_matches_projects():
-    from services.projects.credentials import MASK
-
-    assert docker_config.MASK == MASK

@@ -8,7 +8,7 @@ masks with it."""
 import secrets
 import string
 
-MASK = "********"
+from dockyard_kit.sealing import SECRET_MASK as MASK
 
 DEFAULT_VERSIONS = {"postgresql": "18", "mysql": "8.4", "mongodb": "8.0", "redis": "7.4"}
 PORTS = {"postgresql": 5432, "mysql": 3306, "mongodb": 27017, "redis": 6379}
