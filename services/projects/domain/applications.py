@@ -16,9 +16,9 @@ from dockyard_kit.auth import Caller
 from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
+from dockyard_kit.project_access import Level
 from services.projects import convert
 from services.projects.domain import access, application_status, cascade, events
-from services.projects.domain.access import Level
 from services.projects.domain.application_status import ARCHIVED, LIVE_STATUSES
 from services.projects.store import applications as store
 from services.projects.store import cascade as cascade_store

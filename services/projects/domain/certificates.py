@@ -11,10 +11,10 @@ from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
+from dockyard_kit.project_access import Level
 from dockyard_kit.sealing import Sealer
 from services.projects import convert
 from services.projects.domain import access, events, pem
-from services.projects.domain.access import Level
 from services.projects.domain.domains import authorize_domain
 from services.projects.store import certificates as store
 from services.projects.store.session import caller_transaction

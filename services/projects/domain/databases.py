@@ -13,10 +13,10 @@ from dockyard_kit.auth import Caller
 from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import FailedPrecondition, InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
+from dockyard_kit.project_access import Level
 from dockyard_kit.sealing import Sealer
 from services.projects import convert, credentials
 from services.projects.domain import access, cascade, events
-from services.projects.domain.access import Level
 from services.projects.store import cascade as cascade_store
 from services.projects.store import databases as store
 from services.projects.store.session import caller_reads, caller_transaction

@@ -20,9 +20,9 @@ from dockyard_kit.auth import Caller
 from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
+from dockyard_kit.project_access import Level, project_level
 from services.projects import convert, dns_challenge
 from services.projects.domain import access, cascade, events
-from services.projects.domain.access import Level
 from services.projects.store import domains as store
 from services.projects.store.session import caller_reads, caller_transaction
 
@@ -97,7 +97,7 @@ async def _authorize(
     if row is None:
         raise _not_found(domain_id)
     project = await access.authorize(conn, caller, row["project_id"], needed, _not_found(domain_id))
-    return row, access.project_level(caller, project["owner_id"], project["id"], project["team_role"])
+    return row, project_level(caller, project["owner_id"], project["id"], project["team_role"])
 
 
 async def authorize_domain(
@@ -163,7 +163,7 @@ async def list_domains(
         rows = await store.list_for_project(
             conn, project_id, after=page.newest_first_after, limit=page.fetch_limit
         )
-    level = access.project_level(caller, project["owner_id"], project["id"], project["team_role"])
+    level = project_level(caller, project["owner_id"], project["id"], project["team_role"])
     return *split_page(rows, page, newest_first_key), shows_challenge(level)
 
 

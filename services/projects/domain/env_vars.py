@@ -13,11 +13,11 @@ from dockyard_kit.auth import Caller
 from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import InvalidArgument, NotFound
 from dockyard_kit.pagination import parse_page, split_page
+from dockyard_kit.project_access import Level
 from dockyard_kit.sealing import Sealer
 from services.projects import convert
 from services.projects.credentials import MASK
 from services.projects.domain import access, dotenv, events
-from services.projects.domain.access import Level
 from services.projects.domain.applications import authorize_application
 from services.projects.domain.applications import not_found as application_not_found
 from services.projects.store import env_vars as store

@@ -12,10 +12,10 @@ from dockyard.projects.v1 import events_pb2
 from dockyard_kit.auth import Caller
 from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import FailedPrecondition, InvalidArgument, NotFound
+from dockyard_kit.project_access import Level
 from dockyard_kit.sealing import Sealer
 from services.projects import convert
 from services.projects.domain import events
-from services.projects.domain.access import Level
 from services.projects.domain.applications import SOURCE_TYPES, authorize_application
 from services.projects.store import git_sources as store
 from services.projects.store.session import caller_reads, caller_transaction

@@ -10,9 +10,9 @@ from dockyard_kit.auth import Caller
 from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import InvalidArgument, PermissionDenied
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
+from dockyard_kit.project_access import Level, check, require_creator
 from services.projects import convert
 from services.projects.domain import access, cascade, events
-from services.projects.domain.access import Level
 from services.projects.store import cascade as cascade_store
 from services.projects.store import projects as store
 from services.projects.store.session import caller_reads, caller_transaction
@@ -71,7 +71,7 @@ def _event(row) -> events_pb2.ProjectChanged:
 async def create_project(
     pool: asyncpg.Pool, caller: Caller, *, name: str, description: str, team_id, metadata: dict
 ) -> asyncpg.Record:
-    access.require_creator(caller)
+    require_creator(caller)
     name = validate_name(name)
     metadata = validate_metadata(metadata)
     async with caller_transaction(pool, caller) as conn:
@@ -136,7 +136,7 @@ async def update_project(
         project = await access.authorize_project(conn, caller, project_id, Level.MANAGE)
         if "team_id" in changes and changes["team_id"] != project["team_id"]:
             # Moving is the owner's: a team's manager could hand the project to a team of their own.
-            access.check(
+            check(
                 caller,
                 project,
                 Level.OWN,

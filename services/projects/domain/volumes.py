@@ -14,9 +14,9 @@ from dockyard_kit.auth import Caller
 from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
+from dockyard_kit.project_access import Level
 from services.projects import convert
 from services.projects.domain import access, events
-from services.projects.domain.access import Level
 from services.projects.domain.domains import check_target
 from services.projects.store import volumes as store
 from services.projects.store.session import caller_reads, caller_transaction
