@@ -1,0 +1,1 @@
+"""The deployer's rules, free of gRPC and of storage."""
