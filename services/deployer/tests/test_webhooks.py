@@ -140,11 +140,11 @@ def test_a_signature_with_another_secret_is_refused(flavour: Flavour) -> None:
     assert SECRET not in raised.value.message and "another-secret" not in raised.value.message
 
 
-@flavours
+@pytest.mark.parametrize(
+    "flavour", [f for f in FLAVOURS.values() if f.provider != "gitlab"]
+)  # a token signs nothing
 def test_a_body_changed_after_signing_is_refused(flavour: Flavour) -> None:
     headers, body = delivery(flavour)
-    if flavour.provider == "gitlab":
-        pytest.skip("GitLab's token does not cover the body")
     with pytest.raises(Unauthenticated):
         verify(flavour.provider, headers, body.replace(b"main", b"mainx"), SECRET)
 
