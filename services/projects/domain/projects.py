@@ -6,6 +6,7 @@ import uuid
 import asyncpg
 
 from dockyard.projects.v1 import events_pb2
+from dockyard_kit import identity_read_model
 from dockyard_kit.auth import Caller
 from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import InvalidArgument, PermissionDenied
@@ -58,7 +59,7 @@ async def _check_team(conn: asyncpg.Connection, caller: Caller, team_id: uuid.UU
     """Only a team's owners and admins (or platform admins) may give it a project."""
     if team_id is None or caller.is_admin:
         return
-    if await store.team_role(conn, team_id, caller.user_id) not in ("owner", "admin"):
+    if await identity_read_model.team_role(conn, team_id, caller.user_id) not in ("owner", "admin"):
         raise PermissionDenied(
             "team_id: attaching a project to a team needs owner or admin rights in that team"
         )

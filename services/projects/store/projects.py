@@ -90,12 +90,6 @@ async def delete(conn: asyncpg.Connection, project_id: uuid.UUID) -> asyncpg.Rec
     return await conn.fetchrow(f"DELETE FROM projects AS p WHERE p.id = $1 RETURNING {COLUMNS}", project_id)
 
 
-async def team_role(conn: asyncpg.Connection, team_id: uuid.UUID, user_id: str) -> str | None:
-    return await conn.fetchval(
-        "SELECT role FROM team_members WHERE team_id = $1 AND user_id = $2", team_id, uuid.UUID(user_id)
-    )
-
-
 async def stats(conn: asyncpg.Connection, project_id: uuid.UUID) -> asyncpg.Record:
     """The project's row of application_stats (zeros when it has no live application), and when the
     view was refreshed."""
