@@ -28,7 +28,7 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
     projects_pb2_grpc.add_VolumeServiceServicer_to_server(VolumeServicer(runtime), server)
     projects_pb2_grpc.add_DomainServiceServicer_to_server(DomainServicer(runtime), server)
     projects_pb2_grpc.add_CertificateServiceServicer_to_server(CertificateServicer(runtime, sealer), server)
-    projects_pb2_grpc.add_ApplicationServiceServicer_to_server(ApplicationServicer(runtime), server)
+    projects_pb2_grpc.add_ApplicationServiceServicer_to_server(ApplicationServicer(runtime, sealer), server)
     projects_pb2_grpc.add_GitSourceServiceServicer_to_server(GitSourceServicer(runtime, sealer), server)
     projects_pb2_grpc.add_EnvVarServiceServicer_to_server(EnvVarServicer(runtime, sealer), server)
     projects_pb2_grpc.add_DatabaseServiceServicer_to_server(DatabaseServicer(runtime, sealer), server)

@@ -5,8 +5,10 @@ calls build messages with plaintext, from values the domain layer decrypted."""
 
 import json
 
+from google.protobuf import struct_pb2
+
 from dockyard.projects.v1 import projects_pb2
-from dockyard_kit import protoconv
+from dockyard_kit import docker_config, protoconv
 from dockyard_kit.protoconv import struct_from_json
 from services.projects import dns_challenge
 from services.projects.credentials import MASK, masked_connection_string
@@ -35,7 +37,7 @@ def application(row) -> projects_pb2.Application:
         status=row["status"],
         source_type=row["source_type"],
         source_config=struct_from_json(row["source_config"]),
-        docker_config=struct_from_json(row["docker_config"]),
+        docker_config=_masked_docker_config(row["docker_config"]),
         env_vars=json.loads(row["env_vars"]),
         replicas=row["replicas"],
     )
@@ -44,6 +46,14 @@ def application(row) -> projects_pb2.Application:
     if row["deleted_at"] is not None:
         protoconv.set_timestamp(message.deleted_at, row["deleted_at"])
     return message
+
+
+def _masked_docker_config(stored: str) -> struct_pb2.Struct:
+    """The stored JSON holds the mask already (migration 0005's check); masked once more here, where
+    every response and event is built, so no path can show a registry password."""
+    if "registry_auth" not in stored:  # most applications name no registry: skip the parse
+        return struct_from_json(stored)
+    return struct_from_json(json.dumps(docker_config.masked(json.loads(stored))))
 
 
 def git_source(row, webhook_secret: str = MASK) -> projects_pb2.GitSource:

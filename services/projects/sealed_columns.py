@@ -7,6 +7,8 @@ COLUMNS = (
     # Only a secret env var's value is sealed; the others are plaintext.
     SealedColumn("env_vars", "value", sealed_rows="is_secret"),
     SealedColumn("git_sources", "webhook_secret"),
+    # NULL for an application that names no registry.
+    SealedColumn("applications", "registry_password", sealed_rows="registry_password IS NOT NULL"),
     # The schema refuses any UPDATE of a certificate past its expiry (check_expiry_future), so an
     # expired certificate's private key stays under the key it was sealed with.
     SealedColumn(

@@ -39,13 +39,13 @@ def test_create_get_and_defaults(stack, people, project):
         people.owner,
         project["id"],
         name="api",
-        docker_config={"image": "nginx:1.27", "ports": [80]},
+        docker_config={"image": "nginx:1.27", "ports": [{"target": 80}]},
         source_config={"registry": "docker.io"},
     )
     assert created["project_id"] == project["id"]
     assert (created["type"], created["source_type"], created["status"]) == ("docker", "docker", "stopped")
     assert created["replicas"] == 1 and "deleted_at" not in created
-    assert created["docker_config"] == {"image": "nginx:1.27", "ports": [80]}
+    assert created["docker_config"] == {"image": "nginx:1.27", "ports": [{"target": 80}]}
     status, fetched = call(stack, people.member, "GET", f"/v1/applications/{created['id']}")
     assert status == 200 and fetched == created
     [event] = outbox(stack, created["id"])

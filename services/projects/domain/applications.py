@@ -17,8 +17,9 @@ from dockyard_kit.db import SessionPool
 from dockyard_kit.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from dockyard_kit.pagination import newest_first_key, parse_page, split_page
 from dockyard_kit.project_access import Level
+from dockyard_kit.sealing import SECRET_MASK, Sealer
 from services.projects import convert
-from services.projects.domain import access, application_status, cascade, events
+from services.projects.domain import access, application_config, application_status, cascade, events
 from services.projects.domain.application_status import ARCHIVED, LIVE_STATUSES
 from services.projects.store import applications as store
 from services.projects.store import cascade as cascade_store
@@ -32,6 +33,7 @@ SOURCE_TYPES = {
     "compose": ("docker_compose",),
 }
 MAX_CONFIG_BYTES = 64 * 1024
+REGISTRY_PASSWORD_SEALED_AT = ("applications", "registry_password")
 # check_app_name_format: names become Docker service and network host names.
 _NAME = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
@@ -75,6 +77,23 @@ def validate_config(field: str, config: dict) -> dict:
     if len(json.dumps(config)) > MAX_CONFIG_BYTES:
         raise InvalidArgument(field, f"must be at most {MAX_CONFIG_BYTES // 1024} KiB of JSON")
     return config
+
+
+def _sealed_registry_password(
+    sealer: Sealer, application_id: uuid.UUID, docker_config: dict, stored: str | None
+) -> str | None:
+    """What applications.registry_password holds for `docker_config`: its password sealed, the
+    stored one when it gives the mask back, None when it names no registry."""
+    password = application_config.registry_password(docker_config)
+    if password is None:
+        return None
+    if password == SECRET_MASK:
+        if stored is None:
+            raise InvalidArgument(
+                application_config.PASSWORD_PATH, "give the password (the mask keeps a stored one only)"
+            )
+        return stored
+    return sealer.seal(*REGISTRY_PASSWORD_SEALED_AT, application_id, password)
 
 
 def validate_status_filter(status: str, *, archived: bool) -> str | None:
@@ -132,6 +151,7 @@ async def _check_name_free(conn: asyncpg.Connection, project_id: uuid.UUID, name
 
 async def create_application(
     pool: asyncpg.Pool,
+    sealer: Sealer,
     caller: Caller,
     project_id: uuid.UUID,
     *,
@@ -149,18 +169,28 @@ async def create_application(
         source_type = SOURCE_TYPES[type][0]
     source_type = validate_source_type(type, source_type)
     replicas = validate_replicas(1 if replicas is None else replicas)
+    source_config = application_config.check_source_config(
+        type, validate_config("source_config", source_config)
+    )
+    docker_config = application_config.check_docker_config(
+        type, validate_config("docker_config", docker_config)
+    )
+    application_id = uuid.uuid4()
+    registry_password = _sealed_registry_password(sealer, application_id, docker_config, None)
     async with caller_transaction(pool, caller) as conn:
         await access.authorize_project(conn, caller, project_id, Level.WRITE)
         await _check_name_free(conn, project_id, name)
         row = await store.insert(
             conn,
+            id=application_id,
             project_id=project_id,
             name=name,
             type=type,
             source_type=source_type,
-            source_config=validate_config("source_config", source_config),
-            docker_config=validate_config("docker_config", docker_config),
+            source_config=source_config,
+            docker_config=application_config.with_password(docker_config, SECRET_MASK),
             replicas=replicas,
+            registry_password=registry_password,
         )
         await events.emit(conn, "application", "created", row["id"], _event(row), actor=caller.user_id)
     return row
@@ -207,7 +237,7 @@ async def list_applications(
 
 
 async def update_application(
-    pool: asyncpg.Pool, caller: Caller, application_id: uuid.UUID, changes: dict
+    pool: asyncpg.Pool, sealer: Sealer, caller: Caller, application_id: uuid.UUID, changes: dict
 ) -> asyncpg.Record:
     if "name" in changes:
         validate_name(changes["name"])
@@ -220,13 +250,34 @@ async def update_application(
             validate_config(field, changes[field])
     async with caller_transaction(pool, caller) as conn:
         row = await authorize_application(conn, caller, application_id, Level.WRITE, live=True, lock=True)
-        # The type and source type must still agree once both are applied.
-        validate_source_type(changes.get("type", row["type"]), changes.get("source_type", row["source_type"]))
+        # The type, source type and configs must still agree once all are applied.
+        type_ = changes.get("type", row["type"])
+        validate_source_type(type_, changes.get("source_type", row["source_type"]))
+        changes = {**changes, **_checked_configs(sealer, row, type_, changes)}
         if changes.get("name", row["name"]) != row["name"]:
             await _check_name_free(conn, row["project_id"], changes["name"])
         row = await store.update(conn, application_id, changes)
         await events.emit(conn, "application", "updated", row["id"], _event(row), actor=caller.user_id)
     return row
+
+
+def _checked_configs(sealer: Sealer, row, type_: str, changes: dict) -> dict:
+    """The configs an update sets, and the registry password then stored. A new type has the
+    configs it keeps checked too (a git application's source_config is not a docker one's)."""
+    source_config = changes.get("source_config", json.loads(row["source_config"]))
+    docker_config = changes.get("docker_config", json.loads(row["docker_config"]))
+    checked = {}
+    if "source_config" in changes or "type" in changes:
+        checked["source_config"] = application_config.check_source_config(type_, source_config)
+    if "docker_config" in changes or "type" in changes:
+        checked["docker_config"] = application_config.check_docker_config(type_, docker_config)
+    if "docker_config" in changes:
+        config = checked["docker_config"]
+        checked["registry_password"] = _sealed_registry_password(
+            sealer, row["id"], config, row["registry_password"]
+        )
+        checked["docker_config"] = application_config.with_password(config, SECRET_MASK)
+    return checked
 
 
 async def scale_application(

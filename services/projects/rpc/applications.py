@@ -4,12 +4,18 @@ from google.protobuf import empty_pb2
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit import protoconv
+from dockyard_kit.sealing import Sealer
+from dockyard_kit.server import ServiceRuntime
 from services.projects import convert
 from services.projects.domain import applications
 from services.projects.rpc.servicer import ProjectsServicer
 
 
 class ApplicationServicer(ProjectsServicer, projects_pb2_grpc.ApplicationServiceServicer):
+    def __init__(self, runtime: ServiceRuntime, sealer: Sealer) -> None:
+        super().__init__(runtime)
+        self.sealer = sealer  # docker_config's registry password
+
     async def ListApplications(self, request, context) -> projects_pb2.ListApplicationsResponse:
         caller = await self.caller()
         rows, next_page_token = await applications.list_applications(
@@ -38,6 +44,7 @@ class ApplicationServicer(ProjectsServicer, projects_pb2_grpc.ApplicationService
         application = request.application
         row = await applications.create_application(
             self.pool,
+            self.sealer,
             caller,
             protoconv.parse_id(request.project_id, "project_id"),
             name=application.name,
@@ -55,7 +62,7 @@ class ApplicationServicer(ProjectsServicer, projects_pb2_grpc.ApplicationService
         changes = protoconv.mask_changes(
             request.update_mask, request.application, applications.UPDATABLE_FIELDS
         )
-        row = await applications.update_application(self.pool, caller, application_id, changes)
+        row = await applications.update_application(self.pool, self.sealer, caller, application_id, changes)
         return convert.application(row)
 
     async def DeleteApplication(self, request, context) -> projects_pb2.Application:

@@ -30,6 +30,7 @@ async def holder_of_name(conn: asyncpg.Connection, project_id: uuid.UUID, name: 
 async def insert(
     conn: asyncpg.Connection,
     *,
+    id: uuid.UUID,
     project_id: uuid.UUID,
     name: str,
     type: str,
@@ -37,10 +38,13 @@ async def insert(
     source_config: dict,
     docker_config: dict,
     replicas: int,
+    registry_password: str | None,
 ) -> asyncpg.Record:
+    """`registry_password` is already sealed (under `id`)."""
     return await conn.fetchrow(
-        "INSERT INTO applications (project_id, name, type, source_type, source_config, docker_config, replicas)"
-        " VALUES ($1, $2, $3, $4, $5::jsonb, $6::jsonb, $7) RETURNING *",
+        "INSERT INTO applications (id, project_id, name, type, source_type, source_config, docker_config,"
+        " replicas, registry_password) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9) RETURNING *",
+        id,
         project_id,
         name,
         type,
@@ -48,6 +52,7 @@ async def insert(
         json.dumps(source_config),
         json.dumps(docker_config),
         replicas,
+        registry_password,
     )
 
 
