@@ -5,7 +5,7 @@ import pathlib
 
 import grpc
 
-from dockyard.projects.v1 import projects_pb2_grpc
+from dockyard.projects.v1 import deploy_specs_pb2_grpc, projects_pb2_grpc
 from dockyard_kit.sealing import Sealer
 from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
 from services.projects.domain.identity_events import consume_identity_events
@@ -13,6 +13,7 @@ from services.projects.domain.stats import refresh_application_stats
 from services.projects.rpc.applications import ApplicationServicer
 from services.projects.rpc.certificates import CertificateServicer
 from services.projects.rpc.databases import DatabaseServicer
+from services.projects.rpc.deploy_specs import DeploySpecServicer
 from services.projects.rpc.domains import DomainServicer
 from services.projects.rpc.env_vars import EnvVarServicer
 from services.projects.rpc.git_sources import GitSourceServicer
@@ -32,6 +33,7 @@ def register(server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
     projects_pb2_grpc.add_GitSourceServiceServicer_to_server(GitSourceServicer(runtime, sealer), server)
     projects_pb2_grpc.add_EnvVarServiceServicer_to_server(EnvVarServicer(runtime, sealer), server)
     projects_pb2_grpc.add_DatabaseServiceServicer_to_server(DatabaseServicer(runtime, sealer), server)
+    deploy_specs_pb2_grpc.add_DeploySpecServiceServicer_to_server(DeploySpecServicer(runtime, sealer), server)
 
 
 SPEC = ServiceSpec(
