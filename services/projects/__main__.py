@@ -8,6 +8,7 @@ import grpc
 from dockyard.projects.v1 import deploy_specs_pb2_grpc, projects_pb2_grpc
 from dockyard_kit.sealing import Sealer
 from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
+from services.projects.domain.deployer_events import consume_deployer_events
 from services.projects.domain.identity_events import consume_identity_events
 from services.projects.domain.stats import refresh_application_stats
 from services.projects.rpc.applications import ApplicationServicer
@@ -41,7 +42,7 @@ SPEC = ServiceSpec(
     migrations_dir=pathlib.Path(__file__).parent / "migrations",
     register=register,
     settings=ProjectsSettings,
-    background=[refresh_application_stats, consume_identity_events],
+    background=[refresh_application_stats, consume_identity_events, consume_deployer_events],
 )
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@ STATUSES = (*LIVE_STATUSES, ARCHIVED)
 # current status -> the statuses a status change may lead to.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "stopped": frozenset({"deploying"}),
-    "deploying": frozenset({"running", "failed"}),
+    # stopped: a first deployment cancelled (nothing ran before it).
+    "deploying": frozenset({"running", "failed", "stopped"}),
     "running": frozenset({"scaling", "deploying", "stopped", "failed"}),
     "scaling": frozenset({"running", "failed"}),
     "failed": frozenset({"deploying", "stopped"}),

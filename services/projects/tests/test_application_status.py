@@ -18,6 +18,7 @@ ALLOWED = {
     ("stopped", "deploying"),
     ("deploying", "running"),
     ("deploying", "failed"),
+    ("deploying", "stopped"),
     ("running", "scaling"),
     ("running", "deploying"),
     ("running", "stopped"),

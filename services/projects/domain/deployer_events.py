@@ -1,0 +1,96 @@
+"""The projects service's consumer of the deployer's events: an application's status follows its
+deployments, so lists and the application_stats view say what runs.
+
+    queued      -> nothing (the application runs what it ran)
+    started     -> deploying
+    succeeded   -> running
+    failed      -> failed
+    cancelled   -> the status it had before the deployment started
+    rolled_back -> running (the previous version runs again)
+
+Each change goes through applications.set_status (application_status's table, an
+application.status_changed event). A change the table forbids, or an application already gone, is
+acknowledged without effect: a later event is not held up behind it. The consumer's transaction
+records the event in the inbox, so a redelivery applies once.
+"""
+
+import logging
+import uuid
+
+import asyncpg
+
+from dockyard.deployer.v1 import events_pb2 as deployer_events
+from dockyard.events.v1.envelope_pb2 import Event
+from dockyard_kit.errors import FailedPrecondition, NotFound
+from dockyard_kit.events import EventConsumer, event_type, subject_for
+from dockyard_kit.server import ServiceRuntime
+from services.projects.domain import applications
+from services.projects.domain.application_status import LIVE_STATUSES
+from services.projects.store import applications as store
+from services.projects.store.session import as_platform
+
+log = logging.getLogger("dockyard.projects.deployer_events")
+
+CONSUMER_NAME = "deployer"
+# verb -> the status it leaves the application in (None: unchanged; cancelled is worked out).
+STATUS_AFTER = {
+    "queued": None,
+    "started": "deploying",
+    "succeeded": "running",
+    "failed": "failed",
+    "cancelled": None,
+    "rolled_back": "running",
+}
+SUBJECTS = [subject_for(event_type("deployer", "deployment", verb)) for verb in STATUS_AFTER]
+# Where the deployer records, when it starts a deployment, the status to go back to on cancel.
+PREVIOUS_STATUS_KEY = "previous_application_status"
+
+
+def status_after_cancel(deployment, current: str) -> str:
+    """Back to what it was before the deployment started (running, if the previous version still
+    runs): as the deployment's metadata says, else the current status, unless that is deploying,
+    which no longer describes anything (failed, the safe answer)."""
+    metadata = deployment.metadata
+    previous = metadata[PREVIOUS_STATUS_KEY] if PREVIOUS_STATUS_KEY in metadata else None
+    if previous in LIVE_STATUSES and previous != "deploying":
+        return previous
+    return "failed" if current == "deploying" else current
+
+
+async def _new_status(
+    conn: asyncpg.Connection, verb: str, application_id: uuid.UUID, deployment
+) -> str | None:
+    if verb != "cancelled":
+        return STATUS_AFTER[verb]
+    row = await store.fetch(conn, application_id)
+    return None if row is None else status_after_cancel(deployment, row["status"])
+
+
+async def apply_deployer_event(conn: asyncpg.Connection, event: Event) -> None:
+    """The consumer's handler, inside the transaction that records the event in the inbox."""
+    await as_platform(conn)  # the service's own work, in any project
+    verb = event.type.rsplit(".", 1)[1]
+    changed = deployer_events.DeploymentChanged()
+    event.payload.Unpack(changed)
+    deployment = changed.deployment
+    try:
+        application_id = uuid.UUID(deployment.application_id)
+    except ValueError:
+        log.warning("deployment event names no application", extra={"event_id": event.id, "type": event.type})
+        return
+    new_status = await _new_status(conn, verb, application_id, deployment)
+    if new_status is None:
+        return
+    try:
+        await applications.set_status(conn, application_id, new_status, actor=event.actor_user_id)
+    except (FailedPrecondition, NotFound) as refused:
+        log.info(
+            "deployment event leaves the application as it is",
+            extra={"event_id": event.id, "type": event.type, "reason": refused.message},
+        )
+
+
+async def consume_deployer_events(runtime: ServiceRuntime) -> None:
+    """A background job: runs until cancelled."""
+    consumer = EventConsumer(runtime.pool, runtime.nats, CONSUMER_NAME, SUBJECTS, apply_deployer_event)
+    await consumer.run()
