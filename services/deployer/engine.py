@@ -64,17 +64,20 @@ class DockerEngine:
             swarm_active=info.get("Swarm", {}).get("LocalNodeState") == "active",
         )
 
+    def open_client(self, timeout_seconds: float | None) -> docker.DockerClient:
+        """A client of the caller's own (the caller closes it), for calls that outlast a status check:
+        `timeout_seconds` bounds each request's connect and each read, None waits as long as the
+        engine takes (a build step may be silent for minutes). Blocking: call it in a worker thread.
+        Creating a client asks the engine for its API version, so it fails while the engine is down."""
+        if self.docker_host is None:
+            return docker.DockerClient.from_env(timeout=timeout_seconds)
+        return docker.DockerClient(base_url=self.docker_host, timeout=timeout_seconds)
+
     def _connected_client(self) -> docker.DockerClient:
-        # Creating a client asks the engine for its API version, so it fails while the engine is down;
-        # nothing is kept then, and the next call tries again.
+        # Nothing is kept while the engine is down, and the next call tries again.
         with self._client_lock:
             if self._client is None:
-                if self.docker_host is None:
-                    self._client = docker.DockerClient.from_env(timeout=STATUS_TIMEOUT_SECONDS)
-                else:
-                    self._client = docker.DockerClient(
-                        base_url=self.docker_host, timeout=STATUS_TIMEOUT_SECONDS
-                    )
+                self._client = self.open_client(STATUS_TIMEOUT_SECONDS)
             return self._client
 
 
