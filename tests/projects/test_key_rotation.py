@@ -96,8 +96,9 @@ async def seal_samples(pool, sealer: Sealer, rows: int = ROWS_PER_COLUMN) -> dic
         )
         for n in range(rows):
             application_id = await conn.fetchval(
-                "INSERT INTO applications (project_id, name, type, source_type)"
-                " VALUES ($1, $2, 'docker', 'docker') RETURNING id",
+                "INSERT INTO applications (id, registry_password, project_id, name, type, source_type)"
+                " VALUES ($1, $2, $3, $4, 'docker', 'docker') RETURNING id",
+                *sealed("applications", "registry_password", f"registry password {n}"),
                 project_id,
                 f"app-{n}-{tag}",
             )
