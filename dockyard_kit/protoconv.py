@@ -35,6 +35,18 @@ def dict_from_struct(struct: struct_pb2.Struct) -> dict:
     return json_format.MessageToDict(struct)
 
 
+def integral_numbers(value):
+    """JSON from a google.protobuf.Struct, whose numbers are all doubles: 8080.0 back to 8080, so
+    integer keys (ports, retries, memory_mb) check and store as integers."""
+    if isinstance(value, dict):
+        return {key: integral_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [integral_numbers(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def parse_id(value: str, field: str) -> uuid.UUID:
     """A resource id from a request: malformed ids are the client's mistake, named by field."""
     if not value:

@@ -48,7 +48,14 @@ def skip_or_fail(problem: str) -> NoReturn:
 def remove_test_containers(client: docker.DockerClient) -> None:
     label_filters = [f"{name}={value}" for name, value in TEST_LABELS.items()]
     for container in client.containers.list(all=True, filters={"label": label_filters}):
-        container.remove(force=True)
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass  # gone meanwhile
+        except docker.errors.APIError as error:
+            # Swarm (or another test session) is removing it already.
+            if error.status_code != 409:
+                raise
 
 
 def connect_to_docker() -> docker.DockerClient:

@@ -120,8 +120,9 @@ async def test_a_fresh_database_gets_the_kit_tables_in_every_schema(settings):
             assert (migrations.SERVICE_VERSION_TABLE in tables) == bool(head.service)
     finally:
         await conn.close()
+    assert migrations.head_revision(MIGRATIONS["audit"]) == migrations.Revisions(kit="0002_token_revocations")
     assert migrations.head_revision(MIGRATIONS["deployer"]) == migrations.Revisions(
-        kit="0002_token_revocations"
+        service="0001_deployer_model", kit="0002_token_revocations"
     )
     assert (
         str(migrations.head_revision(MIGRATIONS["identity"]))
@@ -141,8 +142,8 @@ async def test_a_database_made_by_0_1_upgrades_in_place_and_keeps_its_rows(datab
         )
     conn = await _admin(settings)
     try:
-        # The service version tables: identity's and projects' are at their heads; the revisions
-        # that only made kit tables are gone (and with them deployer's and audit's version tables).
+        # The service version tables: identity's, projects' and deployer's are at their heads; the
+        # revisions that only made kit tables are gone (and with them audit's version table).
         assert (
             await conn.fetchval("SELECT version_num FROM identity.alembic_version")
             == migrations.head_revision(MIGRATIONS["identity"]).service
@@ -151,7 +152,10 @@ async def test_a_database_made_by_0_1_upgrades_in_place_and_keeps_its_rows(datab
             await conn.fetchval("SELECT version_num FROM projects.alembic_version")
             == migrations.head_revision(MIGRATIONS["projects"]).service
         )
-        assert await conn.fetchval("SELECT to_regclass('deployer.alembic_version')") is None
+        assert (
+            await conn.fetchval("SELECT version_num FROM deployer.alembic_version")
+            == migrations.head_revision(MIGRATIONS["deployer"]).service
+        )
         assert await conn.fetchval("SELECT to_regclass('audit.alembic_version')") is None
         # The service's rows...
         assert (

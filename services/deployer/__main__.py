@@ -1,18 +1,64 @@
-"""The deployer service. Deployments arrive with their issue; today it serves health, reflection and
-its component status, which includes the Docker engine it will deploy onto."""
+"""The deployer service: deployments of applications onto Docker Swarm (a durable queue in
+PostgreSQL, workers holding leases, live logs, cancel, rollback, crash recovery), git push
+webhooks, the reconciler that keeps Swarm in line with the database, and retention. Its component
+status includes the Docker engine it deploys onto."""
 
 import pathlib
 
+import asyncpg
+import grpc
+
+from dockyard.deployer.v1 import deployer_pb2_grpc
 from dockyard.system.v1 import system_pb2
+from dockyard_kit import db
 from dockyard_kit.config import load
-from dockyard_kit.server import ServiceSpec, run
+from dockyard_kit.server import ServiceRuntime, ServiceSpec, run
+from dockyard_kit.service_auth import ServiceCredentials
+from services.deployer.docker.swarm import Swarm
+from services.deployer.domain.reconciler import Reconciler
+from services.deployer.domain.retention import run_retention
+from services.deployer.domain.upstream_events import identity_consumer, projects_consumer
+from services.deployer.domain.worker import Pipeline, PipelineSettings
 from services.deployer.engine import DockerEngine
+from services.deployer.rpc.deployments import DeploymentServicer
+from services.deployer.rpc.webhooks import WebhookServicer
 from services.deployer.settings import DeployerSettings
+from services.deployer.store import logs as log_store
+from services.deployer.store.deploy_specs import DeploySpecs
+from services.deployer.store.notifications import CANCEL_CHANNEL, QUEUED_CHANNEL, Notifications
 
 
-def build_spec(engine: DockerEngine) -> ServiceSpec:
-    async def docker_status() -> system_pb2.DockerStatus:
-        status = await engine.status()
+class Deployer:
+    """What the deployer's servicers and background jobs share besides the runtime."""
+
+    def __init__(self, settings: DeployerSettings) -> None:
+        self.settings = settings
+        self.engine = DockerEngine(settings.DOCKER_HOST)
+        self.swarm = Swarm(self.engine)
+        self.notifications: Notifications | None = None
+        self.specs: DeploySpecs | None = None
+        self.reconciler: Reconciler | None = None
+
+    def register(self, server: grpc.aio.Server, runtime: ServiceRuntime) -> None:
+        settings = self.settings
+
+        async def listening_connection() -> asyncpg.Connection:
+            return await asyncpg.connect(**db.service_connection(settings, "deployer"))
+
+        self.notifications = Notifications(
+            listening_connection, (log_store.NOTIFY_CHANNEL, QUEUED_CHANNEL, CANCEL_CHANNEL)
+        )
+        self.specs = DeploySpecs(settings.service_address("projects"), ServiceCredentials.of(runtime.secrets))
+        self.reconciler = Reconciler(
+            runtime.require_pool, self.swarm, settings.DOCKYARD_RECONCILE_INTERVAL_SECONDS
+        )
+        deployer_pb2_grpc.add_DeploymentServiceServicer_to_server(
+            DeploymentServicer(runtime, self.swarm, self.notifications), server
+        )
+        deployer_pb2_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(runtime, self.specs), server)
+
+    async def docker_status(self) -> system_pb2.DockerStatus:
+        status = await self.engine.status()
         return system_pb2.DockerStatus(
             available=status.available,
             version=status.version,
@@ -20,14 +66,66 @@ def build_spec(engine: DockerEngine) -> ServiceSpec:
             error=status.error,
         )
 
+    async def listen(self, runtime: ServiceRuntime) -> None:
+        await self.notifications.run()
+
+    async def work(self, runtime: ServiceRuntime) -> None:
+        settings = self.settings
+        pipeline = Pipeline(
+            runtime.require_pool(),
+            self.swarm,
+            self.specs,
+            self.notifications,
+            PipelineSettings(
+                max_active=settings.DOCKYARD_DEPLOY_CONCURRENCY,
+                lease_seconds=settings.DOCKYARD_DEPLOY_LEASE_SECONDS,
+                build_timeout=settings.DOCKYARD_BUILD_TIMEOUT_SECONDS,
+                rollout_timeout=settings.DOCKYARD_ROLLOUT_TIMEOUT_SECONDS,
+                monitor_seconds=settings.DOCKYARD_ROLLOUT_MONITOR_SECONDS,
+                keep_images=settings.DOCKYARD_KEEP_IMAGES,
+                registry=settings.DOCKYARD_REGISTRY,
+                workdir=settings.DOCKYARD_BUILD_DIR,
+            ),
+        )
+        await pipeline.run()
+
+    async def reconcile(self, runtime: ServiceRuntime) -> None:
+        await self.reconciler.run()
+
+    async def consume_projects(self, runtime: ServiceRuntime) -> None:
+        await projects_consumer(runtime, self.reconciler).run()
+
+    async def consume_identity(self, runtime: ServiceRuntime) -> None:
+        await identity_consumer(runtime).run()
+
+    async def retain(self, runtime: ServiceRuntime) -> None:
+        settings = self.settings
+        await run_retention(
+            runtime.require_pool,
+            self.swarm,
+            log_days=settings.DOCKYARD_DEPLOYMENT_LOG_RETENTION_DAYS,
+            deployment_days=settings.DOCKYARD_DEPLOYMENT_RETENTION_DAYS,
+            interval=settings.DOCKYARD_RETENTION_INTERVAL_SECONDS,
+        )
+
+
+def build_spec(deployer: Deployer) -> ServiceSpec:
     return ServiceSpec(
         name="deployer",
         migrations_dir=pathlib.Path(__file__).parent / "migrations",
-        register=lambda server, runtime: None,
+        register=deployer.register,
         settings=DeployerSettings,
-        docker_status=docker_status,
+        background=[
+            deployer.listen,
+            deployer.consume_identity,
+            deployer.consume_projects,
+            deployer.work,
+            deployer.reconcile,
+            deployer.retain,
+        ],
+        docker_status=deployer.docker_status,
     )
 
 
 if __name__ == "__main__":
-    run(build_spec(DockerEngine(load(DeployerSettings).DOCKER_HOST)))
+    run(build_spec(Deployer(load(DeployerSettings))))

@@ -1,0 +1,1 @@
+"""The deployer's gRPC servicers: requests to domain calls, rows to messages."""
