@@ -8,7 +8,7 @@ migration 0005), opened only for the deploy spec."""
 
 import urllib.parse
 
-from dockyard_kit import docker_config
+from dockyard_kit import docker_config, protoconv
 from dockyard_kit.errors import InvalidArgument
 
 DOCKER_CONFIG = "docker_config"
@@ -23,22 +23,10 @@ CLONE_SCHEMES = ("http", "https", "ssh", "git", "file")
 MAX_PATH_LENGTH = 1024
 
 
-def integral_numbers(value):
-    """JSON from a google.protobuf.Struct, whose numbers are all doubles: 8080.0 back to 8080, so
-    integer keys (ports, retries, memory_mb) check and store as integers."""
-    if isinstance(value, dict):
-        return {key: integral_numbers(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [integral_numbers(item) for item in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 def check_docker_config(type_: str, config: dict) -> dict:
     """The docker_config to store. A docker application's names its image once it names anything
     (an empty one is an application still being described; the deploy spec refuses it)."""
-    config = integral_numbers(config)
+    config = protoconv.integral_numbers(config)
     parsed = docker_config.parse(config, DOCKER_CONFIG)
     if type_ == "docker" and config and parsed.image is None:
         raise InvalidArgument(f"{DOCKER_CONFIG}.image", "is required for a docker application")
