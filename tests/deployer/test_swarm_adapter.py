@@ -3,6 +3,7 @@ deploy, answer on a host-published port, update, roll back on a failing health c
 stream and cancel; images are found or refused; git checks out a local repository."""
 
 import asyncio
+import dataclasses
 import pathlib
 import secrets
 import subprocess
@@ -112,8 +113,9 @@ async def swarm(docker_client, busybox_image):
 
 
 @pytest.fixture(scope="module")
-async def project_id(swarm, docker_client):
-    """A project of the module's own; its services and network are removed at the end."""
+async def project_id(swarm, docker_client, web_images):
+    """A project of the module's own; its services and network are removed at the end (before the
+    images they run, which the engine would not remove while in use)."""
     project = f"test-{secrets.token_hex(6)}"
     yield project
     for state in await swarm.managed_services():
@@ -231,11 +233,40 @@ async def test_service_deploys_updates_and_rolls_back_a_failing_health_check(
 
 
 @pytest.mark.docker
+async def test_rollback_ends_an_update_in_progress(swarm, project_id, web_images):
+    application = f"app-{secrets.token_hex(3)}"
+    first = web_request(project_id, application, web_images["v1"], free_port(), ports=())
+    rollout, lines = await deploy(swarm, first)
+    assert rollout.outcome == "converged", (rollout, lines)
+    await swarm.rollback(application)  # no update in progress: nothing happens
+    assert (await swarm.inspect(application)).update_state is None
+
+    # The broken image never gets healthy, and with many retries its task stays "starting" meanwhile.
+    slow = dataclasses.replace(HEALTHZ, retries=100)
+    update = asyncio.create_task(
+        deploy(
+            swarm, web_request(project_id, application, web_images["broken"], 0, ports=(), health_check=slow)
+        )
+    )
+    await until(lambda: _equals(_update_state(swarm, application), "updating"))
+    await swarm.rollback(application)
+    rollout, lines = await update
+    assert rollout.outcome == "rolled_back", (rollout, lines)
+    state = await swarm.inspect(application)
+    assert (state.image, state.deployment_id) == (web_images["v1"], first.deployment_id)
+    await swarm.remove_service(application)
+
+
+async def _update_state(swarm: Swarm, application: str) -> str | None:
+    return (await swarm.inspect(application)).update_state
+
+
+@pytest.mark.docker
 async def test_a_service_whose_task_fails_reports_the_failure(swarm, project_id, web_images):
     application = f"app-{secrets.token_hex(3)}"
     request = web_request(
         project_id, application, web_images["v1"], free_port(), command=("sh", "-c", "exit 3"), ports=(),
-        health_check=None,
+        health_check=None, monitor_seconds=4,  # Swarm may report the task running for a second or two first
     )  # fmt: skip
     rollout, lines = await deploy(swarm, request)
     assert rollout.outcome == "failed", (rollout, lines)

@@ -477,12 +477,16 @@ class Swarm:
     ) -> Rollout:
         seen: dict[str, str] = {}
         reasons: list[str] = []  # why Swarm rolled back, and the failed task's error
+        reported = None
         while True:
             service = await self._call(lambda api: api.inspect_service(service_id))
             status = service.get("UpdateStatus") or {}
             # An UpdateStatus from before this deploy says nothing about it.
             state = status.get("State") if status.get("StartedAt") != previous_update else None
             message = status.get("Message", "")
+            if state is not None and (state, message) != reported:
+                reported = (state, message)
+                on_line(f"update {state}" + (f": {message}" if message else ""))
             tasks = await self._watch_tasks(service_id, seen, on_line)
             if state == "rollback_started" and message and message not in reasons:
                 reasons.insert(0, message)
