@@ -26,7 +26,7 @@ from services.deployer.docker import (
     network_name,
     service_name,
 )
-from services.deployer.docker.swarm import manager_problem, update_order
+from services.deployer.docker.swarm import manager_problem, repository_and_tag, update_order
 from services.deployer.engine import DockerEngine
 from tests.docker_support import BUSYBOX_IMAGE, TEST_LABELS
 
@@ -93,6 +93,13 @@ def request_for(**overrides) -> ServiceRequest:
         stateful=False, registry_auth=None,
     )  # fmt: skip
     return ServiceRequest(**{**fields, **overrides})
+
+
+def test_references_split_intorepository_and_tag():
+    assert repository_and_tag("web") == ("web", "latest")
+    assert repository_and_tag("dockyard/web:v1") == ("dockyard/web", "v1")
+    assert repository_and_tag("127.0.0.1:5000/web") == ("127.0.0.1:5000/web", "latest")
+    assert repository_and_tag("127.0.0.1:5000/web:v1@sha256:ab") == ("127.0.0.1:5000/web", "v1")
 
 
 def test_update_order_is_stop_first_only_when_tasks_cannot_overlap():

@@ -235,6 +235,15 @@ def _state(service: dict) -> ServiceState:
     )
 
 
+def repository_and_tag(reference: str) -> tuple[str, str]:
+    """("127.0.0.1:5000/web", "v1") of "127.0.0.1:5000/web:v1" (a registry's port is no tag)."""
+    name = reference.split("@", 1)[0]
+    if ":" in name.rsplit("/", 1)[-1]:
+        repository, _, tag = name.rpartition(":")
+        return repository, tag
+    return name, "latest"
+
+
 def _task_line(task: dict) -> str:
     status = task.get("Status") or {}
     detail = status.get("Err") or status.get("Message") or ""
@@ -333,7 +342,7 @@ class Swarm:
         image = await self._call(look)
         if image is None:
             return None
-        repository = reference.split("@")[0].rsplit(":", 1)[0] if "/" in reference else reference
+        repository = repository_and_tag(reference)[0]
         digests = image.get("RepoDigests") or []
         digest = next((d for d in digests if d.split("@")[0] == repository), digests[0] if digests else None)
         return ImageInfo(
@@ -380,7 +389,7 @@ class Swarm:
     async def push(self, tag: str, registry: str, on_line: OnLine) -> str:
         """Tags the local image tag as registry/<its repository>:<its tag> and pushes it; the pullable
         reference registry/<repository>@sha256:... (what every node of a Swarm can pull)."""
-        repository, _, version = tag.rpartition(":") if ":" in tag.rsplit("/", 1)[-1] else (tag, "", "latest")
+        repository, version = repository_and_tag(tag)
         registry = registry.rstrip("/")
         target = repository if repository.startswith(registry + "/") else f"{registry}/{repository}"
         await self._call(lambda api: api.tag(tag, target, version))
