@@ -8,6 +8,7 @@ BENCHMARKS = [
     "bench.list_applications",
     "bench.memory",
     "bench.read_path",
+    "bench.deploy",
 ]
 
 for name in BENCHMARKS:
