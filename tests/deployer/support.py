@@ -1,11 +1,15 @@
 """What the deployer's tests share: a web application made from the local busybox test image,
 deployments asked for and awaited over REST, and cleanup of the Swarm objects the platform made."""
 
+import pathlib
+import subprocess
 import time
 import urllib.request
 
+import docker.errors
+
 from dockyard_kit.stack.components import free_port
-from services.deployer.docker.swarm import LABEL_MANAGED
+from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_MANAGED
 from tests.projects.support import call, new_app
 from tests.support.waiting import eventually
 
@@ -60,3 +64,80 @@ def fetch(port: int, timeout: float = 30) -> str:
 def remove_managed_services(docker_client) -> None:
     for service in docker_client.services.list(filters={"label": f"{LABEL_MANAGED}=1"}):
         service.remove()
+
+
+GIT_AUTHOR = ("-c", "user.name=Dockyard Tests", "-c", "user.email=tests@dockyard.invalid")
+
+
+def _git(*args: str, cwd: pathlib.Path | None = None) -> str:
+    done = subprocess.run(["git", *GIT_AUTHOR, *args], cwd=cwd, check=True, capture_output=True, text=True)
+    return done.stdout.strip()
+
+
+def git_repository(root: pathlib.Path, files: dict[str, str]) -> tuple[str, str]:
+    """A bare repository under `root` whose branch main holds one commit of `files`: its file:// URL
+    and the commit's sha."""
+    bare, work = root / "repository.git", root / "work"
+    _git("init", "--quiet", "--bare", "--initial-branch=main", str(bare))
+    _git("init", "--quiet", "--initial-branch=main", str(work))
+    for name, text in files.items():
+        (work / name).write_text(text)
+    _git("add", ".", cwd=work)
+    _git("commit", "--quiet", "-m", "the web page", cwd=work)
+    _git("push", "--quiet", str(bare), "main", cwd=work)
+    return bare.as_uri(), _git("rev-parse", "HEAD", cwd=work)
+
+
+def web_dockerfile(base_image: str, content: str, marker: str, build_seconds: int = 0) -> str:
+    """busybox httpd serving `content` on 8080; the build prints `marker` (which also keeps the
+    build cache from answering for another test's image) and lasts at least `build_seconds`."""
+    pause = f" && sleep {build_seconds}" if build_seconds else ""
+    return (
+        f"FROM {base_image}\n"
+        f"RUN echo building {marker} && mkdir -p /www && echo {content} > /www/index.html{pause}\n"
+        'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n'
+    )
+
+
+def git_app(stack, account, project_id: str, repository_url: str, *, provider: str = "github", secret: str):
+    """A git application cloning `repository_url`, with a git source following main signed with
+    `secret`: (application, git source, host port)."""
+    port = free_port()
+    app = new_app(
+        stack,
+        account,
+        project_id,
+        type="git",
+        source_type=provider,
+        source_config={"repository_url": repository_url},
+        docker_config={"ports": [{"target": 8080, "published": port, "mode": "host"}]},
+    )
+    status, source = call(
+        stack,
+        account,
+        "POST",
+        f"/v1/applications/{app['id']}/git-source",
+        {"provider": provider, "repository": "tests/web", "branch": "main", "webhook_secret": secret},
+    )
+    assert status == 200, source
+    return app, source, port
+
+
+def remove_built_images(docker_client, application_ids) -> None:
+    """The images the platform built for these applications (tagged per deployment), once the
+    containers of their removed services are gone (Swarm stops them a little later)."""
+
+    def removed(image) -> bool:
+        try:
+            docker_client.images.remove(image.id, force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as error:
+            if error.status_code != 409:  # 409: a container still uses it
+                raise
+            return False
+        return True
+
+    for application_id in application_ids:
+        for image in docker_client.images.list(filters={"label": f"{LABEL_APPLICATION}={application_id}"}):
+            eventually(lambda image=image: removed(image), timeout=30, interval=0.5)

@@ -1,0 +1,255 @@
+"""Git applications and their webhooks on the running platform with a real Docker Swarm: a local bare
+repository is cloned, built into an image tagged per deployment and rolled out; each provider's
+signed push through the gateway queues one deployment per delivery, while a wrong signature or
+another branch queues nothing; a deployment's log lines are followed live, as server-sent events
+through the gateway and over gRPC directly, each line once and in order until the deployment ends."""
+
+import http.client
+import json
+import threading
+import uuid
+
+import grpc
+import pytest
+
+from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
+from services.deployer.domain.webhooks import signature_headers
+from tests.deployer.support import (
+    FINAL,
+    deploy,
+    fetch,
+    git_app,
+    git_repository,
+    remove_built_images,
+    remove_managed_services,
+    wait_final,
+    web_dockerfile,
+)
+from tests.projects.support import call, create
+from tests.support.waiting import eventually
+
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def stack_env():
+    return {"DOCKYARD_ROLLOUT_MONITOR_SECONDS": "1", "DOCKYARD_DEPLOY_LEASE_SECONDS": "3"}
+
+
+@pytest.fixture(scope="module")
+def built_for():
+    """The applications whose built images the module removes at its end."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def project(stack, people, docker_client, built_for):
+    project = create(stack, people.owner, team_id=people.crew.id)
+    yield project
+    remove_managed_services(docker_client)
+    remove_built_images(docker_client, built_for)
+
+
+@pytest.fixture(scope="module")
+def deployer_direct(stack):
+    with grpc.insecure_channel(stack.addresses["deployer"]) as channel:
+        yield deployer_pb2_grpc.DeploymentServiceStub(channel)
+
+
+def web_repository(tmp_path, busybox_image, content: str, build_seconds: int = 0) -> tuple[str, str, str]:
+    """A repository of a web page's Dockerfile: (file:// URL, its commit, the build's marker)."""
+    marker = uuid.uuid4().hex
+    files = {"Dockerfile": web_dockerfile(busybox_image, content, marker, build_seconds)}
+    url, sha = git_repository(tmp_path, files)
+    return url, sha, marker
+
+
+def stored_logs(stack, account, deployment_id: str) -> list[dict]:
+    """Every stored line of the deployment (ListDeploymentLogs, page by page)."""
+    lines, token = [], ""
+    while True:
+        path = f"/v1/deployments/{deployment_id}/logs?page_size=100&page_token={token}"
+        status, body = call(stack, account, "GET", path)
+        assert status == 200, body
+        lines += body["lines"]
+        token = body["next_page_token"]
+        if not token:
+            return lines
+
+
+def deployments_of(stack, account, application_id: str) -> list[dict]:
+    status, body = call(stack, account, "GET", f"/v1/applications/{application_id}/deployments")
+    assert status == 200, body
+    return body["deployments"]
+
+
+def test_a_git_application_builds_its_commit_and_answers(
+    stack, people, project, busybox_image, docker_client, built_for, tmp_path
+):
+    url, sha, marker = web_repository(tmp_path, busybox_image, "from-git")
+    app, _, port = git_app(stack, people.owner, project["id"], url, secret="s-" + uuid.uuid4().hex)
+    built_for.append(app["id"])
+    deployment = deploy(stack, people.member, app["id"])
+    ended = wait_final(stack, people.member, deployment["id"], timeout=TIMEOUT)
+    assert ended["status"] == "success", (ended["metadata"], ended["logs"])
+    assert ended["commit_sha"] == sha
+    assert ended["metadata"]["built"] is True
+    tag = f"dockyard-app-{app['id']}:{deployment['id']}"
+    assert ended["metadata"]["image"] == tag
+    messages = [line["message"] for line in stored_logs(stack, people.member, deployment["id"])]
+    assert f"checked out main at {sha}" in messages
+    assert any(f"building {marker}" in message for message in messages), messages
+    assert any(message.startswith("Step 1/") for message in messages), messages
+    assert fetch(port) == "from-git"
+    images = docker_client.images.list(name=f"dockyard-app-{app['id']}")
+    assert [name for image in images for name in image.tags] == [tag]
+
+
+# ---- webhooks through the gateway ----
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def push_delivery(provider: str, branch: str, delivery_id: str) -> tuple[dict[str, str], bytes]:
+    """A provider's push of SHA to `branch`, unsigned: (headers, body)."""
+    ref = f"refs/heads/{branch}"
+    if provider == "bitbucket":
+        change = {"new": {"type": "branch", "name": branch, "target": {"hash": SHA}}, "old": None}
+        return (
+            {"x-event-key": "repo:push", "x-request-uuid": delivery_id},
+            json.dumps({"push": {"changes": [change]}}).encode(),
+        )
+    headers = {
+        "github": {"x-github-event": "push", "x-github-delivery": delivery_id},
+        "gitlab": {"x-gitlab-event": "Push Hook", "x-gitlab-event-uuid": delivery_id},
+        "gitea": {"x-gitea-event": "push", "x-gitea-delivery": delivery_id},
+    }[provider]
+    return headers, json.dumps({"ref": ref, "after": SHA, "checkout_sha": SHA}).encode()
+
+
+def post_webhook(stack, provider: str, git_source_id: str, headers: dict, body: bytes) -> tuple[int, dict]:
+    """The delivery as a provider sends it: the raw body, no access token."""
+    connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+    try:
+        sent = {"content-type": "application/json", "user-agent": "GitHub-Hookshot/tests", **headers}
+        connection.request("POST", f"/v1/webhooks/{provider}/{git_source_id}", body=body, headers=sent)
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("provider", ["github", "gitlab", "gitea", "bitbucket"])
+def test_a_signed_push_queues_one_deployment_per_delivery(stack, people, project, tmp_path, provider):
+    secret = "s-" + uuid.uuid4().hex
+    # No repository there: the deployments the pushes queue fail at the clone, fast.
+    missing = (tmp_path / "no-such-repository.git").as_uri()
+    app, source, _ = git_app(stack, people.owner, project["id"], missing, provider=provider, secret=secret)
+    delivery = str(uuid.uuid4())
+    headers, body = push_delivery(provider, "main", delivery)
+    signed = {**headers, **signature_headers(provider, body, secret)}
+
+    status, receipt = post_webhook(stack, provider, source["id"], signed, body)
+    assert status == 200 and receipt["ignored_reason"] == "", receipt
+    queued = receipt["deployment_id"]
+    [listed] = deployments_of(stack, people.owner, app["id"])
+    assert listed["id"] == queued and listed["triggered_by"] == ""
+    assert listed["metadata"]["trigger"] == "webhook" and listed["metadata"]["git_ref"] == SHA
+
+    status, again = post_webhook(stack, provider, source["id"], signed, body)
+    assert (status, again["deployment_id"]) == (200, queued)
+
+    forged_headers, forged_body = push_delivery(provider, "main", str(uuid.uuid4()))
+    forged = {**forged_headers, **signature_headers(provider, forged_body, secret + "-not-it")}
+    status, refused = post_webhook(stack, provider, source["id"], forged, forged_body)
+    assert status == 401, refused
+
+    other_headers, other_body = push_delivery(provider, "feature", str(uuid.uuid4()))
+    other = {**other_headers, **signature_headers(provider, other_body, secret)}
+    status, ignored = post_webhook(stack, provider, source["id"], other, other_body)
+    assert status == 200 and ignored["deployment_id"] == "", ignored
+    assert "feature" in ignored["ignored_reason"] and "main" in ignored["ignored_reason"]
+
+    assert [d["id"] for d in deployments_of(stack, people.owner, app["id"])] == [queued]
+    ended = wait_final(stack, people.owner, queued)
+    assert ended["status"] == "failed" and "git clone" in ended["metadata"]["reason"], ended["metadata"]
+
+
+def test_an_unknown_git_source_is_unauthenticated(stack):
+    headers, body = push_delivery("github", "main", str(uuid.uuid4()))
+    signed = {**headers, **signature_headers("github", body, "anything")}
+    status, refused = post_webhook(stack, "github", str(uuid.uuid4()), signed, body)
+    assert status == 401, refused
+
+
+# ---- following a deployment's log lines ----
+
+
+def follow_sse(stack, token: str, deployment_id: str, frames: list, connected: threading.Event) -> None:
+    """Reads the server-sent events of a deployment's log lines into `frames` until the stream
+    closes: (content-type, each data: frame's JSON)."""
+    connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=TIMEOUT)
+    try:
+        connection.request(
+            "GET",
+            f"/v1/deployments/{deployment_id}/logs:follow",
+            headers={"authorization": f"Bearer {token}", "accept": "text/event-stream"},
+        )
+        response = connection.getresponse()
+        connected.set()
+        frames.append((response.status, response.getheader("content-type", "")))
+        for raw in response:
+            line = raw.decode().rstrip("\r\n")
+            if line.startswith("data:"):
+                frames.append(json.loads(line.removeprefix("data:")))
+    finally:
+        connected.set()
+        connection.close()
+
+
+def test_log_lines_are_followed_live_over_sse_and_grpc(
+    stack, people, project, busybox_image, deployer_direct, built_for, tmp_path
+):
+    url, _, marker = web_repository(tmp_path, busybox_image, "followed", build_seconds=4)
+    app, _, _ = git_app(stack, people.owner, project["id"], url, secret="s-" + uuid.uuid4().hex)
+    built_for.append(app["id"])
+    deployment = deploy(stack, people.owner, app["id"])
+
+    frames: list = []
+    connected = threading.Event()
+    reader = threading.Thread(
+        target=follow_sse, args=(stack, people.owner.token, deployment["id"], frames, connected)
+    )
+    reader.start()
+    assert connected.wait(30)
+
+    # gRPC directly, once the deployment has lines and is still running: the backlog, then the rest.
+    def running_with_lines():
+        lines = stored_logs(stack, people.owner, deployment["id"])
+        status = call(stack, people.owner, "GET", f"/v1/deployments/{deployment['id']}")[1]["status"]
+        assert status not in FINAL, "the deployment ended before the follower connected"
+        return lines or None
+
+    backlog = eventually(running_with_lines, timeout=60, interval=0.1)
+    request = deployer_pb2.FollowDeploymentLogsRequest(deployment_id=deployment["id"])
+    followed = list(
+        deployer_direct.FollowDeploymentLogs(request, metadata=people.owner.metadata, timeout=TIMEOUT)
+    )
+    reader.join(TIMEOUT)
+    assert not reader.is_alive(), "the event stream did not close when the deployment ended"
+
+    ended = wait_final(stack, people.owner, deployment["id"], timeout=10)
+    assert ended["status"] == "success", (ended["metadata"], ended["logs"])
+    stored = [int(line["id"]) for line in stored_logs(stack, people.owner, deployment["id"])]
+
+    grpc_ids = [line.id for line in followed]
+    assert grpc_ids == stored and followed[-1].message == "deployment succeeded"
+    assert len(stored) > len(backlog) and grpc_ids[: len(backlog)] == [int(line["id"]) for line in backlog]
+
+    (status, content_type), *events = frames
+    assert status == 200 and content_type.startswith("text/event-stream"), frames[:1]
+    sse_ids = [int(event["id"]) for event in events]
+    assert sse_ids == stored, "each line once, in order, as stored"
+    assert all(event["deployment_id"] == deployment["id"] for event in events)
+    assert any(f"building {marker}" in event["message"] for event in events)
+    assert events[-1]["message"] == "deployment succeeded"
