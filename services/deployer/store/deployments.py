@@ -251,7 +251,7 @@ async def forget_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
 async def expired_for_logs(conn: asyncpg.Connection, older_than: datetime.timedelta, limit: int):
     """Finished deployments past the deployment retention that still hold logs or an image."""
     return await conn.fetch(
-        f"SELECT {COLUMNS} FROM deployments WHERE completed_at < clock_timestamp() - $1"
+        f"SELECT {COLUMNS} FROM deployments WHERE completed_at < clock_timestamp() - $1::interval"
         " AND NOT (metadata ? 'archived_at') ORDER BY completed_at LIMIT $2 FOR UPDATE SKIP LOCKED",
         older_than,
         limit,

@@ -44,7 +44,7 @@ async def delete_older_than(conn: asyncpg.Connection, age: datetime.timedelta, l
     """At most `limit` lines older than `age` (retention, in bounded batches)."""
     result = await conn.execute(
         "DELETE FROM deployment_logs WHERE (deployment_id, id) IN (SELECT deployment_id, id FROM"
-        " deployment_logs WHERE created_at < clock_timestamp() - $1 LIMIT $2)",
+        " deployment_logs WHERE created_at < clock_timestamp() - $1::interval LIMIT $2)",
         age,
         limit,
     )
