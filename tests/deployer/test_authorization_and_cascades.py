@@ -22,8 +22,8 @@ import pytest
 from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard_kit.project_access import Level
-from services.deployer.docker.swarm import LABEL_APPLICATION
-from tests.deployer.support import deploy, remove_managed_services, wait_final
+from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_PROJECT
+from tests.deployer.support import deploy, wait_final
 from tests.projects.support import call, create, new_app, sql, unique
 from tests.support import authorization
 from tests.support.accounts import Account, People, api_token_access, create_account
@@ -197,7 +197,9 @@ def world(stack, people, identity_channel, deployer_channel, docker_client):
     yield world
     world.cancel_pending()
     world.release()
-    remove_managed_services(docker_client)
+    # Only this module's: other test sessions may be deploying onto the same engine.
+    for service in docker_client.services.list(filters={"label": f"{LABEL_PROJECT}={world.project['id']}"}):
+        service.remove()
 
 
 # -- the matrix ---------------------------------------------------------------------------------
@@ -435,3 +437,49 @@ def _queued_or_none(world: World, caller: str):
         if error.code() != NOT_FOUND:
             raise
         return None
+
+
+def test_a_scale_during_a_rollout_is_applied_once_it_ends(stack, people, world, docker_client, busybox_image):
+    """The rollout runs the replicas its spec was read with and the reconciler leaves a service
+    alone while a deployment of it runs; the scale is not lost: the deployment's end changes the
+    application's status, and that event asks the reconciler again."""
+    owner = people.owner
+    config = {"image": busybox_image, "command": "exec httpd -f -p 8080 -h /"}
+    app = new_app(stack, owner, world.project["id"], docker_config=config)
+    first = deploy(stack, owner, app["id"])
+
+    def deploying():
+        status, body = call(stack, owner, "GET", f"/v1/deployments/{first['id']}")
+        assert status == 200 and body["status"] not in ("success", "failed", "rolled_back"), body
+        return body["status"] == "deploying"
+
+    eventually(deploying, timeout=60, interval=0.05)
+    scale(stack, owner, app["id"], 2)
+    ended = wait_final(stack, owner, first["id"])
+    assert ended["status"] == "success", (ended["metadata"], ended["logs"])
+    eventually(lambda: running_tasks(docker_client, app["id"]) == 2, timeout=15)
+    for service in application_services(docker_client, app["id"]):
+        service.remove()
+
+
+def test_deleting_a_project_deletes_its_applications_deployments(stack, people, world):
+    owner = people.owner
+    project = create(stack, owner)
+    app = new_app(stack, owner, project["id"], docker_config={"image": "dockyard-test/absent:1"})
+    doomed = deploy(stack, owner, app["id"])
+    assert wait_final(stack, owner, doomed["id"])["status"] == "failed"
+    status, body = call(stack, owner, "DELETE", f"/v1/projects/{project['id']}")
+    assert status == 200, body
+
+    def forgotten():
+        rows = sql(
+            stack,
+            "deployer",
+            "SELECT count(*) FROM deployments WHERE project_id = $1",
+            uuid.UUID(project["id"]),
+        )
+        return rows[0][0] == 0
+
+    eventually(forgotten, timeout=15)
+    status, _ = call(stack, owner, "GET", f"/v1/deployments/{doomed['id']}")
+    assert status == 404
