@@ -5,6 +5,7 @@ a time, in order; a deployer killed (-9) during a rollout has its deployment tak
 replica once the lease runs out."""
 
 import datetime
+import itertools
 import os
 import pathlib
 import signal
@@ -58,7 +59,9 @@ def healthy_check() -> dict:
 
 
 def update_config(stack, account, application_id: str, config: dict) -> None:
-    status, body = call(stack, account, "PATCH", f"/v1/applications/{application_id}", {"docker_config": config})
+    status, body = call(
+        stack, account, "PATCH", f"/v1/applications/{application_id}", {"docker_config": config}
+    )
     assert status == 200, body
 
 
@@ -95,9 +98,13 @@ def wait_updating(docker_client, application_id: str) -> None:
     eventually(updating, timeout=30, interval=0.2)
 
 
-def test_a_version_failing_its_health_check_is_rolled_back(stack, people, project, busybox_image, docker_client):
+def test_a_version_failing_its_health_check_is_rolled_back(
+    stack, people, project, busybox_image, docker_client
+):
     app, port = web_app(stack, people.owner, project["id"], busybox_image)
-    update_config(stack, people.owner, app["id"], web_config(busybox_image, port, "v1", health_check=healthy_check()))
+    update_config(
+        stack, people.owner, app["id"], web_config(busybox_image, port, "v1", health_check=healthy_check())
+    )
     deployed(stack, people.owner, app["id"])
     assert fetch(port) == "v1"
     failing = {"test": "exit 1", "interval_s": 1, "timeout_s": 1, "retries": 1}
@@ -123,7 +130,9 @@ def test_a_version_failing_its_health_check_is_rolled_back(stack, people, projec
     assert ended["status"] == "rolled_back", (ended["metadata"], ended["logs"])
     assert "deployment rolled back" in ended["logs"] and "failed its health check" in ended["logs"]
     assert ended["metadata"]["reason"]
-    assert "deployer.deployment.rolled_back" in [e.type for e in outbox(stack, ended["id"], schema="deployer")]
+    assert "deployer.deployment.rolled_back" in [
+        e.type for e in outbox(stack, ended["id"], schema="deployer")
+    ]
     # What is asserted about availability: the port is published in host mode, so Swarm updates
     # stop-first (swarm.update_order; DESIGN.md: a host port cannot be bound twice), which leaves a gap
     # while v1 is stopped and v2 tried. So the poll does not count failures; it shows v1 answered
@@ -134,7 +143,9 @@ def test_a_version_failing_its_health_check_is_rolled_back(stack, people, projec
     assert fetch(port) == "v1"
 
 
-def test_rollback_application_returns_to_the_previous_image(stack, people, project, busybox_image, docker_client):
+def test_rollback_application_returns_to_the_previous_image(
+    stack, people, project, busybox_image, docker_client
+):
     v1, v2 = (content_image(docker_client, busybox_image, content) for content in ("r1", "r2"))
     app, port = web_app(stack, people.owner, project["id"], v1)
     serve = {"command": "exec httpd -f -p 8080 -h /www"}
@@ -194,7 +205,9 @@ def test_cancelling_a_running_rollout_keeps_the_previous_version(
     assert ended["metadata"]["reason"] == "cancelled" and ended["metadata"]["phase"] == "deploying"
     assert ended["metadata"]["cancelled_by"] == people.member.id
     assert "rolling the service back to the previous version" in ended["logs"]
-    assert "deployer.deployment.cancelled" in [e.type for e in outbox(stack, rollout["id"], schema="deployer")]
+    assert "deployer.deployment.cancelled" in [
+        e.type for e in outbox(stack, rollout["id"], schema="deployer")
+    ]
     # Swarm rolled the update back: v1 answers (after the stop-first gap a host port implies).
     assert fetch(port) == "k1"
     status, body = call(stack, people.member, "POST", f"/v1/deployments/{rollout['id']}:cancel", {})
@@ -249,9 +262,12 @@ def test_concurrent_deployments_of_one_application_run_one_at_a_time_in_order(
     rows = deployment_rows(stack, app["id"])
     assert len(rows) == 5
     # In queue order: each claimed only after the one queued before it had ended.
-    for earlier, later in zip(rows, rows[1:]):
+    for earlier, later in itertools.pairwise(rows):
         assert earlier["completed_at"] <= later["completed_at"]
-        assert earlier["completed_at"] <= datetime.datetime.fromisoformat(later["claimed_at"]), (earlier, later)
+        assert earlier["completed_at"] <= datetime.datetime.fromisoformat(later["claimed_at"]), (
+            earlier,
+            later,
+        )
 
 
 def stack_deployer_pid(stack) -> int:
@@ -295,7 +311,9 @@ def test_a_deployer_killed_during_a_rollout_is_taken_over_once_its_lease_runs_ou
             os.kill(own_deployer, signal.SIGCONT)
         killed_at = time.monotonic()
         # Never stuck: ended within the lease plus what is left of the rollout (and polling slack).
-        ended = wait_final(stack, people.owner, deployment.id, timeout=LEASE_SECONDS + SLOW_START_SECONDS + 30)
+        ended = wait_final(
+            stack, people.owner, deployment.id, timeout=LEASE_SECONDS + SLOW_START_SECONDS + 30
+        )
     assert time.monotonic() - killed_at < LEASE_SECONDS + SLOW_START_SECONDS + 30
     assert "taken over by" in ended["logs"] and "during deploying" in ended["logs"], ended["logs"]
     # Recorded as Swarm ended the rollout (converged, or rolled back), or failed naming the phase.
