@@ -24,6 +24,7 @@ from services.deployer.rpc.deployments import DeploymentServicer
 from services.deployer.rpc.webhooks import WebhookServicer
 from services.deployer.settings import DeployerSettings
 from services.deployer.store import logs as log_store
+from services.deployer.store import read_model
 from services.deployer.store.deploy_specs import DeploySpecs
 from services.deployer.store.notifications import CANCEL_CHANNEL, QUEUED_CHANNEL, Notifications
 
@@ -66,10 +67,17 @@ class Deployer:
             error=status.error,
         )
 
+    async def _know_installation(self, runtime: ServiceRuntime) -> None:
+        """Before the first job that makes or lists Swarm objects: whose they are."""
+        if self.swarm.installation is None:
+            async with runtime.require_pool().acquire() as conn:
+                self.swarm.installation = await read_model.installation_id(conn)
+
     async def listen(self, runtime: ServiceRuntime) -> None:
         await self.notifications.run()
 
     async def work(self, runtime: ServiceRuntime) -> None:
+        await self._know_installation(runtime)
         settings = self.settings
         pipeline = Pipeline(
             runtime.require_pool(),
@@ -90,6 +98,7 @@ class Deployer:
         await pipeline.run()
 
     async def reconcile(self, runtime: ServiceRuntime) -> None:
+        await self._know_installation(runtime)
         await self.reconciler.run()
 
     async def consume_projects(self, runtime: ServiceRuntime) -> None:
@@ -99,6 +108,7 @@ class Deployer:
         await identity_consumer(runtime).run()
 
     async def retain(self, runtime: ServiceRuntime) -> None:
+        await self._know_installation(runtime)
         settings = self.settings
         await run_retention(
             runtime.require_pool,

@@ -30,6 +30,8 @@ from services.deployer.docker.swarm import manager_problem, repository_and_tag, 
 from services.deployer.engine import DockerEngine
 from tests.docker_support import BUSYBOX_IMAGE, TEST_LABELS
 
+# What this module's objects are labelled managed by (a platform's id in the deployer).
+TEST_INSTALLATION = "adapter-tests"
 # Busybox httpd as PID 1 ignores SIGTERM: a short grace period keeps stop-first updates quick.
 STOP_GRACE_SECONDS = 0.5
 ROLLOUT_TIMEOUT_SECONDS = 60
@@ -114,7 +116,7 @@ def test_update_order_is_stop_first_only_when_tasks_cannot_overlap():
 
 @pytest.fixture(scope="module")
 async def swarm(docker_client, busybox_image):
-    adapter = Swarm(DockerEngine(None))
+    adapter = Swarm(DockerEngine(None), installation=TEST_INSTALLATION)
     yield adapter
     adapter.close()
 
@@ -212,7 +214,7 @@ async def test_service_deploys_updates_and_rolls_back_a_failing_health_check(
     spec = service.attrs["Spec"]
     container = spec["TaskTemplate"]["ContainerSpec"]
     assert spec["Name"] == service_name(project_id, first.application_name)
-    assert spec["Labels"][LABEL_MANAGED] == "1" and container["Labels"] == spec["Labels"]
+    assert spec["Labels"][LABEL_MANAGED] == TEST_INSTALLATION and container["Labels"] == spec["Labels"]
     assert spec["TaskTemplate"]["Resources"]["Limits"] == {"NanoCPUs": 500_000_000, "MemoryBytes": 64 * 2**20}
     assert (
         spec["UpdateConfig"]["Order"] == "stop-first" and spec["UpdateConfig"]["FailureAction"] == "rollback"

@@ -28,7 +28,6 @@ LABEL_APPLICATION = "dockyard.application_id"
 LABEL_PROJECT = "dockyard.project_id"
 LABEL_DEPLOYMENT = "dockyard.deployment_id"
 LABEL_MANAGED = "dockyard.managed"
-MANAGED = "1"
 
 CALL_TIMEOUT_SECONDS = 30.0
 POLL_SECONDS = 0.5
@@ -130,9 +129,9 @@ def manager_problem(info: dict) -> str | None:
     )
 
 
-def _labels(request: ServiceRequest) -> dict[str, str]:
+def _labels(request: ServiceRequest, installation: str) -> dict[str, str]:
     return {
-        LABEL_MANAGED: MANAGED,
+        LABEL_MANAGED: installation,
         LABEL_APPLICATION: request.application_id,
         LABEL_PROJECT: request.project_id,
         LABEL_DEPLOYMENT: request.deployment_id,
@@ -176,9 +175,9 @@ def update_order(request: ServiceRequest) -> str:
     return "start-first"
 
 
-def service_spec(request: ServiceRequest) -> dict:
+def service_spec(request: ServiceRequest, installation: str) -> dict:
     """The keyword arguments of create_service/update_service for request."""
-    labels = _labels(request)
+    labels = _labels(request, installation)
     container = docker.types.ContainerSpec(
         image=request.image,
         args=list(request.command) if request.command is not None else None,
@@ -258,14 +257,24 @@ def _deployment_of(task: dict) -> str:
 
 
 class Swarm:
-    """The Swarm of one Docker Engine (a manager), given as the deployer's DockerEngine."""
+    """The Swarm of one Docker Engine (a manager), given as the deployer's DockerEngine.
 
-    def __init__(self, engine: DockerEngine) -> None:
+    Everything it makes is labelled managed by `installation` (the platform's id, from its database),
+    and only what carries that label is its own: two platforms sharing an engine leave each other's
+    services and images alone. Until the id is known (`installation` None) it makes and lists nothing."""
+
+    def __init__(self, engine: DockerEngine, installation: str | None = None) -> None:
         self.engine = engine
+        self.installation = installation
         self._client: docker.DockerClient | None = None
         self._client_lock = threading.Lock()
         # Networks are created check-then-create; one at a time, so two deploys never make two.
         self._network_lock = asyncio.Lock()
+
+    def _managed(self) -> str:
+        if self.installation is None:
+            raise RuntimeError("the platform's installation id is not known yet")
+        return self.installation
 
     def close(self) -> None:
         with self._client_lock:
@@ -308,7 +317,7 @@ class Swarm:
                 return
             api.create_network(
                 name, driver="overlay", attachable=True, check_duplicate=True,
-                labels={LABEL_MANAGED: MANAGED, LABEL_PROJECT: project_id},
+                labels={LABEL_MANAGED: self._managed(), LABEL_PROJECT: project_id},
             )  # fmt: skip
 
         async with self._network_lock:
@@ -379,7 +388,12 @@ class Swarm:
         Cancelling stops the build at once, leaving no build container; a failing build raises
         BuildFailed with its last lines."""
         await builds.build(
-            self.engine, context_dir, dockerfile, tag, {**(labels or {}), LABEL_MANAGED: MANAGED}, on_line
+            self.engine,
+            context_dir,
+            dockerfile,
+            tag,
+            {**(labels or {}), LABEL_MANAGED: self._managed()},
+            on_line,
         )
         info = await self._image_info(tag)
         if info is None:
@@ -411,7 +425,9 @@ class Swarm:
 
     async def managed_images(self) -> list[tuple[str, dict]]:
         """(image id, labels) of every image the deployer built."""
-        images = await self._call(lambda api: api.images(filters={"label": f"{LABEL_MANAGED}={MANAGED}"}))
+        images = await self._call(
+            lambda api: api.images(filters={"label": f"{LABEL_MANAGED}={self._managed()}"})
+        )
         return [(image["Id"], image.get("Labels") or {}) for image in images]
 
     # --- services ----------------------------------------------------------------------------------
@@ -428,7 +444,7 @@ class Swarm:
     async def deploy(self, request: ServiceRequest, on_line: OnLine) -> Rollout:
         """Creates the application's service (and its project's network), or updates it to request,
         and waits until the rollout settles (the caller bounds the wait). on_line gets task state changes (from the event loop)."""
-        spec = service_spec(request)
+        spec = service_spec(request, self._managed())
         await self.ensure_network(request.project_id)
         existing = await self._find(request.application_id)
         if existing is None:
@@ -566,5 +582,7 @@ class Swarm:
         await self._call(remove)
 
     async def managed_services(self) -> list[ServiceState]:
-        services = await self._call(lambda api: api.services(filters={"label": f"{LABEL_MANAGED}={MANAGED}"}))
+        services = await self._call(
+            lambda api: api.services(filters={"label": f"{LABEL_MANAGED}={self._managed()}"})
+        )
         return [_state(service) for service in services]

@@ -35,6 +35,16 @@ STATUSES = "'pending', 'building', 'deploying', 'success', 'failed', 'rolled_bac
 # One statement each: asyncpg runs every statement as a prepared statement.
 UPGRADE = [
     r"""
+-- This platform's id: what the Swarm objects it makes are labelled managed by, so that platforms
+-- sharing a Docker engine never take each other's services and images for orphans. One row.
+CREATE TABLE deployer.installation (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    one_row boolean NOT NULL DEFAULT true UNIQUE CHECK (one_row),
+    created_at timestamptz NOT NULL DEFAULT now()
+)
+""",
+    "INSERT INTO deployer.installation DEFAULT VALUES",
+    r"""
 -- Read model, fed by projects.project.* events: who owns a project and which team holds it.
 CREATE TABLE deployer.projects (
     id uuid PRIMARY KEY,
@@ -127,6 +137,7 @@ DOWNGRADE = [
     "DROP TABLE deployer.deployments",
     "DROP TABLE deployer.applications",
     "DROP TABLE deployer.projects",
+    "DROP TABLE deployer.installation",
 ]
 
 
