@@ -23,7 +23,7 @@ from tests.deployer.support import (
     deploy,
     deployer_replica,
     fetch,
-    remove_managed_services,
+    remove_project_services,
     wait_final,
     web_app,
     web_config,
@@ -51,7 +51,7 @@ def stack_env():
 def project(stack, people, docker_client):
     project = create(stack, people.owner, team_id=people.crew.id)
     yield project
-    remove_managed_services(docker_client)
+    remove_project_services(docker_client, project["id"])
 
 
 def healthy_check() -> dict:
