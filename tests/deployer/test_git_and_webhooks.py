@@ -21,7 +21,7 @@ from tests.deployer.support import (
     git_app,
     git_repository,
     remove_built_images,
-    remove_managed_services,
+    remove_project_services,
     wait_final,
     web_dockerfile,
 )
@@ -46,7 +46,7 @@ def built_for():
 def project(stack, people, docker_client, built_for):
     project = create(stack, people.owner, team_id=people.crew.id)
     yield project
-    remove_managed_services(docker_client)
+    remove_project_services(docker_client, project["id"])
     remove_built_images(docker_client, built_for)
 
 
@@ -187,7 +187,7 @@ def test_an_unknown_git_source_is_unauthenticated(stack):
 
 def follow_sse(stack, token: str, deployment_id: str, frames: list, connected: threading.Event) -> None:
     """Reads the server-sent events of a deployment's log lines into `frames` until the stream
-    closes: (content-type, each data: frame's JSON)."""
+    closes: (status, content-type), then each data: frame's JSON."""
     connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=TIMEOUT)
     try:
         connection.request(
@@ -200,8 +200,10 @@ def follow_sse(stack, token: str, deployment_id: str, frames: list, connected: t
         frames.append((response.status, response.getheader("content-type", "")))
         for raw in response:
             line = raw.decode().rstrip("\r\n")
-            if line.startswith("data:"):
-                frames.append(json.loads(line.removeprefix("data:")))
+            # Events are data: lines, each ended by an empty line; anything else is kept as is, for
+            # the test to refuse.
+            if line:
+                frames.append(json.loads(line.removeprefix("data:")) if line.startswith("data:") else line)
     finally:
         connected.set()
         connection.close()
@@ -248,6 +250,7 @@ def test_log_lines_are_followed_live_over_sse_and_grpc(
 
     (status, content_type), *events = frames
     assert status == 200 and content_type.startswith("text/event-stream"), frames[:1]
+    assert all(isinstance(event, dict) for event in events), events
     sse_ids = [int(event["id"]) for event in events]
     assert sse_ids == stored, "each line once, in order, as stored"
     assert all(event["deployment_id"] == deployment["id"] for event in events)
