@@ -21,6 +21,7 @@ from services.deployer.engine import STATUS_TIMEOUT_SECONDS, explain_engine_erro
 # Containers inherit their image's labels, so those that code under test starts from the test image
 # are cleaned up too.
 TEST_LABELS = {"dockyard.test": "1"}
+SWARM_TASK_LABEL = "com.docker.swarm.task.id"
 BUSYBOX_IMAGE = "dockyard-test/busybox:latest"
 # Debian's busybox-static: a static binary, so it runs in an image that holds nothing else.
 HOST_BUSYBOX = pathlib.Path("/bin/busybox")
@@ -48,6 +49,11 @@ def skip_or_fail(problem: str) -> NoReturn:
 def remove_test_containers(client: docker.DockerClient) -> None:
     label_filters = [f"{name}={value}" for name, value in TEST_LABELS.items()]
     for container in client.containers.list(all=True, filters={"label": label_filters}):
+        if SWARM_TASK_LABEL in container.labels:
+            # Swarm's own (a task of a service that a test, maybe of another session on this
+            # engine, is rolling out): removing it only kills that task; services are removed by
+            # the tests that made them.
+            continue
         try:
             container.remove(force=True)
         except docker.errors.NotFound:
