@@ -1,6 +1,8 @@
 """What the deployer's tests share: a web application made from the local busybox test image,
 deployments asked for and awaited over REST, and cleanup of the Swarm objects the platform made."""
 
+import contextlib
+import io
 import pathlib
 import subprocess
 import time
@@ -8,9 +10,13 @@ import urllib.request
 
 import docker.errors
 
+from dockyard_kit.bootstrap import service_environment
 from dockyard_kit.stack.components import free_port
 from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_MANAGED, LABEL_PROJECT
+from tests.docker_support import TEST_LABELS
 from tests.projects.support import call, new_app
+from tests.support.processes import ServiceProcess
+from tests.support.replicas import stack_environment
 from tests.support.waiting import eventually
 
 FINAL = ("success", "failed", "rolled_back")
@@ -143,8 +149,48 @@ def remove_built_images(docker_client, application_ids) -> None:
             eventually(lambda image=image: removed(image), timeout=30, interval=0.5)
 
 
+def content_image(docker_client, base_image: str, content: str) -> str:
+    """A local image from `base_image` whose /www/index.html says `content`: a rollback deploys an
+    earlier deployment's image (its command is the application's current one), so what a version
+    serves must be in its image to tell versions apart after one."""
+    tag = f"dockyard-test/content:{content}"
+    dockerfile = f"FROM {base_image}\nRUN mkdir -p /www && echo {content} > /www/index.html\n"
+    docker_client.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=tag, rm=True, labels=TEST_LABELS)
+    return tag
+
+
+def application_service(docker_client, application_id: str):
+    """The application's Swarm service (found by its label, as the deployer finds it), or None."""
+    services = docker_client.services.list(filters={"label": f"{LABEL_APPLICATION}={application_id}"})
+    return services[0] if services else None
+
+
+@contextlib.contextmanager
+def deployer_replica(stack, **settings: str):
+    """One more deployer process joining the running stack (its database, NATS, peers), with
+    `settings` (DOCKYARD_* variables) added to its environment, until the block ends."""
+    environment = {**stack_environment(stack), **settings}
+    secrets_dir = stack.data_dir / "service-secrets"
+    replica = ServiceProcess("services.deployer", service_environment(environment, "deployer", secrets_dir))
+    try:
+        replica.wait_health("SERVING")
+        yield replica
+    finally:
+        replica.stop()
+
+
 def remove_project_services(docker_client, project_id: str) -> None:
     """The Swarm services of one project's applications only: other test modules on the same engine
     may be rolling theirs out meanwhile."""
     for service in docker_client.services.list(filters={"label": f"{LABEL_PROJECT}={project_id}"}):
         service.remove()
+
+
+def push_commit(root: pathlib.Path, files: dict[str, str]) -> str:
+    """Another commit of `files` on main in git_repository(root, ...)'s repository: its sha."""
+    work = root / "work"
+    for name, text in files.items():
+        (work / name).write_text(text)
+    _git("commit", "--quiet", "--all", "-m", "a new version", cwd=work)
+    _git("push", "--quiet", str(root / "repository.git"), "main", cwd=work)
+    return _git("rev-parse", "HEAD", cwd=work)

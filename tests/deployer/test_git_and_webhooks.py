@@ -20,6 +20,7 @@ from tests.deployer.support import (
     fetch,
     git_app,
     git_repository,
+    push_commit,
     remove_built_images,
     remove_project_services,
     wait_final,
@@ -173,6 +174,28 @@ def test_a_signed_push_queues_one_deployment_per_delivery(stack, people, project
     assert [d["id"] for d in deployments_of(stack, people.owner, app["id"])] == [queued]
     ended = wait_final(stack, people.owner, queued)
     assert ended["status"] == "failed" and "git clone" in ended["metadata"]["reason"], ended["metadata"]
+
+
+def test_a_webhook_push_deploys_the_commit_it_pushed(
+    stack, people, project, busybox_image, built_for, tmp_path
+):
+    secret = "s-" + uuid.uuid4().hex
+    url, first, _ = web_repository(tmp_path, busybox_image, "version-one")
+    app, source, port = git_app(stack, people.owner, project["id"], url, secret=secret)
+    built_for.append(app["id"])
+    # The branch moves on after the push: the deployment builds the pushed commit, not the tip.
+    pushed = first
+    push_commit(tmp_path, {"Dockerfile": web_dockerfile(busybox_image, "version-two", uuid.uuid4().hex)})
+    body = json.dumps({"ref": "refs/heads/main", "after": pushed}).encode()
+    headers = {"x-github-event": "push", "x-github-delivery": str(uuid.uuid4())}
+    status, receipt = post_webhook(
+        stack, "github", source["id"], {**headers, **signature_headers("github", body, secret)}, body
+    )
+    assert status == 200 and receipt["deployment_id"], receipt
+    ended = wait_final(stack, people.owner, receipt["deployment_id"], timeout=TIMEOUT)
+    assert ended["status"] == "success", (ended["metadata"], ended["logs"])
+    assert ended["commit_sha"] == pushed and ended["triggered_by"] == ""
+    assert fetch(port) == "version-one"
 
 
 def test_an_unknown_git_source_is_unauthenticated(stack):
