@@ -227,8 +227,9 @@ class Pipeline:
                 if lease["cancel_requested_at"] is not None and progress.cancelled_by is None:
                     by = lease["cancel_requested_by"]
                     progress.cancelled_by = str(by) if by else ""
+                    # Renewals go on: undoing the rollout may outlast a lease, and a lapsed one
+                    # would have the deployment taken over as if this worker had died.
                     work.cancel()
-                    return
 
     async def _work(self, row, recovering: bool, logbook: Logbook, progress: Progress) -> Outcome:
         if recovering:
