@@ -20,15 +20,17 @@ import grpc
 import pytest
 
 from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
+from dockyard.deployer.v1 import events_pb2 as deployer_events
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
+from dockyard.projects.v1 import events_pb2 as projects_events
 from dockyard_kit.project_access import Level
 from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_PROJECT
 from tests.deployer.support import deploy, wait_final
-from tests.projects.support import call, create, new_app, sql, unique
+from tests.projects.support import call, create, new_app, outbox, sql, unique
 from tests.support import authorization
 from tests.support.accounts import Account, People, api_token_access, create_account
 from tests.support.authorization import Case
-from tests.support.calls import DENIED, NOT_FOUND, OK, TIMEOUT, UNAUTHENTICATED, code_of, rest
+from tests.support.calls import DENIED, NOT_FOUND, OK, TIMEOUT, UNAUTHENTICATED, code_of, payload, rest
 from tests.support.waiting import eventually
 
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION
@@ -362,9 +364,26 @@ def test_scaling_archiving_and_purging_follow_in_swarm_and_in_the_deployer(
     (service,) = application_services(docker_client, app["id"])
     assert service.attrs["Spec"]["Mode"]["Replicated"]["Replicas"] == 1
 
-    for replicas in (2, 0, 1):
+    def status_of_app():
+        return call(stack, owner, "GET", f"/v1/applications/{app['id']}")[1]["status"]
+
+    eventually(lambda: status_of_app() == "running", timeout=15)
+    # The application is `scaling` until the deployer has applied the scale, then running (or
+    # stopped at 0), as projects hears from deployer.application.scaled.
+    for replicas, settled in ((2, "running"), (0, "stopped"), (1, "running")):
         scale(stack, owner, app["id"], replicas)
         eventually(lambda replicas=replicas: running_tasks(docker_client, app["id"]) == replicas, timeout=60)
+        eventually(lambda settled=settled: status_of_app() == settled, timeout=15)
+    statuses = [
+        payload(event, projects_events.ApplicationChanged).application.status
+        for event in outbox(stack, app["id"])
+        if event.type == "projects.application.status_changed"
+    ]
+    assert statuses == ["deploying", "running", "scaling", "running", "scaling", "stopped", "scaling", "running"]
+    scaled = [
+        event for event in outbox(stack, app["id"], schema="deployer") if event.type.endswith(".scaled")
+    ]
+    assert [payload(event, deployer_events.ApplicationScaled).replicas for event in scaled] == [2, 0, 1]
     status, listed = call(stack, owner, "GET", f"/v1/applications/{app['id']}/deployments")
     assert status == 200 and [d["id"] for d in listed["deployments"]] == [first["id"]]
 

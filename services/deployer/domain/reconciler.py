@@ -11,8 +11,11 @@ import uuid
 
 import asyncpg
 
+from dockyard_kit.db import transaction
 from dockyard_kit.errors import DomainError
 from services.deployer.docker.swarm import LABEL_DEPLOYMENT, Swarm
+from services.deployer.domain import events
+from services.deployer.store import deployments as deployment_store
 from services.deployer.store import read_model
 
 log = logging.getLogger("dockyard.deployer.reconciler")
@@ -23,12 +26,14 @@ class Reconciler:
         self._pool_source = pool_source
         self.swarm = swarm
         self.interval = interval
-        self._requested: set[str] = set()
+        # application id -> whether projects asked for a scale (answered by deployer.application.scaled)
+        self._requested: dict[str, bool] = {}
         self._wake = asyncio.Event()
 
-    def request(self, application_id: str) -> None:
-        """Reconcile this application soon (callable from an event's after-commit hook)."""
-        self._requested.add(application_id)
+    def request(self, application_id: str, *, scaled: bool = False) -> None:
+        """Reconcile this application soon (callable from an event's after-commit hook); `scaled`:
+        projects asked for a scale, so say when it is applied, or that there is nothing to scale."""
+        self._requested[application_id] = self._requested.get(application_id, False) or scaled
         self._wake.set()
 
     async def run(self) -> None:
@@ -42,40 +47,52 @@ class Reconciler:
                     while True:
                         await self._wake.wait()
                         self._wake.clear()
-                        requested, self._requested = self._requested, set()
-                        for application_id in requested:
-                            await self._reconcile_one(application_id)
+                        requested, self._requested = self._requested, {}
+                        for application_id, scaled in requested.items():
+                            await self._reconcile_one(application_id, scaled)
             except TimeoutError:
                 pass
             except (DomainError, OSError, asyncpg.PostgresError) as exc:
                 log.warning("reconciling an application failed", extra={"error": str(exc)})
 
-    async def _reconcile_one(self, application_id: str) -> None:
+    async def _reconcile_one(self, application_id: str, scaled: bool) -> None:
         service = await self.swarm.inspect(application_id)
         if service is not None:
-            await self._converge(service)
+            await self._converge(service, report=scaled)
+        elif scaled:
+            await self._report_scaled(uuid.UUID(application_id), 0, has_service=False)
 
     async def reconcile_all(self) -> None:
         for service in await self.swarm.managed_services():
             await self._converge(service)
         await self._remove_orphan_images()
 
-    async def _converge(self, service) -> None:
-        pool = self._pool_source()
-        async with pool.acquire() as conn:
-            application = await read_model.application(conn, uuid.UUID(service.application_id))
-            running = await conn.fetchval(
-                "SELECT count(*) FROM deployments WHERE application_id = $1 AND status IN ('building', 'deploying')",
-                uuid.UUID(service.application_id),
-            )
+    async def _converge(self, service, *, report: bool = False) -> None:
+        application_id = uuid.UUID(service.application_id)
+        async with self._pool_source().acquire() as conn:
+            application = await read_model.application(conn, application_id)
+            running = await deployment_store.running_count(conn, application_id)
         if application is None or application["status"] == "archived":
             log.info(
-                "removing a service whose application is gone",
-                extra={"application_id": service.application_id},
+                "removing a service whose application is gone", extra={"application_id": str(application_id)}
             )
             await self.swarm.remove_service(service.application_id)
-        elif not running and service.replicas != application["replicas"]:
+            return
+        if running:
+            return  # the running deployment applies the application's replicas
+        if service.replicas != application["replicas"]:
             await self.swarm.scale(service.application_id, application["replicas"])
+            report = True
+        if report:
+            await self._report_scaled(application_id, application["replicas"], has_service=True)
+
+    async def _report_scaled(self, application_id: uuid.UUID, replicas: int, *, has_service: bool) -> None:
+        async with transaction(self._pool_source()) as conn:
+            application = await read_model.application(conn, application_id)
+            if application is not None:
+                await events.application_scaled(
+                    conn, application_id, application["project_id"], replicas, has_service=has_service
+                )
 
     async def _remove_orphan_images(self) -> None:
         pool = self._pool_source()

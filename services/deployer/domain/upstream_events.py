@@ -65,7 +65,7 @@ async def apply_projects_event(conn: asyncpg.Connection, event: Event) -> None:
 def projects_consumer(runtime: ServiceRuntime, reconciler: Reconciler) -> EventConsumer:
     def follow_in_docker(event: Event) -> None:
         if event.resource_type == "application":
-            reconciler.request(event.resource_id)
+            reconciler.request(event.resource_id, scaled=event.type.endswith(".scaled"))
 
     return EventConsumer(
         runtime.pool,

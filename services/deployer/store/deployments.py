@@ -212,20 +212,9 @@ async def successful(
     )
 
 
-async def previous_success(conn: asyncpg.Connection, application_id: uuid.UUID, before: uuid.UUID | None):
-    """The successful deployment before the current one (the newest success other than `before`)."""
-    return await conn.fetchrow(
-        f"SELECT {COLUMNS} FROM deployments WHERE application_id = $1 AND status = 'success'"
-        " AND id IS DISTINCT FROM $2 ORDER BY completed_at DESC, id DESC LIMIT 1",
-        application_id,
-        before,
-    )
-
-
-async def unfinished(conn: asyncpg.Connection, application_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"SELECT {COLUMNS} FROM deployments WHERE application_id = $1"
-        " AND status IN ('pending', 'building', 'deploying') ORDER BY started_at FOR UPDATE",
+async def running_count(conn: asyncpg.Connection, application_id: uuid.UUID) -> int:
+    return await conn.fetchval(
+        "SELECT count(*) FROM deployments WHERE application_id = $1 AND status IN ('building', 'deploying')",
         application_id,
     )
 

@@ -73,12 +73,6 @@ async def delete_application(conn: asyncpg.Connection, application_id: uuid.UUID
     await conn.execute("DELETE FROM applications WHERE id = $1", application_id)
 
 
-async def known_application_ids(conn: asyncpg.Connection) -> set[uuid.UUID]:
-    """Every application not archived (what may have a Swarm service), for the reconciler."""
-    rows = await conn.fetch("SELECT id FROM applications WHERE status <> 'archived'")
-    return {row["id"] for row in rows}
-
-
 async def installation_id(conn: asyncpg.Connection) -> str:
     """This platform's id (the migration made it), which its Swarm objects are labelled with."""
     return str(await conn.fetchval("SELECT id FROM installation"))

@@ -10,11 +10,13 @@ STATUSES = (*LIVE_STATUSES, ARCHIVED)
 
 # current status -> the statuses a status change may lead to.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "stopped": frozenset({"deploying"}),
+    # scaling: a stopped service (scaled to 0) started again by a scale, without a deployment.
+    "stopped": frozenset({"deploying", "scaling"}),
     # stopped: a first deployment cancelled (nothing ran before it).
     "deploying": frozenset({"running", "failed", "stopped"}),
     "running": frozenset({"scaling", "deploying", "stopped", "failed"}),
-    "scaling": frozenset({"running", "failed"}),
+    # stopped: scaled to 0, or the service was gone.
+    "scaling": frozenset({"running", "stopped", "failed"}),
     "failed": frozenset({"deploying", "stopped"}),
     ARCHIVED: frozenset(),
 }

@@ -285,9 +285,13 @@ async def scale_application(
 ) -> asyncpg.Record:
     validate_replicas(replicas)
     async with caller_transaction(pool, caller) as conn:
-        await authorize_application(conn, caller, application_id, Level.WRITE, live=True, lock=True)
+        before = await authorize_application(conn, caller, application_id, Level.WRITE, live=True, lock=True)
         row = await store.update(conn, application_id, {"replicas": replicas})
         await events.emit(conn, "application", "scaled", row["id"], _event(row), actor=caller.user_id)
+        if before["status"] in ("running", "stopped") and before["replicas"] != replicas:
+            # Until the deployer has applied it to the service (deployer.application.scaled): running
+            # then, or stopped at 0 or when it has no service.
+            row = await set_status(conn, application_id, "scaling", actor=caller.user_id)
     return row
 
 

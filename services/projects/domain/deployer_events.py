@@ -8,6 +8,9 @@ deployments, so lists and the application_stats view say what runs.
     cancelled   -> the status it had before the deployment started
     rolled_back -> running (the previous version runs again)
 
+and deployer.application.scaled (a scale applied to the running service, without a deployment):
+running when it runs replicas, stopped at 0 or when there is no service to scale.
+
 Each change goes through applications.set_status (application_status's table, an
 application.status_changed event). A change the table forbids, or an application already gone, is
 acknowledged without effect: a later event is not held up behind it. The consumer's transaction
@@ -41,7 +44,11 @@ STATUS_AFTER = {
     "cancelled": None,
     "rolled_back": "running",
 }
-SUBJECTS = [subject_for(event_type("deployer", "deployment", verb)) for verb in STATUS_AFTER]
+SCALED_TYPE = event_type("deployer", "application", "scaled")
+SUBJECTS = [
+    *(subject_for(event_type("deployer", "deployment", verb)) for verb in STATUS_AFTER),
+    subject_for(SCALED_TYPE),
+]
 # Where the deployer records, when it starts a deployment, the status to go back to on cancel.
 PREVIOUS_STATUS_KEY = "previous_application_status"
 
@@ -66,26 +73,51 @@ async def _new_status(
     return None if row is None else status_after_cancel(deployment, row["status"])
 
 
+def status_after_scale(scaled: deployer_events.ApplicationScaled) -> str:
+    return "running" if scaled.has_service and scaled.replicas > 0 else "stopped"
+
+
+def _application_id(text: str, event: Event) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        log.warning("deployer event names no application", extra={"event_id": event.id, "type": event.type})
+        return None
+
+
+async def _deployment_event(conn: asyncpg.Connection, event: Event) -> tuple[uuid.UUID | None, str | None]:
+    changed = deployer_events.DeploymentChanged()
+    event.payload.Unpack(changed)
+    application_id = _application_id(changed.deployment.application_id, event)
+    if application_id is None:
+        return None, None
+    verb = event.type.rsplit(".", 1)[1]
+    return application_id, await _new_status(conn, verb, application_id, changed.deployment)
+
+
+async def _scaled_event(conn: asyncpg.Connection, event: Event) -> tuple[uuid.UUID | None, str | None]:
+    scaled = deployer_events.ApplicationScaled()
+    event.payload.Unpack(scaled)
+    application_id = _application_id(scaled.application_id, event)
+    row = None if application_id is None else await store.fetch(conn, application_id)
+    # Only a scale this service asked for (the application is scaling) moves it.
+    if row is None or row["status"] != "scaling":
+        return None, None
+    return application_id, status_after_scale(scaled)
+
+
 async def apply_deployer_event(conn: asyncpg.Connection, event: Event) -> None:
     """The consumer's handler, inside the transaction that records the event in the inbox."""
     await as_platform(conn)  # the service's own work, in any project
-    verb = event.type.rsplit(".", 1)[1]
-    changed = deployer_events.DeploymentChanged()
-    event.payload.Unpack(changed)
-    deployment = changed.deployment
-    try:
-        application_id = uuid.UUID(deployment.application_id)
-    except ValueError:
-        log.warning("deployment event names no application", extra={"event_id": event.id, "type": event.type})
-        return
-    new_status = await _new_status(conn, verb, application_id, deployment)
+    handler = _scaled_event if event.type == SCALED_TYPE else _deployment_event
+    application_id, new_status = await handler(conn, event)
     if new_status is None:
         return
     try:
         await applications.set_status(conn, application_id, new_status, actor=event.actor_user_id)
     except (FailedPrecondition, NotFound) as refused:
         log.info(
-            "deployment event leaves the application as it is",
+            "deployer event leaves the application as it is",
             extra={"event_id": event.id, "type": event.type, "reason": refused.message},
         )
 

@@ -16,6 +16,7 @@ from services.projects.domain.application_status import (
 
 ALLOWED = {
     ("stopped", "deploying"),
+    ("stopped", "scaling"),
     ("deploying", "running"),
     ("deploying", "failed"),
     ("deploying", "stopped"),
@@ -24,6 +25,7 @@ ALLOWED = {
     ("running", "stopped"),
     ("running", "failed"),
     ("scaling", "running"),
+    ("scaling", "stopped"),
     ("scaling", "failed"),
     ("failed", "deploying"),
     ("failed", "stopped"),
@@ -65,5 +67,5 @@ def test_unknown_statuses_are_refused():
 
 
 def test_the_message_names_what_is_allowed():
-    with pytest.raises(FailedPrecondition, match=r"stopped cannot become running \(only deploying\)"):
+    with pytest.raises(FailedPrecondition, match=r"stopped cannot become running \(only deploying, scaling\)"):
         check_change("stopped", "running")
