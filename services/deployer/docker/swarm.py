@@ -441,6 +441,13 @@ class Swarm:
     async def _tasks(self, service_id: str) -> list[dict]:
         return await self._call(lambda api: api.tasks(filters={"service": service_id}))
 
+    async def running_tasks(self, application_id: str, deployment_id: str) -> int:
+        """How many of the application's tasks of that deployment run (healthy, with a health check)."""
+        service = await self._find(application_id)
+        if service is None:
+            return 0
+        return self._running(await self._tasks(service["ID"]), deployment_id)
+
     async def deploy(self, request: ServiceRequest, on_line: OnLine) -> Rollout:
         """Creates the application's service (and its project's network), or updates it to request,
         and waits until the rollout settles (the caller bounds the wait). on_line gets task state changes (from the event loop)."""

@@ -355,9 +355,7 @@ class Pipeline:
         progress.rollout_started = True
         try:
             async with asyncio.timeout(self.settings.rollout_timeout):
-                while service is not None and service.update_state not in SETTLED:
-                    await asyncio.sleep(0.5)
-                    service = await self.swarm.inspect(application_id)
+                service = await self._settled(application_id, str(row["id"]))
         except TimeoutError:
             raise DeploymentFailed("rollout timed out after the deployer restarted") from None
         metadata = json.loads(row["metadata"])
@@ -370,6 +368,20 @@ class Pipeline:
         if service.update_state == "rollback_completed":
             return Outcome("rolled_back", "rolled_back", {**kept, "reason": "Swarm rolled the update back"})
         raise DeploymentFailed(f"interrupted during deploying (Swarm's update {service.update_state})")
+
+    async def _settled(self, application_id: str, deployment_id: str):
+        """The service once Swarm's rollout of it has ended (None if it went away): an update once
+        its state settles; a service this deployment created once its tasks all run."""
+        while True:
+            service = await self.swarm.inspect(application_id)
+            if service is None:
+                return None
+            if service.update_state is None:
+                if await self.swarm.running_tasks(application_id, deployment_id) >= service.replicas:
+                    return service
+            elif service.update_state in SETTLED:
+                return service
+            await asyncio.sleep(0.5)
 
     async def _undo_rollout(self, application_id: str, progress: Progress, logbook: Logbook) -> None:
         """Puts the previous version back: Swarm's rollback of the update, or no service at all when
