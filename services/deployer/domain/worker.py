@@ -40,7 +40,7 @@ from services.deployer.domain.logbook import Logbook
 from services.deployer.store import deployments as store
 from services.deployer.store import read_model
 from services.deployer.store.deploy_specs import DeploySpecs
-from services.deployer.store.notifications import QUEUED_CHANNEL, Notifications
+from services.deployer.store.notifications import CANCEL_CHANNEL, QUEUED_CHANNEL, Notifications
 
 log = logging.getLogger("dockyard.deployer.worker")
 
@@ -208,7 +208,7 @@ class Pipeline:
 
     async def _keep_lease(self, deployment_id, work: asyncio.Task, progress: Progress) -> None:
         every = self.settings.lease_seconds / 3
-        with self.notifications.subscribe("dockyard_deployment_cancel", str(deployment_id)) as cancels:
+        with self.notifications.subscribe(CANCEL_CHANNEL, str(deployment_id)) as cancels:
             while True:
                 await cancels.wait(every)
                 try:
