@@ -1,0 +1,240 @@
+"""Git applications on the running platform with a registry and a crash: with DOCKYARD_REGISTRY set,
+a built image is pushed to the registry (Debian's docker-registry on a port of the module's own) and
+the Swarm service runs the pushed reference by digest; a deployer killed (-9) during a build has its
+deployment taken over once its lease runs out, ended failed naming the phase, with neither the
+deployment's image nor a build container left behind."""
+
+import json
+import os
+import pathlib
+import signal
+import subprocess
+import time
+import urllib.request
+import uuid
+
+import grpc
+import pytest
+
+from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
+from dockyard_kit.stack.components import free_port
+from services.deployer.docker.swarm import LABEL_APPLICATION
+from services.deployer.domain.worker import built_tag
+from tests.deployer.support import (
+    deploy,
+    deployer_replica,
+    fetch,
+    git_app,
+    git_repository,
+    remove_built_images,
+    remove_project_services,
+    wait_final,
+    web_dockerfile,
+)
+from tests.projects.support import create, sql
+from tests.support.stack_process import descendants
+from tests.support.waiting import eventually
+
+LEASE_SECONDS = 3
+# The crash test's build lasts at least this long: the replica is killed in the middle of it.
+BUILD_SECONDS = 20
+REGISTRY_BINARY = pathlib.Path("/usr/bin/docker-registry")
+TIMEOUT = 120
+# Unused here (no webhook is sent) but a git source needs one.
+WEBHOOK_SECRET = "registry-test-secret"
+
+REGISTRY_CONFIG = """\
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: {root}
+  delete:
+    enabled: true
+http:
+  addr: 127.0.0.1:{port}
+"""
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory):
+    """host:port of a registry of the module's own (plain HTTP: the engine trusts loopback ones)."""
+    if not REGISTRY_BINARY.is_file():
+        pytest.fail(f"{REGISTRY_BINARY} is missing (install Debian's docker-registry)")
+    directory = tmp_path_factory.mktemp("registry")
+    port = free_port()
+    config = directory / "config.yml"
+    config.write_text(REGISTRY_CONFIG.format(root=directory / "storage", port=port))
+    output = (directory / "output.log").open("w")
+    process = subprocess.Popen([str(REGISTRY_BINARY), "serve", str(config)], stdout=output, stderr=output)
+    address = f"127.0.0.1:{port}"
+    try:
+        eventually(lambda: process.poll() is None and registry_answers(address), timeout=15, interval=0.2)
+        yield address
+    finally:
+        process.terminate()
+        process.wait(10)
+        output.close()
+
+
+def registry_answers(address: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://{address}/v2/", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def stack_env(registry):
+    return {
+        "DOCKYARD_REGISTRY": registry,
+        "DOCKYARD_ROLLOUT_MONITOR_SECONDS": "1",
+        "DOCKYARD_DEPLOY_LEASE_SECONDS": str(LEASE_SECONDS),
+    }
+
+
+@pytest.fixture(scope="module")
+def built_for():
+    """The applications whose built images the module removes at its end."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def project(stack, people, docker_client, built_for):
+    project = create(stack, people.owner, team_id=people.crew.id)
+    yield project
+    remove_project_services(docker_client, project["id"])
+    remove_built_images(docker_client, built_for)
+
+
+def web_repository(root: pathlib.Path, base_image: str, content: str, build_seconds: int = 0):
+    """A repository of a web page's Dockerfile: (file:// URL, the build's marker)."""
+    marker = uuid.uuid4().hex
+    url, _ = git_repository(root, {"Dockerfile": web_dockerfile(base_image, content, marker, build_seconds)})
+    return url, marker
+
+
+def catalog(address: str) -> list[str]:
+    with urllib.request.urlopen(f"http://{address}/v2/_catalog", timeout=5) as response:
+        return json.load(response)["repositories"]
+
+
+def test_a_built_image_is_pushed_and_the_service_runs_it_from_the_registry(
+    stack, people, project, busybox_image, docker_client, registry, built_for, tmp_path
+):
+    url, _ = web_repository(tmp_path, busybox_image, "from-registry")
+    app, _, port = git_app(stack, people.owner, project["id"], url, secret=WEBHOOK_SECRET)
+    built_for.append(app["id"])
+    ended = wait_final(stack, people.owner, deploy(stack, people.owner, app["id"])["id"], timeout=TIMEOUT)
+    assert ended["status"] == "success", (ended["metadata"], ended["logs"])
+    repository = f"dockyard-app-{app['id']}"
+    digest = ended["metadata"]["image_digest"]
+    assert digest.startswith(f"{registry}/{repository}@sha256:"), ended["metadata"]
+    assert f"pushing to {registry}" in ended["logs"]
+    assert repository in catalog(registry)
+    # The registry serves that very manifest.
+    manifest = urllib.request.Request(
+        f"http://{registry}/v2/{repository}/manifests/{digest.split('@')[1]}",
+        method="HEAD",
+        headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+    )
+    with urllib.request.urlopen(manifest, timeout=5) as response:
+        assert response.status == 200
+    [service] = docker_client.services.list(filters={"label": f"{LABEL_APPLICATION}={app['id']}"})
+    assert service.attrs["Spec"]["TaskTemplate"]["ContainerSpec"]["Image"] == digest
+    assert fetch(port) == "from-registry"
+
+
+def stack_deployer_pid(stack) -> int:
+    """The stack's own deployer process."""
+    for pid in descendants(stack.process.pid):
+        try:
+            argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"services.deployer" in argv:
+            return pid
+    raise AssertionError("the stack runs no deployer process")
+
+
+def deployment_row(stack, deployment_id: str):
+    [row] = sql(
+        stack,
+        "deployer",
+        "SELECT status, attempts, lease_owner FROM deployments WHERE id = $1",
+        uuid.UUID(deployment_id),
+    )
+    return row
+
+
+def log_messages(stack, deployment_id: str) -> list[str]:
+    """The deployment's stored lines, read from the database (the stack's deployer, which answers
+    the API, is paused while they are looked at)."""
+    rows = sql(
+        stack,
+        "deployer",
+        "SELECT message FROM deployment_logs WHERE deployment_id = $1 ORDER BY id",
+        uuid.UUID(deployment_id),
+    )
+    return [row["message"] for row in rows]
+
+
+def build_containers(docker_client, marker: str) -> list:
+    """Containers of the build whose RUN step prints `marker` (the classic builder runs each step in
+    a container of its own, with the step's command and no label of the deployment's)."""
+    return [
+        container
+        for container in docker_client.containers.list(all=True)
+        if marker in " ".join(container.attrs["Config"].get("Cmd") or ())
+    ]
+
+
+def test_a_deployer_killed_during_a_build_fails_it_naming_the_phase_and_leaves_nothing(
+    stack, people, project, busybox_image, docker_client, registry, built_for, tmp_path
+):
+    """As test_faults' rollout crash: the replica killed is a second deployer, the stack's own one
+    paused (SIGSTOP) while the replica claims the deployment and resumed once it is killed."""
+    url, marker = web_repository(tmp_path, busybox_image, "never", build_seconds=BUILD_SECONDS)
+    app, _, _ = git_app(stack, people.owner, project["id"], url, secret=WEBHOOK_SECRET)
+    built_for.append(app["id"])
+    settings = {"DOCKYARD_DEPLOY_LEASE_SECONDS": str(LEASE_SECONDS), "DOCKYARD_REGISTRY": registry}
+    with deployer_replica(stack, **settings) as replica:
+        own_deployer = stack_deployer_pid(stack)
+        os.kill(own_deployer, signal.SIGSTOP)
+        try:
+            with grpc.insecure_channel(replica.address) as channel:
+                deployment = deployer_pb2_grpc.DeploymentServiceStub(channel).CreateDeployment(
+                    deployer_pb2.CreateDeploymentRequest(application_id=app["id"]),
+                    metadata=people.owner.metadata,
+                    timeout=30,
+                )
+            # The RUN step is under way: its container printed the marker.
+            eventually(
+                lambda: any(f"building {marker}" in line for line in log_messages(stack, deployment.id)),
+                timeout=60,
+                interval=0.2,
+            )
+            row = deployment_row(stack, deployment.id)
+            assert row["status"] == "building" and f":{replica.process.pid}:" in row["lease_owner"], row
+            assert build_containers(docker_client, marker), "the build runs in no container"
+            replica.kill()
+        finally:
+            os.kill(own_deployer, signal.SIGCONT)
+        killed_at = time.monotonic()
+        ended = wait_final(stack, people.owner, deployment.id, timeout=LEASE_SECONDS + 30)
+    assert time.monotonic() - killed_at < LEASE_SECONDS + 30
+    assert ended["status"] == "failed", (ended["metadata"], ended["logs"])
+    assert ended["metadata"]["reason"].startswith("interrupted during building"), ended["metadata"]
+    assert ended["metadata"]["phase"] == "building"
+    assert "taken over by" in ended["logs"] and "during building" in ended["logs"], ended["logs"]
+    row = deployment_row(stack, deployment.id)
+    assert row["attempts"] == 2 and row["lease_owner"] is None, row
+    # Nothing left: the engine stops a build whose client went away and removes its container
+    # (forcerm); no image carries the deployment's tag, here or as pushed.
+    eventually(lambda: not build_containers(docker_client, marker), timeout=10, interval=0.5)
+    tag = built_tag(app["id"], deployment.id)
+    tags = [name for image in docker_client.images.list() for name in image.tags]
+    assert tag not in tags and f"{registry}/{tag}" not in tags, tags
+    assert f"dockyard-app-{app['id']}" not in catalog(registry)
