@@ -379,7 +379,16 @@ def test_scaling_archiving_and_purging_follow_in_swarm_and_in_the_deployer(
         for event in outbox(stack, app["id"])
         if event.type == "projects.application.status_changed"
     ]
-    assert statuses == ["deploying", "running", "scaling", "running", "scaling", "stopped", "scaling", "running"]
+    assert statuses == [
+        "deploying",
+        "running",
+        "scaling",
+        "running",
+        "scaling",
+        "stopped",
+        "scaling",
+        "running",
+    ]
     scaled = [
         event for event in outbox(stack, app["id"], schema="deployer") if event.type.endswith(".scaled")
     ]

@@ -104,6 +104,14 @@ def test_a_git_application_builds_its_commit_and_answers(
     assert fetch(port) == "from-git"
     images = docker_client.images.list(name=f"dockyard-app-{app['id']}")
     assert [name for image in images for name in image.tags] == [tag]
+    # Projects records the deployed commit on the git source (its "latest deployed commit").
+    eventually(
+        lambda: (
+            call(stack, people.member, "GET", f"/v1/applications/{app['id']}/git-source")[1].get("commit_sha")
+            == sha
+        ),
+        timeout=10,
+    )
 
 
 # ---- webhooks through the gateway ----

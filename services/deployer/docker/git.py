@@ -60,6 +60,12 @@ async def _git(args: list[str], cwd: pathlib.Path | None, on_line: OnLine, redac
         raise
 
 
+def _failure(code: int, lines: list[str]) -> str:
+    """How git ended, in its own last words, and its exit status or the signal that stopped it."""
+    how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+    return " / ".join([*lines, how])
+
+
 async def _sha(dest: pathlib.Path, revision: str) -> str | None:
     """The commit revision names in dest, or None."""
     quiet: OnLine = lambda line: None  # noqa: E731
@@ -79,7 +85,7 @@ async def checkout(clone_url: str, ref: str | None, branch: str, dest: pathlib.P
         ["clone", "--progress", "--no-checkout", clone_url, str(dest)], None, on_line, redact
     )
     if code != 0:
-        raise FailedPrecondition(f"git clone of {redact(clone_url)} failed: " + " / ".join(lines))
+        raise FailedPrecondition(f"git clone of {redact(clone_url)} failed: {_failure(code, lines)}")
     # A branch is the remote's (only the default branch has a local one); tags and shas resolve as is.
     sha = await _sha(dest, f"refs/remotes/origin/{wanted}") or await _sha(dest, wanted)
     if sha is None:
@@ -90,6 +96,6 @@ async def checkout(clone_url: str, ref: str | None, branch: str, dest: pathlib.P
         raise FailedPrecondition(f"{redact(clone_url)} has no branch, tag or commit {wanted!r}")
     code, lines = await _git(["checkout", "--quiet", "--detach", sha], dest, on_line, redact)
     if code != 0:
-        raise FailedPrecondition(f"git checkout of {wanted} ({sha}) failed: " + " / ".join(lines))
+        raise FailedPrecondition(f"git checkout of {wanted} ({sha}) failed: {_failure(code, lines)}")
     on_line(f"checked out {wanted} at {sha}")
     return sha

@@ -8,7 +8,8 @@ deployments, so lists and the application_stats view say what runs.
     cancelled   -> the status it had before the deployment started
     rolled_back -> running (the previous version runs again)
 
-and deployer.application.scaled (a scale applied to the running service, without a deployment):
+A success also records its commit as the git source's commit_sha (the latest deployed commit).
+And deployer.application.scaled (a scale applied to the running service, without a deployment):
 running when it runs replicas, stopped at 0 or when there is no service to scale.
 
 Each change goes through applications.set_status (application_status's table, an
@@ -27,7 +28,7 @@ from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit.errors import FailedPrecondition, NotFound
 from dockyard_kit.events import EventConsumer, event_type, subject_for
 from dockyard_kit.server import ServiceRuntime
-from services.projects.domain import applications
+from services.projects.domain import applications, git_sources
 from services.projects.domain.application_status import LIVE_STATUSES
 from services.projects.store import applications as store
 from services.projects.store.session import as_platform
@@ -92,7 +93,12 @@ async def _deployment_event(conn: asyncpg.Connection, event: Event) -> tuple[uui
     if application_id is None:
         return None, None
     verb = event.type.rsplit(".", 1)[1]
-    return application_id, await _new_status(conn, verb, application_id, changed.deployment)
+    deployment = changed.deployment
+    if verb == "succeeded" and len(deployment.commit_sha) == 40:
+        await git_sources.record_deployed_commit(
+            conn, application_id, deployment.project_id, deployment.commit_sha, actor=event.actor_user_id
+        )
+    return application_id, await _new_status(conn, verb, application_id, deployment)
 
 
 async def _scaled_event(conn: asyncpg.Connection, event: Event) -> tuple[uuid.UUID | None, str | None]:

@@ -123,6 +123,18 @@ async def update_git_source(
     return row
 
 
+async def record_deployed_commit(
+    conn: asyncpg.Connection, application_id: uuid.UUID, project_id: str, commit_sha: str, *, actor: str
+) -> None:
+    """The git source's commit_sha: the latest deployed commit (from the deployer's events), inside
+    the caller's transaction. Nothing when the application has no git source or it is that commit."""
+    current = await store.fetch(conn, application_id)
+    if current is None or current["commit_sha"] == commit_sha:
+        return
+    row = await store.update(conn, application_id, {"commit_sha": commit_sha})
+    await _emit(conn, "updated", row, project_id, actor=actor)
+
+
 async def delete_git_source(pool: asyncpg.Pool, caller: Caller, application_id: uuid.UUID) -> None:
     async with caller_transaction(pool, caller) as conn:
         application = await authorize_application(

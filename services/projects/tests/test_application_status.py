@@ -67,5 +67,7 @@ def test_unknown_statuses_are_refused():
 
 
 def test_the_message_names_what_is_allowed():
-    with pytest.raises(FailedPrecondition, match=r"stopped cannot become running \(only deploying, scaling\)"):
+    with pytest.raises(
+        FailedPrecondition, match=r"stopped cannot become running \(only deploying, scaling\)"
+    ):
         check_change("stopped", "running")
