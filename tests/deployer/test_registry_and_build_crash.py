@@ -87,9 +87,16 @@ def registry_answers(address: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def stack_env(registry):
+def build_dir(tmp_path_factory) -> pathlib.Path:
+    """Where the module's deployers (the stack's and the replica) check git sources out."""
+    return tmp_path_factory.mktemp("builds")
+
+
+@pytest.fixture(scope="module")
+def stack_env(registry, build_dir):
     return {
         "DOCKYARD_REGISTRY": registry,
+        "DOCKYARD_BUILD_DIR": str(build_dir),
         "DOCKYARD_ROLLOUT_MONITOR_SECONDS": "1",
         "DOCKYARD_DEPLOY_LEASE_SECONDS": str(LEASE_SECONDS),
     }
@@ -192,14 +199,18 @@ def build_containers(docker_client, marker: str) -> list:
 
 
 def test_a_deployer_killed_during_a_build_fails_it_naming_the_phase_and_leaves_nothing(
-    stack, people, project, busybox_image, docker_client, registry, built_for, tmp_path
+    stack, people, project, busybox_image, docker_client, registry, built_for, build_dir, tmp_path
 ):
     """As test_faults' rollout crash: the replica killed is a second deployer, the stack's own one
     paused (SIGSTOP) while the replica claims the deployment and resumed once it is killed."""
     url, marker = web_repository(tmp_path, busybox_image, "never", build_seconds=BUILD_SECONDS)
     app, _, _ = git_app(stack, people.owner, project["id"], url, secret=WEBHOOK_SECRET)
     built_for.append(app["id"])
-    settings = {"DOCKYARD_DEPLOY_LEASE_SECONDS": str(LEASE_SECONDS), "DOCKYARD_REGISTRY": registry}
+    settings = {
+        "DOCKYARD_DEPLOY_LEASE_SECONDS": str(LEASE_SECONDS),
+        "DOCKYARD_REGISTRY": registry,
+        "DOCKYARD_BUILD_DIR": str(build_dir),
+    }
     with deployer_replica(stack, **settings) as replica:
         own_deployer = stack_deployer_pid(stack)
         os.kill(own_deployer, signal.SIGSTOP)
@@ -219,6 +230,7 @@ def test_a_deployer_killed_during_a_build_fails_it_naming_the_phase_and_leaves_n
             row = deployment_row(stack, deployment.id)
             assert row["status"] == "building" and f":{replica.process.pid}:" in row["lease_owner"], row
             assert build_containers(docker_client, marker), "the build runs in no container"
+            assert (build_dir / deployment.id).is_dir(), "the source is checked out elsewhere"
             replica.kill()
         finally:
             os.kill(own_deployer, signal.SIGCONT)
@@ -238,3 +250,5 @@ def test_a_deployer_killed_during_a_build_fails_it_naming_the_phase_and_leaves_n
     tags = [name for image in docker_client.images.list() for name in image.tags]
     assert tag not in tags and f"{registry}/{tag}" not in tags, tags
     assert f"dockyard-app-{app['id']}" not in catalog(registry)
+    # The killed worker's checkout is removed by the one that took over (the same build directory).
+    assert not (build_dir / deployment.id).exists()

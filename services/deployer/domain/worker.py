@@ -19,6 +19,7 @@ import pathlib
 import posixpath
 import shutil
 import socket
+import threading
 import time
 import uuid
 
@@ -90,6 +91,8 @@ class Progress:
     rollout_started: bool = False
     cancelled_by: str | None = None
     lease_lost: bool = False
+    # Whether the build reused cached layers (the seed's metadata.build_cache_hit).
+    build_cache_hit: bool = False
 
 
 def worker_name() -> str:
@@ -282,6 +285,8 @@ class Pipeline:
             "image_size_mb": round(image.size_mb, 1),
             "built": built,
         }
+        if built:
+            metadata["build_cache_hit"] = progress.build_cache_hit
         if image.digest:
             metadata["image_digest"] = image.digest
         if rollout.outcome == "converged":
@@ -332,7 +337,15 @@ class Pipeline:
             dockerfile = posixpath.relpath(spec.git.dockerfile or "Dockerfile", spec.git.context or ".")
             logbook.step(f"building {tag} from commit {commit_sha[:12]}")
             labels = {LABEL_APPLICATION: str(row["application_id"]), LABEL_DEPLOYMENT: str(row["id"])}
-            info = await self.swarm.build(context, dockerfile, tag, logbook.from_thread, labels=labels)
+            cached = threading.Event()
+
+            def build_line(line: str) -> None:  # from Docker's stream, in a thread
+                if "Using cache" in line:
+                    cached.set()
+                logbook.from_thread(line)
+
+            info = await self.swarm.build(context, dockerfile, tag, build_line, labels=labels)
+            progress.build_cache_hit = cached.is_set()
             if self.settings.registry:
                 logbook.step(f"pushing to {self.settings.registry}")
                 reference = await self.swarm.push(tag, self.settings.registry, logbook.from_thread)
@@ -347,6 +360,8 @@ class Pipeline:
         logbook.step(f"taken over by {self.owner} after its worker stopped (during {phase})", "warn")
         application_id = str(row["application_id"])
         if phase == "building":
+            # The dead worker's checkout (when it shared this build directory) goes too.
+            await asyncio.to_thread(shutil.rmtree, self.settings.workdir / str(row["id"]), True)
             await self.swarm.remove_image(built_tag(row["application_id"], row["id"]))
             return failed("interrupted during building: the deployer stopped", phase="building")
         service = await self.swarm.inspect(application_id)
