@@ -94,7 +94,7 @@ def test_a_git_application_builds_its_commit_and_answers(
     ended = wait_final(stack, people.member, deployment["id"], timeout=TIMEOUT)
     assert ended["status"] == "success", (ended["metadata"], ended["logs"])
     assert ended["commit_sha"] == sha
-    assert ended["metadata"]["built"] is True
+    assert ended["metadata"]["built"] is True and ended["metadata"]["build_cache_hit"] is False
     tag = f"dockyard-app-{app['id']}:{deployment['id']}"
     assert ended["metadata"]["image"] == tag
     messages = [line["message"] for line in stored_logs(stack, people.member, deployment["id"])]
@@ -104,6 +104,9 @@ def test_a_git_application_builds_its_commit_and_answers(
     assert fetch(port) == "from-git"
     images = docker_client.images.list(name=f"dockyard-app-{app['id']}")
     assert [name for image in images for name in image.tags] == [tag]
+    # The same commit again builds from the cache (the seed's build_cache_hit).
+    again = wait_final(stack, people.member, deploy(stack, people.member, app["id"])["id"], timeout=TIMEOUT)
+    assert again["status"] == "success" and again["metadata"]["build_cache_hit"] is True, again["metadata"]
     # Projects records the deployed commit on the git source (its "latest deployed commit").
     eventually(
         lambda: (
