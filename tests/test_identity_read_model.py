@@ -23,6 +23,7 @@ from dockyard_kit.events import NatsLink, create_event_tables, new_event
 from dockyard_kit.kit_migrations.identity_read_model_tables import create_identity_read_model_tables
 from dockyard_kit.migrations import service_engine
 from tests.events.support import running
+from tests.support.database import drop_service_role
 from tests.support.waiting import eventually_async
 
 # Projects' migration, whose tables the kit's must equal (a module name that starts with a digit).
@@ -49,13 +50,7 @@ async def read_model_settings(settings, nats_server):
     finally:
         await engine.dispose()
     yield settings.model_copy(update={"NATS_URL": nats_server.url})
-    admin = await db.connect_admin(settings)
-    try:
-        role = db.role_name(SERVICE)
-        await admin.execute(f"DROP OWNED BY {role} CASCADE")
-        await admin.execute(f"DROP ROLE {role}")
-    finally:
-        await admin.close()
+    await drop_service_role(settings, SERVICE)
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from dockyard_kit import db
 from dockyard_kit.config import Settings
 from dockyard_kit.events import NatsLink, create_event_tables
 from tests.events.support import SERVICE, migrate
+from tests.support.database import drop_service_role
 
 
 @pytest.fixture
@@ -27,13 +28,7 @@ async def event_schema(event_settings) -> str:
     await db.bootstrap_service_role(event_settings, SERVICE)
     await migrate(event_settings, create_event_tables)
     yield SERVICE
-    admin = await db.connect_admin(event_settings)
-    try:
-        role = db.role_name(SERVICE)
-        await admin.execute(f"DROP OWNED BY {role} CASCADE")
-        await admin.execute(f"DROP ROLE {role}")
-    finally:
-        await admin.close()
+    await drop_service_role(event_settings, SERVICE)
 
 
 @pytest.fixture

@@ -1,10 +1,13 @@
 """The running platform's database as its administrative login, for tests that read or arrange
-rows behind a service's back (a superuser: row-level security does not apply)."""
+rows behind a service's back (a superuser: row-level security does not apply); and the removal of a
+scratch service role a test made."""
 
 import contextlib
 import re
 
 import asyncpg
+
+from dockyard_kit import db
 
 
 @contextlib.asynccontextmanager
@@ -26,3 +29,15 @@ async def admin_database(stack, schema: str = "identity"):
         yield pool
     finally:
         await pool.close()
+
+
+async def drop_service_role(settings, service: str) -> None:
+    """A scratch service's role and everything it owns (its schema): roles are cluster-wide, so a
+    test that made one removes it."""
+    admin = await db.connect_admin(settings)
+    try:
+        role = db.role_name(service)
+        await admin.execute(f"DROP OWNED BY {role} CASCADE")
+        await admin.execute(f"DROP ROLE {role}")
+    finally:
+        await admin.close()
