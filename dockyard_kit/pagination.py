@@ -91,8 +91,8 @@ def split_page(rows: Sequence, page: Page, key: str | Callable) -> tuple[Sequenc
 # same microsecond are neither skipped nor repeated.
 
 
-def newest_first_key(row) -> str:
-    return f"{row['created_at'].isoformat()}|{row['id']}"
+def newest_first_key(row, time_column: str = "created_at") -> str:
+    return f"{row[time_column].isoformat()}|{row['id']}"
 
 
 def parse_newest_first(after: str) -> tuple[datetime.datetime, uuid.UUID]:

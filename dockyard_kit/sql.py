@@ -35,16 +35,21 @@ class Conditions:
         return f"WHERE {' AND '.join(self._parts)}" if self._parts else ""
 
     def newest_first_page(
-        self, after: tuple[datetime.datetime, uuid.UUID] | None, limit: int, *, alias: str = ""
+        self,
+        after: tuple[datetime.datetime, uuid.UUID] | None,
+        limit: int,
+        *,
+        alias: str = "",
+        time_column: str = "created_at",
     ) -> str:
         """The WHERE, ORDER BY and LIMIT of a newest-first page (dockyard_kit/pagination.py): rows
         strictly after the keyset cursor `after` (Page.newest_first_after; None: from the start)
-        in (created_at DESC, id DESC) order, the order and the cursor kept together here.
+        in (time_column DESC, id DESC) order, the order and the cursor kept together here.
         `alias`: the table's alias in the query, if any."""
         prefix = f"{alias}." if alias else ""
         if after is not None:
-            self.add(f"({prefix}created_at, {prefix}id) < ($?, $?)", *after)
-        return f"{self.where} ORDER BY {prefix}created_at DESC, {prefix}id DESC LIMIT {self.param(limit)}"
+            self.add(f"({prefix}{time_column}, {prefix}id) < ($?, $?)", *after)
+        return f"{self.where} ORDER BY {prefix}{time_column} DESC, {prefix}id DESC LIMIT {self.param(limit)}"
 
 
 def update_set(changes: dict, *, json_columns: Iterable[str] = ()) -> tuple[str, list]:

@@ -7,7 +7,7 @@ import pytest
 
 from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
 from tests.deployer.support import deploy, fetch, remove_managed_services, wait_final, web_app
-from tests.projects.support import call, create, outbox
+from tests.projects.support import call, create, new_app, outbox
 
 
 @pytest.fixture(scope="module")
@@ -68,3 +68,32 @@ def test_bad_input_names_the_field(stack, people, project):
     assert status == 400 and "application_id" in body["message"]
     status, body = call(stack, people.unrelated, "POST", f"/v1/applications/{project['id']}/deployments", {})
     assert status == 404
+
+
+def test_lists_are_newest_first_in_keyset_pages_with_a_status_filter(stack, people, project):
+    # An image nobody has: each deployment fails fast, which is all a list needs.
+    app = new_app(stack, people.owner, project["id"], docker_config={"image": "dockyard-test/absent:1"})
+    ids = []
+    for _ in range(3):
+        deployment = deploy(stack, people.owner, app["id"])
+        assert wait_final(stack, people.owner, deployment["id"])["status"] == "failed"
+        ids.append(deployment["id"])
+    listing = f"/v1/applications/{app['id']}/deployments"
+    status, first = call(stack, people.owner, "GET", f"{listing}?page_size=2")
+    assert status == 200 and [d["id"] for d in first["deployments"]] == ids[::-1][:2]
+    status, second = call(
+        stack, people.owner, "GET", f"{listing}?page_size=2&page_token={first['next_page_token']}"
+    )
+    assert status == 200 and [d["id"] for d in second["deployments"]] == [ids[0]]
+    assert "next_page_token" not in second or not second["next_page_token"]
+    assert len(call(stack, people.owner, "GET", f"{listing}?status=failed")[1]["deployments"]) == 3
+    assert call(stack, people.owner, "GET", f"{listing}?status=success")[1].get("deployments", []) == []
+    # A token belongs to its filters; a status outside the seed's enum is refused by name.
+    status, body = call(
+        stack, people.owner, "GET", f"{listing}?status=failed&page_token={first['next_page_token']}"
+    )
+    assert status == 400 and "page_token" in body["message"]
+    status, body = call(stack, people.owner, "GET", f"{listing}?status=cancelled")
+    assert status == 400 and "status" in body["message"]
+    [failed] = call(stack, people.owner, "GET", f"/v1/deployments/{ids[0]}")[1:]
+    assert "dockyard-test/absent:1" in failed["metadata"]["reason"]

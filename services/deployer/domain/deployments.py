@@ -179,10 +179,10 @@ async def list_deployments(
             conn,
             application_id,
             status=status_filter,
-            after=pagination.parse_newest_first(page.after) if page.after else None,
+            after=page.newest_first_after,
             limit=page.fetch_limit,
         )
-    return pagination.split_page(rows, page, lambda row: f"{row['started_at'].isoformat()}|{row['id']}")
+    return pagination.split_page(rows, page, lambda row: pagination.newest_first_key(row, "started_at"))
 
 
 async def cancel_deployment(pool: asyncpg.Pool, caller: Caller, deployment_id: uuid.UUID):

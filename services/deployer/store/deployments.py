@@ -82,13 +82,8 @@ async def list_page(
     where.add("application_id = $?", application_id)
     if status is not None:
         where.add("status = $?", status)
-    if after is not None:
-        where.add("(started_at, id) < ($?, $?)", *after)
-    return await conn.fetch(
-        f"SELECT {COLUMNS} FROM deployments {where.where}"
-        f" ORDER BY started_at DESC, id DESC LIMIT {where.param(limit)}",
-        *where.args,
-    )
+    page = where.newest_first_page(after, limit, time_column="started_at")
+    return await conn.fetch(f"SELECT {COLUMNS} FROM deployments {page}", *where.args)
 
 
 async def claim_next(
