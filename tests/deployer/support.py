@@ -7,6 +7,7 @@ import pathlib
 import subprocess
 import time
 import urllib.request
+import uuid
 
 import docker.errors
 
@@ -103,6 +104,33 @@ def web_dockerfile(base_image: str, content: str, marker: str, build_seconds: in
         f"RUN echo building {marker} && mkdir -p /www && echo {content} > /www/index.html{pause}\n"
         'CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]\n'
     )
+
+
+def web_repository(tmp_path, busybox_image, content: str, build_seconds: int = 0) -> tuple[str, str, str]:
+    """A repository of a web page's Dockerfile: (file:// URL, its commit, the build's marker)."""
+    marker = uuid.uuid4().hex
+    files = {"Dockerfile": web_dockerfile(busybox_image, content, marker, build_seconds)}
+    url, sha = git_repository(tmp_path, files)
+    return url, sha, marker
+
+
+def stored_logs(stack, account, deployment_id: str) -> list[dict]:
+    """Every stored line of the deployment (ListDeploymentLogs, page by page)."""
+    lines, token = [], ""
+    while True:
+        path = f"/v1/deployments/{deployment_id}/logs?page_size=100&page_token={token}"
+        status, body = call(stack, account, "GET", path)
+        assert status == 200, body
+        lines += body["lines"]
+        token = body["next_page_token"]
+        if not token:
+            return lines
+
+
+def deployments_of(stack, account, application_id: str) -> list[dict]:
+    status, body = call(stack, account, "GET", f"/v1/applications/{application_id}/deployments")
+    assert status == 200, body
+    return body["deployments"]
 
 
 def git_app(stack, account, project_id: str, repository_url: str, *, provider: str = "github", secret: str):

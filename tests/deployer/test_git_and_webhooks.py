@@ -17,14 +17,16 @@ from services.deployer.domain.webhooks import signature_headers
 from tests.deployer.support import (
     FINAL,
     deploy,
+    deployments_of,
     fetch,
     git_app,
-    git_repository,
     push_commit,
     remove_built_images,
     remove_project_services,
+    stored_logs,
     wait_final,
     web_dockerfile,
+    web_repository,
 )
 from tests.projects.support import call, create
 from tests.support.waiting import eventually
@@ -55,33 +57,6 @@ def project(stack, people, docker_client, built_for):
 def deployer_direct(stack):
     with grpc.insecure_channel(stack.addresses["deployer"]) as channel:
         yield deployer_pb2_grpc.DeploymentServiceStub(channel)
-
-
-def web_repository(tmp_path, busybox_image, content: str, build_seconds: int = 0) -> tuple[str, str, str]:
-    """A repository of a web page's Dockerfile: (file:// URL, its commit, the build's marker)."""
-    marker = uuid.uuid4().hex
-    files = {"Dockerfile": web_dockerfile(busybox_image, content, marker, build_seconds)}
-    url, sha = git_repository(tmp_path, files)
-    return url, sha, marker
-
-
-def stored_logs(stack, account, deployment_id: str) -> list[dict]:
-    """Every stored line of the deployment (ListDeploymentLogs, page by page)."""
-    lines, token = [], ""
-    while True:
-        path = f"/v1/deployments/{deployment_id}/logs?page_size=100&page_token={token}"
-        status, body = call(stack, account, "GET", path)
-        assert status == 200, body
-        lines += body["lines"]
-        token = body["next_page_token"]
-        if not token:
-            return lines
-
-
-def deployments_of(stack, account, application_id: str) -> list[dict]:
-    status, body = call(stack, account, "GET", f"/v1/applications/{application_id}/deployments")
-    assert status == 200, body
-    return body["deployments"]
 
 
 def test_a_git_application_builds_its_commit_and_answers(
