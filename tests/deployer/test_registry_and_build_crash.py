@@ -1,7 +1,7 @@
 """Git applications on the running platform with a registry and a crash: with DOCKYARD_REGISTRY set,
 a built image is pushed to the registry (Debian's docker-registry on a port of the module's own) and
 the Swarm service runs the pushed reference by digest, and an image beyond the kept ones leaves the
-engine under both its tags (a known bug, marked xfail); a deployer killed (-9) during a build has its
+engine under both its tags (and a rollback to it is refused); a deployer killed (-9) during a build has its
 deployment taken over once its lease runs out, ended failed naming the phase, with neither the
 deployment's image nor a build container left behind."""
 
@@ -33,7 +33,7 @@ from tests.deployer.support import (
     wait_final,
     web_dockerfile,
 )
-from tests.projects.support import create, sql
+from tests.projects.support import call, create, sql
 from tests.support.stack_process import descendants
 from tests.support.waiting import eventually
 
@@ -167,11 +167,6 @@ def deployment_images(docker_client, deployment_id: str) -> list[str]:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="worker._prune_images removes only the digest reference (metadata.image_digest): the image"
-    " keeps its local tag and the tag Swarm.push added, so it never leaves the engine",
-)
 def test_a_pushed_image_beyond_the_kept_ones_leaves_the_engine(
     stack, people, project, busybox_image, docker_client, registry, built_for, tmp_path
 ):
@@ -193,6 +188,15 @@ def test_a_pushed_image_beyond_the_kept_ones_leaves_the_engine(
     assert deployment_images(docker_client, second["id"])
     # The worker prunes right after it records the success.
     eventually(lambda: deployment_images(docker_client, first["id"]) == [], timeout=10, interval=0.5)
+    eventually(
+        lambda: call(stack, people.owner, "GET", f"/v1/deployments/{first['id']}")[1]["metadata"].get(
+            "image_pruned"
+        ),
+        timeout=10,
+    )
+    for body in ({}, {"deployment_id": first["id"]}):
+        status, refused = call(stack, people.owner, "POST", f"/v1/applications/{app['id']}:rollback", body)
+        assert status == 400 and "no longer kept" in refused["message"], refused
 
 
 def stack_deployer_pid(stack) -> int:

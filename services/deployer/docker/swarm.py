@@ -97,6 +97,14 @@ def _dns_label(text: str) -> str:
     return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-")
 
 
+def pushed_tag(tag: str, registry: str) -> str:
+    """Where push(tag, registry) puts a local image: registry/<its repository>:<its tag>."""
+    repository, version = repository_and_tag(tag)
+    registry = registry.rstrip("/")
+    target = repository if repository.startswith(registry + "/") else f"{registry}/{repository}"
+    return f"{target}:{version}"
+
+
 def service_name(project_id: str, application_name: str) -> str:
     """<application>-<project hash>: readable in `docker service ls`, unique across projects, a valid
     DNS label of at most 63 characters (a long name is cut and keeps a hash of itself)."""
@@ -403,20 +411,20 @@ class Swarm:
     async def push(self, tag: str, registry: str, on_line: OnLine) -> str:
         """Tags the local image tag as registry/<its repository>:<its tag> and pushes it; the pullable
         reference registry/<repository>@sha256:... (what every node of a Swarm can pull)."""
-        repository, version = repository_and_tag(tag)
-        registry = registry.rstrip("/")
-        target = repository if repository.startswith(registry + "/") else f"{registry}/{repository}"
+        target, version = repository_and_tag(pushed_tag(tag, registry))
         await self._call(lambda api: api.tag(tag, target, version))
         on_line(f"pushing {target}:{version}")
         digest = await builds.push(self.engine, target, version, on_line)
         return f"{target}@{digest}"
 
     async def remove_image(self, reference: str) -> None:
-        """Removes the image (or this tag of it); nothing when it is gone or still in use."""
+        """Removes the image (by id: with all its tags; by a tag: that tag); nothing when it is gone or a
+        running container uses it. Forced, because Swarm keeps its tasks' stopped containers (task
+        history), which would otherwise hold every image a service ever ran."""
 
         def remove(api: docker.APIClient) -> None:
             try:
-                api.remove_image(reference)
+                api.remove_image(reference, force=True)
             except docker.errors.APIError as error:
                 if error.status_code not in (404, 409):
                     raise

@@ -139,8 +139,12 @@ async def rollback_application(
                     "the application has no earlier successful deployment to roll back to"
                 )
             target = successes[1]
-        if '"archived_at"' in target["metadata"]:
-            raise FailedPrecondition(f"deployment {target['id']} is past retention: its image is gone")
+        kept = json.loads(target["metadata"])
+        if "archived_at" in kept or kept.get("image_pruned"):
+            raise FailedPrecondition(
+                f"deployment {target['id']}'s image is no longer kept (past retention, or older than the"
+                " images kept per application)"
+            )
         await swarm.require_manager()
         return await queue(
             conn,

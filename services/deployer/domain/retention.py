@@ -39,7 +39,7 @@ async def archive_deployments(pool: asyncpg.Pool, swarm: Swarm, age: datetime.ti
                 metadata = json.loads(row["metadata"])
                 if metadata.get("built") and not metadata.get("image_pruned"):
                     try:
-                        await swarm.remove_image(metadata.get("image_digest") or metadata["image"])
+                        await swarm.remove_image(metadata["image_id"])  # with all its tags
                     except DomainError as exc:
                         log.warning("cannot remove an expired image", extra={"error": exc.message})
                 await log_store.delete_for_deployment(conn, row["id"])

@@ -35,6 +35,7 @@ from services.deployer.docker.swarm import (
     ImageInfo,
     ServiceRequest,
     Swarm,
+    pushed_tag,
 )
 from services.deployer.domain import events
 from services.deployer.domain.logbook import Logbook
@@ -362,7 +363,8 @@ class Pipeline:
         if phase == "building":
             # The dead worker's checkout (when it shared this build directory) goes too.
             await asyncio.to_thread(shutil.rmtree, self.settings.workdir / str(row["id"]), True)
-            await self.swarm.remove_image(built_tag(row["application_id"], row["id"]))
+            for reference in self._built_references(row["application_id"], row["id"]):
+                await self.swarm.remove_image(reference)
             return failed("interrupted during building: the deployer stopped", phase="building")
         service = await self.swarm.inspect(application_id)
         if service is None or service.deployment_id != str(row["id"]):
@@ -429,9 +431,15 @@ class Pipeline:
         try:
             await self._undo_rollout(str(row["application_id"]), progress, logbook)
             if progress.built_tag is not None:
-                await self.swarm.remove_image(progress.built_tag)
+                for reference in self._built_references(row["application_id"], row["id"]):
+                    await self.swarm.remove_image(reference)
         except DomainError as exc:
             logbook.line(f"cleaning up: {exc.message}", "warn")
+
+    def _built_references(self, application_id, deployment_id) -> list[str]:
+        """What a build of this deployment is called on the engine: its tag, and its pushed tag."""
+        tag = built_tag(application_id, deployment_id)
+        return [tag, pushed_tag(tag, self.settings.registry)] if self.settings.registry else [tag]
 
     async def _move(
         self, deployment_id, status: str, metadata: dict, *, commit_sha: str | None = None
@@ -466,7 +474,9 @@ class Pipeline:
             for old in expired[self.settings.keep_images :]:
                 metadata = json.loads(old["metadata"])
                 if metadata.get("built") and not metadata.get("image_pruned"):
-                    await self.swarm.remove_image(metadata.get("image_digest") or metadata["image"])
+                    # By id: the image with every tag it has (local, pushed, by digest); each
+                    # deployment's build is an image of its own (its labels name the deployment).
+                    await self.swarm.remove_image(metadata["image_id"])
                     await store.merge_metadata(conn, old["id"], {"image_pruned": True})
 
 
