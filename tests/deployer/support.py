@@ -13,7 +13,7 @@ import docker.errors
 
 from dockyard_kit.bootstrap import service_environment
 from dockyard_kit.stack.components import free_port
-from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_MANAGED, LABEL_PROJECT
+from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_MANAGED, LABEL_PROJECT, network_name
 from tests.docker_support import TEST_LABELS
 from tests.projects.support import call, new_app
 from tests.support.processes import ServiceProcess
@@ -208,10 +208,27 @@ def deployer_replica(stack, **settings: str):
 
 
 def remove_project_services(docker_client, project_id: str) -> None:
-    """The Swarm services of one project's applications only: other test modules on the same engine
-    may be rolling theirs out meanwhile."""
+    """The Swarm services of one project's applications only (other test modules on the same engine
+    may be rolling theirs out meanwhile), and the project's network, which the platform keeps while
+    the project lives (docker_support fails the session on what is left)."""
     for service in docker_client.services.list(filters={"label": f"{LABEL_PROJECT}={project_id}"}):
         service.remove()
+
+    def network_removed(network) -> bool:
+        try:
+            network.remove()
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as error:
+            if error.status_code not in (403, 409):  # the removed services' tasks are still attached
+                raise
+            return False
+        return True
+
+    name = network_name(project_id)
+    for network in docker_client.networks.list(names=[name]):
+        if network.name == name:  # the filter also matches names that merely contain it
+            eventually(lambda network=network: network_removed(network), timeout=30, interval=0.5)
 
 
 def push_commit(root: pathlib.Path, files: dict[str, str]) -> str:
