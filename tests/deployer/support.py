@@ -13,7 +13,7 @@ import docker.errors
 
 from dockyard_kit.bootstrap import service_environment
 from dockyard_kit.stack.components import free_port
-from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_MANAGED, LABEL_PROJECT, network_name
+from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_PROJECT, network_name
 from tests.docker_support import TEST_LABELS
 from tests.projects.support import call, new_app
 from tests.support.processes import ServiceProcess
@@ -66,11 +66,6 @@ def fetch(port: int, timeout: float = 30) -> str:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
-
-
-def remove_managed_services(docker_client) -> None:
-    for service in docker_client.services.list(filters={"label": f"{LABEL_MANAGED}=1"}):
-        service.remove()
 
 
 GIT_AUTHOR = ("-c", "user.name=Dockyard Tests", "-c", "user.email=tests@dockyard.invalid")

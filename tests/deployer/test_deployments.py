@@ -6,7 +6,7 @@ import grpc
 import pytest
 
 from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
-from tests.deployer.support import deploy, fetch, remove_managed_services, wait_final, web_app
+from tests.deployer.support import deploy, fetch, remove_project_services, wait_final, web_app
 from tests.projects.support import call, create, new_app, outbox
 
 
@@ -19,7 +19,7 @@ def stack_env():
 def project(stack, people, docker_client):
     project = create(stack, people.owner, team_id=people.crew.id)
     yield project
-    remove_managed_services(docker_client)
+    remove_project_services(docker_client, project["id"])
 
 
 @pytest.fixture(scope="module")
