@@ -24,7 +24,7 @@ from dockyard.deployer.v1 import events_pb2 as deployer_events
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import events_pb2 as projects_events
 from dockyard_kit.project_access import Level
-from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_PROJECT
+from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_PROJECT, network_name
 from tests.deployer.support import deploy, wait_final
 from tests.projects.support import call, create, new_app, outbox, sql, unique
 from tests.support import authorization
@@ -490,14 +490,26 @@ def test_a_scale_during_a_rollout_is_applied_once_it_ends(stack, people, world, 
         service.remove()
 
 
-def test_deleting_a_project_deletes_its_applications_deployments(stack, people, world):
+def test_deleting_a_project_deletes_its_applications_deployments_service_and_network(
+    stack, people, world, docker_client, busybox_image
+):
     owner = people.owner
     project = create(stack, owner)
-    app = new_app(stack, owner, project["id"], docker_config={"image": "dockyard-test/absent:1"})
+    app = new_app(
+        stack,
+        owner,
+        project["id"],
+        docker_config={"image": busybox_image, "command": "exec httpd -f -p 8080"},
+    )
     doomed = deploy(stack, owner, app["id"])
-    assert wait_final(stack, owner, doomed["id"])["status"] == "failed"
+    assert wait_final(stack, owner, doomed["id"])["status"] == "success"
+    network = network_name(project["id"])
+    assert docker_client.networks.list(names=[network]) and application_services(docker_client, app["id"])
     status, body = call(stack, owner, "DELETE", f"/v1/projects/{project['id']}")
     assert status == 200, body
+    # Nothing of the project stays on the engine.
+    eventually(lambda: application_services(docker_client, app["id"]) == [], timeout=30)
+    eventually(lambda: docker_client.networks.list(names=[network]) == [], timeout=30)
 
     def forgotten():
         rows = sql(

@@ -347,6 +347,17 @@ class Swarm:
 
         await self._call(remove)
 
+    async def managed_network_projects(self) -> list[str]:
+        """The projects that have a network of this platform's."""
+        networks = await self._call(
+            lambda api: api.networks(filters={"label": f"{LABEL_MANAGED}={self._managed()}"})
+        )
+        return [
+            network["Labels"][LABEL_PROJECT]
+            for network in networks
+            if LABEL_PROJECT in (network["Labels"] or {})
+        ]
+
     # --- images ------------------------------------------------------------------------------------
 
     async def _image_info(self, reference: str) -> ImageInfo | None:

@@ -1,7 +1,7 @@
 """Swarm brought in line with the database, at start-up, periodically, and for one application as
 soon as projects' events change it: a service whose application is archived, purged or unknown is
-removed; a service whose replicas differ from the application's (a scale, a stop at 0, a start) is
-scaled, unless a deployment of it is running (that deployment applies them); images this platform
+removed, and so is the network of a project that is gone; a service whose replicas differ from the
+application's (a scale, a stop at 0, a start) is scaled, unless a deployment of it is running (that deployment applies them); images this platform
 built for a deployment that no longer exists or did not succeed are removed."""
 
 import asyncio
@@ -19,6 +19,8 @@ from services.deployer.store import deployments as deployment_store
 from services.deployer.store import read_model
 
 log = logging.getLogger("dockyard.deployer.reconciler")
+# How soon a gone project's network is tried again while its last tasks stop.
+NETWORK_RETRY_SECONDS = 2.0
 
 
 class Reconciler:
@@ -28,12 +30,18 @@ class Reconciler:
         self.interval = interval
         # application id -> whether projects asked for a scale (answered by deployer.application.scaled)
         self._requested: dict[str, bool] = {}
+        self._gone_projects: set[str] = set()
         self._wake = asyncio.Event()
 
     def request(self, application_id: str, *, scaled: bool = False) -> None:
         """Reconcile this application soon (callable from an event's after-commit hook); `scaled`:
         projects asked for a scale, so say when it is applied, or that there is nothing to scale."""
         self._requested[application_id] = self._requested.get(application_id, False) or scaled
+        self._wake.set()
+
+    def request_project_gone(self, project_id: str) -> None:
+        """Remove the project's network soon (once its applications' services are gone)."""
+        self._gone_projects.add(project_id)
         self._wake.set()
 
     async def run(self) -> None:
@@ -50,6 +58,7 @@ class Reconciler:
                         requested, self._requested = self._requested, {}
                         for application_id, scaled in requested.items():
                             await self._reconcile_one(application_id, scaled)
+                        await self._remove_gone_networks()
             except TimeoutError:
                 pass
             except (DomainError, OSError, asyncpg.PostgresError) as exc:
@@ -65,7 +74,30 @@ class Reconciler:
     async def reconcile_all(self) -> None:
         for service in await self.swarm.managed_services():
             await self._converge(service)
+        await self._remove_orphan_networks()
         await self._remove_orphan_images()
+
+    async def _remove_gone_networks(self) -> None:
+        gone, self._gone_projects = self._gone_projects, set()
+        for project_id in gone:
+            try:
+                await self.swarm.remove_network(project_id)
+            except DomainError:
+                # Its services' tasks are still stopping: again shortly.
+                self._gone_projects.add(project_id)
+        if self._gone_projects:
+            asyncio.get_running_loop().call_later(NETWORK_RETRY_SECONDS, self._wake.set)
+
+    async def _remove_orphan_networks(self) -> None:
+        """The networks of projects that are gone (once nothing runs on them)."""
+        for project_id in await self.swarm.managed_network_projects():
+            async with self._pool_source().acquire() as conn:
+                known = await read_model.project_exists(conn, uuid.UUID(project_id))
+            if not known:
+                try:
+                    await self.swarm.remove_network(project_id)
+                except DomainError as exc:  # still in use: the next pass tries again
+                    log.info("a gone project's network is still in use", extra={"error": exc.message})
 
     async def _converge(self, service, *, report: bool = False) -> None:
         application_id = uuid.UUID(service.application_id)

@@ -66,6 +66,8 @@ def projects_consumer(runtime: ServiceRuntime, reconciler: Reconciler) -> EventC
     def follow_in_docker(event: Event) -> None:
         if event.resource_type == "application":
             reconciler.request(event.resource_id, scaled=event.type.endswith(".scaled"))
+        elif event.type == "projects.project.deleted":
+            reconciler.request_project_gone(event.resource_id)
 
     return EventConsumer(
         runtime.pool,

@@ -27,6 +27,10 @@ async def application(conn: asyncpg.Connection, application_id: uuid.UUID):
     )
 
 
+async def project_exists(conn: asyncpg.Connection, project_id: uuid.UUID) -> bool:
+    return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1)", project_id)
+
+
 async def upsert_project(conn: asyncpg.Connection, project_id: uuid.UUID, owner_id: uuid.UUID, team_id):
     await conn.execute(
         "INSERT INTO projects (id, owner_id, team_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE"
