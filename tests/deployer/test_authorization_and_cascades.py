@@ -24,8 +24,8 @@ from dockyard.deployer.v1 import events_pb2 as deployer_events
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import events_pb2 as projects_events
 from dockyard_kit.project_access import Level
-from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_PROJECT, network_name
-from tests.deployer.support import deploy, wait_final
+from services.deployer.docker.swarm import LABEL_APPLICATION, network_name
+from tests.deployer.support import deploy, remove_project_services, wait_final
 from tests.projects.support import call, create, new_app, outbox, sql, unique
 from tests.support import authorization
 from tests.support.accounts import Account, People, api_token_access, create_account
@@ -199,9 +199,7 @@ def world(stack, people, identity_channel, deployer_channel, docker_client):
     yield world
     world.cancel_pending()
     world.release()
-    # Only this module's: other test sessions may be deploying onto the same engine.
-    for service in docker_client.services.list(filters={"label": f"{LABEL_PROJECT}={world.project['id']}"}):
-        service.remove()
+    remove_project_services(docker_client, world.project["id"])
 
 
 # -- the matrix ---------------------------------------------------------------------------------
