@@ -15,9 +15,10 @@ from dockyard_kit.bootstrap import service_environment
 from dockyard_kit.stack.components import free_port
 from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_PROJECT, network_name
 from tests.docker_support import TEST_LABELS
-from tests.projects.support import call, new_app
+from tests.projects.support import call, new_app, sql
 from tests.support.processes import ServiceProcess
 from tests.support.replicas import stack_environment
+from tests.support.stack_process import descendants
 from tests.support.waiting import eventually
 
 FINAL = ("success", "failed", "rolled_back")
@@ -234,3 +235,37 @@ def push_commit(root: pathlib.Path, files: dict[str, str]) -> str:
     _git("commit", "--quiet", "--all", "-m", "a new version", cwd=work)
     _git("push", "--quiet", str(root / "repository.git"), "main", cwd=work)
     return _git("rev-parse", "HEAD", cwd=work)
+
+
+def stack_deployer_pid(stack) -> int:
+    """The stack's own deployer process."""
+    for pid in descendants(stack.process.pid):
+        try:
+            argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"services.deployer" in argv:
+            return pid
+    raise AssertionError("the stack runs no deployer process")
+
+
+def log_messages(stack, deployment_id: str) -> list[str]:
+    """The deployment's stored lines, read from the database (the stack's deployer, which answers
+    the API, is paused while they are looked at)."""
+    rows = sql(
+        stack,
+        "deployer",
+        "SELECT message FROM deployment_logs WHERE deployment_id = $1 ORDER BY id",
+        uuid.UUID(deployment_id),
+    )
+    return [row["message"] for row in rows]
+
+
+def build_containers(docker_client, marker: str) -> list:
+    """Containers of the build whose RUN step prints `marker` (the classic builder runs each step in
+    a container of its own, with the step's command and no label of the deployment's)."""
+    return [
+        container
+        for container in docker_client.containers.list(all=True)
+        if marker in " ".join(container.attrs["Config"].get("Cmd") or ())
+    ]

@@ -6,20 +6,13 @@ import grpc
 import pytest
 
 from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
-from tests.deployer.support import deploy, fetch, remove_project_services, wait_final, web_app
-from tests.projects.support import call, create, new_app, outbox
+from tests.deployer.support import deploy, fetch, wait_final, web_app
+from tests.projects.support import call, new_app, outbox
 
 
 @pytest.fixture(scope="module")
 def stack_env():
     return {"DOCKYARD_ROLLOUT_MONITOR_SECONDS": "1", "DOCKYARD_DEPLOY_LEASE_SECONDS": "3"}
-
-
-@pytest.fixture(scope="module")
-def project(stack, people, docker_client):
-    project = create(stack, people.owner, team_id=people.crew.id)
-    yield project
-    remove_project_services(docker_client, project["id"])
 
 
 @pytest.fixture(scope="module")

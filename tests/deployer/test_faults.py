@@ -7,7 +7,6 @@ replica once the lease runs out."""
 import datetime
 import itertools
 import os
-import pathlib
 import signal
 import threading
 import time
@@ -23,13 +22,12 @@ from tests.deployer.support import (
     deploy,
     deployer_replica,
     fetch,
-    remove_project_services,
+    stack_deployer_pid,
     wait_final,
     web_app,
     web_config,
 )
-from tests.projects.support import call, create, outbox, sql
-from tests.support.stack_process import descendants
+from tests.projects.support import call, outbox, sql
 from tests.support.waiting import eventually
 
 LEASE_SECONDS = 3
@@ -45,13 +43,6 @@ def stack_env():
         "DOCKYARD_ROLLOUT_MONITOR_SECONDS": str(MONITOR_SECONDS),
         "DOCKYARD_DEPLOY_LEASE_SECONDS": str(LEASE_SECONDS),
     }
-
-
-@pytest.fixture(scope="module")
-def project(stack, people, docker_client):
-    project = create(stack, people.owner, team_id=people.crew.id)
-    yield project
-    remove_project_services(docker_client, project["id"])
 
 
 def healthy_check() -> dict:
@@ -268,18 +259,6 @@ def test_concurrent_deployments_of_one_application_run_one_at_a_time_in_order(
             earlier,
             later,
         )
-
-
-def stack_deployer_pid(stack) -> int:
-    """The stack's own deployer process."""
-    for pid in descendants(stack.process.pid):
-        try:
-            argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"services.deployer" in argv:
-            return pid
-    raise AssertionError("the stack runs no deployer process")
 
 
 def test_a_deployer_killed_during_a_rollout_is_taken_over_once_its_lease_runs_out(

@@ -21,14 +21,12 @@ from tests.deployer.support import (
     fetch,
     git_app,
     push_commit,
-    remove_built_images,
-    remove_project_services,
     stored_logs,
     wait_final,
     web_dockerfile,
     web_repository,
 )
-from tests.projects.support import call, create
+from tests.projects.support import call
 from tests.support.waiting import eventually
 
 TIMEOUT = 120
@@ -37,20 +35,6 @@ TIMEOUT = 120
 @pytest.fixture(scope="module")
 def stack_env():
     return {"DOCKYARD_ROLLOUT_MONITOR_SECONDS": "1", "DOCKYARD_DEPLOY_LEASE_SECONDS": "3"}
-
-
-@pytest.fixture(scope="module")
-def built_for():
-    """The applications whose built images the module removes at its end."""
-    return []
-
-
-@pytest.fixture(scope="module")
-def project(stack, people, docker_client, built_for):
-    project = create(stack, people.owner, team_id=people.crew.id)
-    yield project
-    remove_project_services(docker_client, project["id"])
-    remove_built_images(docker_client, built_for)
 
 
 @pytest.fixture(scope="module")

@@ -12,10 +12,12 @@ import pytest
 
 from services.deployer.docker.swarm import LABEL_APPLICATION, network_name
 from tests.deployer.support import (
+    build_containers,
     deploy,
     fetch,
     git_app,
     git_repository,
+    log_messages,
     push_commit,
     remove_built_images,
     remove_project_services,
@@ -111,26 +113,6 @@ def slow_dockerfile(base_image: str, content: str, marker: str) -> str:
     base, steps = web_dockerfile(base_image, content, marker, SLOW_BUILD_SECONDS).split("\n", 1)
     [(label, _)] = TEST_LABELS.items()
     return f"{base}\nLABEL {label}=slow-build\n{steps}"
-
-
-def log_messages(stack, deployment_id: str) -> list[str]:
-    rows = sql(
-        stack,
-        "deployer",
-        "SELECT message FROM deployment_logs WHERE deployment_id = $1 ORDER BY id",
-        uuid.UUID(deployment_id),
-    )
-    return [row["message"] for row in rows]
-
-
-def build_containers(docker_client, marker: str) -> list:
-    """Containers of the build whose RUN step prints `marker` (the classic builder runs each step in
-    a container of its own)."""
-    return [
-        container
-        for container in docker_client.containers.list(all=True)
-        if marker in " ".join(container.attrs["Config"].get("Cmd") or ())
-    ]
 
 
 def image_tags(docker_client) -> list[str]:

@@ -22,19 +22,19 @@ from dockyard_kit.stack.components import free_port
 from services.deployer.docker.swarm import LABEL_APPLICATION
 from services.deployer.domain.worker import built_tag
 from tests.deployer.support import (
+    build_containers,
     deploy,
     deployer_replica,
     fetch,
     git_app,
     git_repository,
+    log_messages,
     push_commit,
-    remove_built_images,
-    remove_project_services,
+    stack_deployer_pid,
     wait_final,
     web_dockerfile,
 )
-from tests.projects.support import call, create, sql
-from tests.support.stack_process import descendants
+from tests.projects.support import call, sql
 from tests.support.waiting import eventually
 
 LEASE_SECONDS = 3
@@ -103,20 +103,6 @@ def stack_env(registry, build_dir):
         "DOCKYARD_ROLLOUT_MONITOR_SECONDS": "1",
         "DOCKYARD_DEPLOY_LEASE_SECONDS": str(LEASE_SECONDS),
     }
-
-
-@pytest.fixture(scope="module")
-def built_for():
-    """The applications whose built images the module removes at its end."""
-    return []
-
-
-@pytest.fixture(scope="module")
-def project(stack, people, docker_client, built_for):
-    project = create(stack, people.owner, team_id=people.crew.id)
-    yield project
-    remove_project_services(docker_client, project["id"])
-    remove_built_images(docker_client, built_for)
 
 
 def web_repository(root: pathlib.Path, base_image: str, content: str, build_seconds: int = 0):
@@ -199,18 +185,6 @@ def test_a_pushed_image_beyond_the_kept_ones_leaves_the_engine(
         assert status == 400 and "no longer kept" in refused["message"], refused
 
 
-def stack_deployer_pid(stack) -> int:
-    """The stack's own deployer process."""
-    for pid in descendants(stack.process.pid):
-        try:
-            argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"services.deployer" in argv:
-            return pid
-    raise AssertionError("the stack runs no deployer process")
-
-
 def deployment_row(stack, deployment_id: str):
     [row] = sql(
         stack,
@@ -219,28 +193,6 @@ def deployment_row(stack, deployment_id: str):
         uuid.UUID(deployment_id),
     )
     return row
-
-
-def log_messages(stack, deployment_id: str) -> list[str]:
-    """The deployment's stored lines, read from the database (the stack's deployer, which answers
-    the API, is paused while they are looked at)."""
-    rows = sql(
-        stack,
-        "deployer",
-        "SELECT message FROM deployment_logs WHERE deployment_id = $1 ORDER BY id",
-        uuid.UUID(deployment_id),
-    )
-    return [row["message"] for row in rows]
-
-
-def build_containers(docker_client, marker: str) -> list:
-    """Containers of the build whose RUN step prints `marker` (the classic builder runs each step in
-    a container of its own, with the step's command and no label of the deployment's)."""
-    return [
-        container
-        for container in docker_client.containers.list(all=True)
-        if marker in " ".join(container.attrs["Config"].get("Cmd") or ())
-    ]
 
 
 def test_a_deployer_killed_during_a_build_fails_it_naming_the_phase_and_leaves_nothing(

@@ -26,7 +26,7 @@ from services.deployer.docker import (
     network_name,
     service_name,
 )
-from services.deployer.docker.swarm import manager_problem, repository_and_tag, update_order
+from services.deployer.docker.swarm import manager_problem, repository_and_tag, service_spec, update_order
 from services.deployer.engine import DockerEngine
 from tests.docker_support import BUSYBOX_IMAGE, TEST_LABELS
 
@@ -109,6 +109,15 @@ def test_update_order_is_stop_first_only_when_tasks_cannot_overlap():
     assert update_order(request_for(ports=(Port(target=80, published=8080),))) == "start-first"
     assert update_order(request_for(ports=(Port(target=80, mode="host"),))) == "stop-first"
     assert update_order(request_for(stateful=True)) == "stop-first"
+
+
+def test_names_resolve_by_dns_unless_the_routing_mesh_publishes_a_port():
+    def mode(**overrides) -> str:
+        return service_spec(request_for(**overrides), TEST_INSTALLATION)["endpoint_spec"]["Mode"]
+
+    assert mode() == "dnsrr"
+    assert mode(ports=(Port(target=80, published=8080, mode="host"),)) == "dnsrr"
+    assert mode(ports=(Port(target=80, published=8080),)) == "vip"
 
 
 # --- against the engine ------------------------------------------------------------------------------

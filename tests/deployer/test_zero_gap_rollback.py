@@ -6,8 +6,8 @@ for the whole rollout; every try must be answered, and only by the old version."
 import pytest
 
 from services.deployer.docker.swarm import network_name
-from tests.deployer.support import application_service, deploy, remove_project_services, wait_final
-from tests.projects.support import call, create, new_app
+from tests.deployer.support import application_service, deploy, wait_final
+from tests.projects.support import call, new_app
 from tests.support.waiting import eventually
 
 MONITOR_SECONDS = 2
@@ -26,13 +26,6 @@ PROBE_LABELS = {"dockyard.test": "probe"}
 @pytest.fixture(scope="module")
 def stack_env():
     return {"DOCKYARD_ROLLOUT_MONITOR_SECONDS": str(MONITOR_SECONDS)}
-
-
-@pytest.fixture(scope="module")
-def project(stack, people, docker_client):
-    project = create(stack, people.owner, team_id=people.crew.id)
-    yield project
-    remove_project_services(docker_client, project["id"])
 
 
 def unpublished_web_config(image: str, content: str, health_check: dict) -> dict:

@@ -172,7 +172,11 @@ def _endpoint_spec(ports: tuple[Port, ...]) -> dict:
         if port.published is not None:
             entry["PublishedPort"] = port.published
         published.append(entry)
-    return {"Mode": "vip", "Ports": published}
+    # An application's name on its project's network: a virtual IP needs the routing mesh (and the
+    # kernel's IPVS, which some hosts lack); without ingress ports, DNS answers with the tasks'
+    # addresses instead, which every engine can route. Swarm lists a task only once it is healthy.
+    mode = "vip" if any(port.mode == "ingress" for port in ports) else "dnsrr"
+    return {"Mode": mode, "Ports": published}
 
 
 def update_order(request: ServiceRequest) -> str:

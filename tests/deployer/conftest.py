@@ -1,0 +1,23 @@
+"""Fixtures every deployer test module shares (a module may define its own instead)."""
+
+import pytest
+
+from tests.deployer.support import remove_built_images, remove_project_services
+from tests.projects.support import create
+
+
+@pytest.fixture(scope="module")
+def built_for():
+    """The applications whose built images the module removes at its end."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def project(stack, people, docker_client, built_for):
+    """A project of `owner`'s worked on by the crew team; at the module's end its Swarm services and
+    network go (only its own: other modules may be deploying on the same engine), and the images
+    built for `built_for`'s applications."""
+    project = create(stack, people.owner, team_id=people.crew.id)
+    yield project
+    remove_project_services(docker_client, project["id"])
+    remove_built_images(docker_client, built_for)
