@@ -15,6 +15,7 @@ import os
 import pathlib
 import shutil
 import tempfile
+import time
 from typing import NoReturn
 
 import docker
@@ -67,7 +68,7 @@ def skip_or_fail(problem: str) -> NoReturn:
 
 def remove_test_containers(client: docker.DockerClient) -> None:
     label_filters = [f"{name}={value}" for name, value in TEST_LABELS.items()]
-    for container in client.containers.list(all=True, filters={"label": label_filters}):
+    for container in listed(client.containers.list, all=True, filters={"label": label_filters}):
         if SWARM_TASK_LABEL in container.labels:
             # Swarm's own (a task of a service that a test, maybe of another session on this
             # engine, is rolling out): removing it only kills that task; services are removed by
@@ -107,6 +108,17 @@ def pytest_fixture_setup(fixturedef, request):
     return value
 
 
+def listed(listing, **options) -> list:
+    """A listing of the SDK's objects, read again when one went away between the list and its
+    inspection (Swarm removes task containers at its own pace)."""
+    for _ in range(10):
+        try:
+            return listing(**options)
+        except docker.errors.NotFound:
+            time.sleep(0.2)
+    return listing(**options)
+
+
 def session_objects(client: docker.DockerClient) -> list:
     """The services, containers, networks and images labelled managed by this session's platforms, in
     the order they can be removed in."""
@@ -119,7 +131,7 @@ def session_objects(client: docker.DockerClient) -> list:
     found = []
     for listing in listings:
         for installation in sorted(SESSION_INSTALLATIONS):
-            found += listing(filters={"label": f"{LABEL_MANAGED}={installation}"})
+            found += listed(listing, filters={"label": f"{LABEL_MANAGED}={installation}"})
     return found
 
 

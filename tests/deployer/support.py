@@ -157,9 +157,9 @@ def remove_built_images(docker_client, application_ids) -> None:
     """The images the platform built for these applications (tagged per deployment), once the
     containers of their removed services are gone (Swarm stops them a little later)."""
 
-    def removed(image) -> bool:
+    def removed(image_id: str) -> bool:
         try:
-            docker_client.images.remove(image.id, force=True)
+            docker_client.images.remove(image_id, force=True)
         except docker.errors.NotFound:
             pass
         except docker.errors.APIError as error:
@@ -169,8 +169,8 @@ def remove_built_images(docker_client, application_ids) -> None:
         return True
 
     for application_id in application_ids:
-        for image in docker_client.images.list(filters={"label": f"{LABEL_APPLICATION}={application_id}"}):
-            eventually(lambda image=image: removed(image), timeout=30, interval=0.5)
+        for image in docker_client.api.images(filters={"label": f"{LABEL_APPLICATION}={application_id}"}):
+            eventually(lambda image_id=image["Id"]: removed(image_id), timeout=30, interval=0.5)
 
 
 def content_image(docker_client, base_image: str, content: str) -> str:
@@ -261,11 +261,18 @@ def log_messages(stack, deployment_id: str) -> list[str]:
     return [row["message"] for row in rows]
 
 
-def build_containers(docker_client, marker: str) -> list:
-    """Containers of the build whose RUN step prints `marker` (the classic builder runs each step in
-    a container of its own, with the step's command and no label of the deployment's)."""
+def build_containers(docker_client, marker: str) -> list[str]:
+    """Ids of the containers of the build whose RUN step prints `marker` (the classic builder runs
+    each step in a container of its own, with the step's command and no label of the deployment's);
+    read in one call, as containers come and go meanwhile."""
     return [
-        container
-        for container in docker_client.containers.list(all=True)
-        if marker in " ".join(container.attrs["Config"].get("Cmd") or ())
+        container["Id"]
+        for container in docker_client.api.containers(all=True)
+        if marker in (container.get("Command") or "")
     ]
+
+
+def image_tags(docker_client, name: str | None = None) -> list[str]:
+    """Every tag on the engine (of images called `name`), read in one call: listing image objects
+    inspects each image afterwards, which fails when the platform removes one meanwhile."""
+    return [tag for image in docker_client.api.images(name=name) for tag in image.get("RepoTags") or ()]

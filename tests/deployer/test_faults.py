@@ -27,7 +27,7 @@ from tests.deployer.support import (
     web_app,
     web_config,
 )
-from tests.projects.support import call, outbox, sql
+from tests.projects.support import call, new_app, outbox, sql
 from tests.support.waiting import eventually
 
 LEASE_SECONDS = 3
@@ -305,3 +305,33 @@ def test_a_deployer_killed_during_a_rollout_is_taken_over_once_its_lease_runs_ou
         assert ended["metadata"]["phase"] == "deploying", ended["metadata"]
     [row] = [r for r in deployment_rows(stack, app["id"]) if str(r["id"]) == deployment.id]
     assert row["attempts"] == 2 and row["lease_owner"] is None
+
+
+def test_two_deployers_share_one_queue_and_never_run_a_deployment_twice(
+    stack, people, project, busybox_image
+):
+    """Six applications, two deployments each, with the stack's deployer and a second replica (four at
+    a time each, so both must work): every deployment runs once (one claim, one worker), and an
+    application's second starts only after its first has ended."""
+    config = {"image": busybox_image, "command": "exec httpd -f -p 8080 -h /"}
+    apps = [new_app(stack, people.owner, project["id"], docker_config=config) for _ in range(6)]
+    settings = {"DOCKYARD_DEPLOY_LEASE_SECONDS": str(LEASE_SECONDS), "DOCKYARD_ROLLOUT_MONITOR_SECONDS": "1"}
+    with deployer_replica(stack, **settings):
+        queued = [deploy(stack, people.owner, app["id"])["id"] for _ in range(2) for app in apps]
+        ended = [wait_final(stack, people.owner, deployment_id, timeout=180) for deployment_id in queued]
+    assert [deployment["status"] for deployment in ended] == ["success"] * len(queued), [
+        deployment["metadata"] for deployment in ended
+    ]
+    rows = sql(
+        stack,
+        "deployer",
+        "SELECT id, application_id, attempts, completed_at, metadata->>'claimed_at' AS claimed_at, logs"
+        " FROM deployments WHERE id = ANY($1::uuid[]) ORDER BY started_at",
+        [uuid.UUID(deployment_id) for deployment_id in queued],
+    )
+    assert [row["attempts"] for row in rows] == [1] * len(queued)
+    workers = {row["logs"].split(" started by ", 1)[1].split(" (attempt", 1)[0] for row in rows}
+    assert len(workers) == 2, workers
+    for app in apps:
+        first, second = [row for row in rows if str(row["application_id"]) == app["id"]]
+        assert first["completed_at"] <= datetime.datetime.fromisoformat(second["claimed_at"])

@@ -20,6 +20,7 @@ from tests.deployer.support import (
     deployments_of,
     fetch,
     git_app,
+    image_tags,
     push_commit,
     stored_logs,
     wait_final,
@@ -61,8 +62,7 @@ def test_a_git_application_builds_its_commit_and_answers(
     assert any(f"building {marker}" in message for message in messages), messages
     assert any(message.startswith("Step 1/") for message in messages), messages
     assert fetch(port) == "from-git"
-    images = docker_client.images.list(name=f"dockyard-app-{app['id']}")
-    assert [name for image in images for name in image.tags] == [tag]
+    assert image_tags(docker_client, f"dockyard-app-{app['id']}") == [tag]
     # The same commit again builds from the cache (the seed's build_cache_hit).
     again = wait_final(stack, people.member, deploy(stack, people.member, app["id"])["id"], timeout=TIMEOUT)
     assert again["status"] == "success" and again["metadata"]["build_cache_hit"] is True, again["metadata"]

@@ -17,6 +17,7 @@ from tests.deployer.support import (
     fetch,
     git_app,
     git_repository,
+    image_tags,
     log_messages,
     push_commit,
     remove_built_images,
@@ -113,10 +114,6 @@ def slow_dockerfile(base_image: str, content: str, marker: str) -> str:
     base, steps = web_dockerfile(base_image, content, marker, SLOW_BUILD_SECONDS).split("\n", 1)
     [(label, _)] = TEST_LABELS.items()
     return f"{base}\nLABEL {label}=slow-build\n{steps}"
-
-
-def image_tags(docker_client) -> list[str]:
-    return [name for image in docker_client.images.list() for name in image.tags]
 
 
 def wait_building(stack, account, deployment_id: str, marker: str) -> None:

@@ -28,6 +28,7 @@ from tests.deployer.support import (
     fetch,
     git_app,
     git_repository,
+    image_tags,
     log_messages,
     push_commit,
     stack_deployer_pid,
@@ -145,12 +146,7 @@ def test_a_built_image_is_pushed_and_the_service_runs_it_from_the_registry(
 
 def deployment_images(docker_client, deployment_id: str) -> list[str]:
     """Tags on the engine of images built for a deployment (locally and as pushed)."""
-    return [
-        name
-        for image in docker_client.images.list()
-        for name in image.tags
-        if name.endswith(f":{deployment_id}")
-    ]
+    return [name for name in image_tags(docker_client) if name.endswith(f":{deployment_id}")]
 
 
 def test_a_pushed_image_beyond_the_kept_ones_leaves_the_engine(
@@ -244,7 +240,7 @@ def test_a_deployer_killed_during_a_build_fails_it_naming_the_phase_and_leaves_n
     # (forcerm); no image carries the deployment's tag, here or as pushed.
     eventually(lambda: not build_containers(docker_client, marker), timeout=10, interval=0.5)
     tag = built_tag(app["id"], deployment.id)
-    tags = [name for image in docker_client.images.list() for name in image.tags]
+    tags = image_tags(docker_client)
     assert tag not in tags and f"{registry}/{tag}" not in tags, tags
     assert f"dockyard-app-{app['id']}" not in catalog(registry)
     # The killed worker's checkout is removed by the one that took over (the same build directory).

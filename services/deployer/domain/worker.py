@@ -240,7 +240,7 @@ class Pipeline:
             return await self._recover(row, logbook, progress)
         started = time.monotonic()
         application_id = str(row["application_id"])
-        logbook.step(f"deployment {row['id']} started (attempt {row['attempts']})")
+        logbook.step(f"deployment {row['id']} started by {self.owner} (attempt {row['attempts']})")
         spec = await self.specs.spec(application_id)
         config = docker_config.parse(
             protoconv.integral_numbers(protoconv.dict_from_struct(spec.docker_config)), "docker_config"
