@@ -34,7 +34,9 @@ from tests.docker_support import BUSYBOX_IMAGE, TEST_LABELS
 TEST_INSTALLATION = "adapter-tests"
 # Busybox httpd as PID 1 ignores SIGTERM: a short grace period keeps stop-first updates quick.
 STOP_GRACE_SECONDS = 0.5
-ROLLOUT_TIMEOUT_SECONDS = 60
+# A rollback on a host-mode port sometimes waits about a minute for Swarm to start the old task
+# again (seen on this engine: the task stays "ready" while the port is released).
+ROLLOUT_TIMEOUT_SECONDS = 120
 HEALTHZ = HealthCheck(
     test=("wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/healthz"),
     interval_s=0.3, timeout_s=1, retries=1,

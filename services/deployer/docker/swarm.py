@@ -34,6 +34,7 @@ POLL_SECONDS = 0.5
 MAX_NAME_LENGTH = 63  # a DNS label: services are reached by name on their network
 HEALTH_TEST_FORMS = ("CMD", "CMD-SHELL", "NONE")
 NANOSECONDS = 1_000_000_000
+RESTART_DELAY_SECONDS = 5
 MIB = 1024 * 1024
 # Task states past running: the task will not run again (Swarm starts a new task instead).
 TASK_ENDED = ("complete", "shutdown", "failed", "rejected", "orphaned", "remove")
@@ -207,7 +208,12 @@ def service_spec(request: ServiceRequest, installation: str) -> dict:
             cpu_limit=int(request.resources.cpus * NANOSECONDS),
             mem_limit=request.resources.memory_mb * MIB,
         ),
-        restart_policy=docker.types.RestartPolicy(condition="on-failure"),
+        # As the docker CLI does, a failed task is restarted after a pause: without one, a task of a
+        # failing update restarted at once takes back a host-mode port that the update's rollback
+        # needs, and the rollback waits behind it.
+        restart_policy=docker.types.RestartPolicy(
+            condition="on-failure", delay=RESTART_DELAY_SECONDS * NANOSECONDS
+        ),
         networks=[
             docker.types.NetworkAttachmentConfig(
                 target=network_name(request.project_id), aliases=[request.application_name]
