@@ -48,7 +48,10 @@ def deploy(stack, account, application_id: str, **body) -> dict:
     return deployment
 
 
-def wait_final(stack, account, deployment_id: str, timeout: float = 90) -> dict:
+def wait_final(stack, account, deployment_id: str, timeout: float = 150) -> dict:
+    """The deployment once it has ended. The bound is generous: a rollback on a host-mode port may
+    wait a minute for Swarm to restart the old task."""
+
     def ended():
         status, body = call(stack, account, "GET", f"/v1/deployments/{deployment_id}")
         assert status == 200, body

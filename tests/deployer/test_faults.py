@@ -191,7 +191,8 @@ def test_cancelling_a_running_rollout_keeps_the_previous_version(
     wait_updating(docker_client, app["id"])
     status, asked = call(stack, people.member, "POST", f"/v1/deployments/{rollout['id']}:cancel", {})
     assert status == 200 and asked["status"] == "deploying", asked
-    ended = wait_final(stack, people.owner, rollout["id"], timeout=SLOW_START_SECONDS + 20)
+    # A rollback on a host port may wait a minute for Swarm (test_swarm_adapter.ROLLOUT_TIMEOUT_SECONDS).
+    ended = wait_final(stack, people.owner, rollout["id"], timeout=SLOW_START_SECONDS + 120)
     assert ended["status"] == "failed", (ended["metadata"], ended["logs"])
     assert ended["metadata"]["reason"] == "cancelled" and ended["metadata"]["phase"] == "deploying"
     assert ended["metadata"]["cancelled_by"] == people.member.id
