@@ -32,10 +32,13 @@ from tests.deployer.support import (
     log_messages,
     push_commit,
     stack_deployer_pid,
+    stored_logs,
     wait_final,
+    web_config,
     web_dockerfile,
+    web_repository,
 )
-from tests.projects.support import call, sql
+from tests.projects.support import call, new_app, sql
 from tests.support.waiting import eventually
 
 LEASE_SECONDS = 3
@@ -106,13 +109,6 @@ def stack_env(registry, build_dir):
     }
 
 
-def web_repository(root: pathlib.Path, base_image: str, content: str, build_seconds: int = 0):
-    """A repository of a web page's Dockerfile: (file:// URL, the build's marker)."""
-    marker = uuid.uuid4().hex
-    url, _ = git_repository(root, {"Dockerfile": web_dockerfile(base_image, content, marker, build_seconds)})
-    return url, marker
-
-
 def catalog(address: str) -> list[str]:
     with urllib.request.urlopen(f"http://{address}/v2/_catalog", timeout=5) as response:
         return json.load(response)["repositories"]
@@ -121,7 +117,7 @@ def catalog(address: str) -> list[str]:
 def test_a_built_image_is_pushed_and_the_service_runs_it_from_the_registry(
     stack, people, project, busybox_image, docker_client, registry, built_for, tmp_path
 ):
-    url, _ = web_repository(tmp_path, busybox_image, "from-registry")
+    url, _, _ = web_repository(tmp_path, busybox_image, "from-registry")
     app, _, port = git_app(stack, people.owner, project["id"], url, secret=WEBHOOK_SECRET)
     built_for.append(app["id"])
     ended = wait_final(stack, people.owner, deploy(stack, people.owner, app["id"])["id"], timeout=TIMEOUT)
@@ -196,7 +192,7 @@ def test_a_deployer_killed_during_a_build_fails_it_naming_the_phase_and_leaves_n
 ):
     """As test_faults' rollout crash: the replica killed is a second deployer, the stack's own one
     paused (SIGSTOP) while the replica claims the deployment and resumed once it is killed."""
-    url, marker = web_repository(tmp_path, busybox_image, "never", build_seconds=BUILD_SECONDS)
+    url, _, marker = web_repository(tmp_path, busybox_image, "never", build_seconds=BUILD_SECONDS)
     app, _, _ = git_app(stack, people.owner, project["id"], url, secret=WEBHOOK_SECRET)
     built_for.append(app["id"])
     settings = {
@@ -245,3 +241,29 @@ def test_a_deployer_killed_during_a_build_fails_it_naming_the_phase_and_leaves_n
     assert f"dockyard-app-{app['id']}" not in catalog(registry)
     # The killed worker's checkout is removed by the one that took over (the same build directory).
     assert not (build_dir / deployment.id).exists()
+
+
+def test_an_image_only_in_a_registry_is_pulled_and_pull_always_pulls_it_again(
+    stack, people, project, busybox_image, docker_client, registry
+):
+    """`pull: missing` pulls an image the engine lacks; `always` pulls one it has."""
+    reference = f"{registry}/dockyard-test/pulled:{uuid.uuid4().hex[:8]}"
+    docker_client.images.get(busybox_image).tag(reference)
+    for _ in docker_client.api.push(reference, stream=True, decode=True):
+        pass
+    docker_client.images.remove(reference)  # the tag only: the engine no longer has this reference
+    port = free_port()
+    app = new_app(stack, people.owner, project["id"], docker_config=web_config(reference, port, "pulled"))
+    first = wait_final(stack, people.owner, deploy(stack, people.owner, app["id"])["id"])
+    assert first["status"] == "success", (first["metadata"], first["logs"])
+    messages = [line["message"] for line in stored_logs(stack, people.owner, first["id"])]
+    assert f"pulling {reference}" in messages, messages
+    assert fetch(port) == "pulled"
+    # Now the engine has it: `missing` uses it as it is, `always` asks the registry again.
+    update = {"docker_config": web_config(reference, port, "pulled", pull="always")}
+    status, body = call(stack, people.owner, "PATCH", f"/v1/applications/{app['id']}", update)
+    assert status == 200, body
+    again = wait_final(stack, people.owner, deploy(stack, people.owner, app["id"])["id"])
+    assert again["status"] == "success", (again["metadata"], again["logs"])
+    messages = [line["message"] for line in stored_logs(stack, people.owner, again["id"])]
+    assert f"pulling {reference}" in messages and not any("using the local image" in m for m in messages)
