@@ -1,9 +1,25 @@
 """Fixtures every deployer test module shares (a module may define its own instead)."""
 
+import grpc
 import pytest
 
+from dockyard.deployer.v1 import deployer_pb2_grpc
 from tests.deployer.support import remove_built_images, remove_project_services
 from tests.projects.support import create
+
+
+@pytest.fixture(scope="module")
+def stack_env():
+    """The deployer's settings for a module's platform: a short rollout monitor and lease, so that
+    deployments and take-overs are quick."""
+    return {"DOCKYARD_ROLLOUT_MONITOR_SECONDS": "1", "DOCKYARD_DEPLOY_LEASE_SECONDS": "3"}
+
+
+@pytest.fixture(scope="module")
+def deployer_direct(stack):
+    """DeploymentService straight to the deployer, bypassing the gateway."""
+    with grpc.insecure_channel(stack.addresses["deployer"]) as channel:
+        yield deployer_pb2_grpc.DeploymentServiceStub(channel)
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,18 @@ deployments asked for and awaited over REST, and cleanup of the Swarm objects th
 
 import contextlib
 import io
+import os
 import pathlib
+import signal
 import subprocess
 import time
 import urllib.request
 import uuid
 
 import docker.errors
+import grpc
 
+from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
 from dockyard_kit.bootstrap import service_environment
 from dockyard_kit.stack.components import free_port
 from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_PROJECT, network_name
@@ -279,3 +283,23 @@ def image_tags(docker_client, name: str | None = None) -> list[str]:
     """Every tag on the engine (of images called `name`), read in one call: listing image objects
     inspects each image afterwards, which fails when the platform removes one meanwhile."""
     return [tag for image in docker_client.api.images(name=name) for tag in image.get("RepoTags") or ()]
+
+
+@contextlib.contextmanager
+def deployment_by_a_replica(stack, account, application_id: str, **settings: str):
+    """(a second deployer replica, the deployment it took): the stack stops as a whole when one of
+    its services dies, so crash tests kill a replica. The stack's own deployer is paused (SIGSTOP)
+    until the block ends, so that the replica claims the deployment asked of it."""
+    with deployer_replica(stack, **settings) as replica:
+        own_deployer = stack_deployer_pid(stack)
+        os.kill(own_deployer, signal.SIGSTOP)
+        try:
+            with grpc.insecure_channel(replica.address) as channel:
+                deployment = deployer_pb2_grpc.DeploymentServiceStub(channel).CreateDeployment(
+                    deployer_pb2.CreateDeploymentRequest(application_id=application_id),
+                    metadata=account.metadata,
+                    timeout=30,
+                )
+            yield replica, deployment
+        finally:
+            os.kill(own_deployer, signal.SIGCONT)

@@ -2,23 +2,9 @@
 answers on its published port; its deployment records status, metadata, events and log lines;
 request_id makes a retry return the first deployment; bad input is refused naming the field."""
 
-import grpc
-import pytest
-
-from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
+from dockyard.deployer.v1 import deployer_pb2
 from tests.deployer.support import deploy, fetch, wait_final, web_app
 from tests.projects.support import call, new_app, outbox
-
-
-@pytest.fixture(scope="module")
-def stack_env():
-    return {"DOCKYARD_ROLLOUT_MONITOR_SECONDS": "1", "DOCKYARD_DEPLOY_LEASE_SECONDS": "3"}
-
-
-@pytest.fixture(scope="module")
-def deployer_direct(stack):
-    with grpc.insecure_channel(stack.addresses["deployer"]) as channel:
-        yield deployer_pb2_grpc.DeploymentServiceStub(channel)
 
 
 def test_an_image_application_deploys_and_answers(stack, people, project, busybox_image):

@@ -6,23 +6,19 @@ replica once the lease runs out."""
 
 import datetime
 import itertools
-import os
-import signal
 import threading
 import time
 import uuid
 
-import grpc
 import pytest
 
-from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
 from tests.deployer.support import (
     application_service,
     content_image,
     deploy,
     deployer_replica,
+    deployment_by_a_replica,
     fetch,
-    stack_deployer_pid,
     wait_final,
     web_app,
     web_config,
@@ -273,27 +269,14 @@ def test_a_deployer_killed_during_a_rollout_is_taken_over_once_its_lease_runs_ou
     deployed(stack, people.owner, app["id"])
     update_config(stack, people.owner, app["id"], slow_start_config(busybox_image, port, "d2"))
     settings = {"DOCKYARD_DEPLOY_LEASE_SECONDS": str(LEASE_SECONDS), "DOCKYARD_ROLLOUT_MONITOR_SECONDS": "1"}
-    with deployer_replica(stack, **settings) as replica:
-        own_deployer = stack_deployer_pid(stack)
-        os.kill(own_deployer, signal.SIGSTOP)
-        try:
-            with grpc.insecure_channel(replica.address) as channel:
-                deployment = deployer_pb2_grpc.DeploymentServiceStub(channel).CreateDeployment(
-                    deployer_pb2.CreateDeploymentRequest(application_id=app["id"]),
-                    metadata=people.owner.metadata,
-                    timeout=30,
-                )
-            wait_updating(docker_client, app["id"])
-            [row] = [r for r in deployment_rows(stack, app["id"]) if str(r["id"]) == deployment.id]
-            assert row["status"] == "deploying" and f":{replica.process.pid}:" in row["lease_owner"], row
-            replica.kill()
-        finally:
-            os.kill(own_deployer, signal.SIGCONT)
-        killed_at = time.monotonic()
-        # Never stuck: ended within the lease plus what is left of the rollout (and polling slack).
-        ended = wait_final(
-            stack, people.owner, deployment.id, timeout=LEASE_SECONDS + SLOW_START_SECONDS + 30
-        )
+    with deployment_by_a_replica(stack, people.owner, app["id"], **settings) as (replica, deployment):
+        wait_updating(docker_client, app["id"])
+        [row] = [r for r in deployment_rows(stack, app["id"]) if str(r["id"]) == deployment.id]
+        assert row["status"] == "deploying" and f":{replica.process.pid}:" in row["lease_owner"], row
+        replica.kill()
+    killed_at = time.monotonic()
+    # Never stuck: ended within the lease plus what is left of the rollout (and polling slack).
+    ended = wait_final(stack, people.owner, deployment.id, timeout=LEASE_SECONDS + SLOW_START_SECONDS + 30)
     assert time.monotonic() - killed_at < LEASE_SECONDS + SLOW_START_SECONDS + 30
     assert "taken over by" in ended["logs"] and "during deploying" in ended["logs"], ended["logs"]
     # Recorded as Swarm ended the rollout (converged, or rolled back), or failed naming the phase.

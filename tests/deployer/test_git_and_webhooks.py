@@ -9,10 +9,9 @@ import json
 import threading
 import uuid
 
-import grpc
 import pytest
 
-from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
+from dockyard.deployer.v1 import deployer_pb2
 from services.deployer.domain.webhooks import signature_headers
 from tests.deployer.support import (
     FINAL,
@@ -31,17 +30,6 @@ from tests.projects.support import call
 from tests.support.waiting import eventually
 
 TIMEOUT = 120
-
-
-@pytest.fixture(scope="module")
-def stack_env():
-    return {"DOCKYARD_ROLLOUT_MONITOR_SECONDS": "1", "DOCKYARD_DEPLOY_LEASE_SECONDS": "3"}
-
-
-@pytest.fixture(scope="module")
-def deployer_direct(stack):
-    with grpc.insecure_channel(stack.addresses["deployer"]) as channel:
-        yield deployer_pb2_grpc.DeploymentServiceStub(channel)
 
 
 def test_a_git_application_builds_its_commit_and_answers(

@@ -6,32 +6,27 @@ deployment taken over once its lease runs out, ended failed naming the phase, wi
 deployment's image nor a build container left behind."""
 
 import json
-import os
 import pathlib
-import signal
 import subprocess
 import time
 import urllib.request
 import uuid
 
-import grpc
 import pytest
 
-from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
 from dockyard_kit.stack.components import free_port
 from services.deployer.docker.swarm import LABEL_APPLICATION
 from services.deployer.domain.worker import built_tag
 from tests.deployer.support import (
     build_containers,
     deploy,
-    deployer_replica,
+    deployment_by_a_replica,
     fetch,
     git_app,
     git_repository,
     image_tags,
     log_messages,
     push_commit,
-    stack_deployer_pid,
     stored_logs,
     wait_final,
     web_config,
@@ -200,31 +195,20 @@ def test_a_deployer_killed_during_a_build_fails_it_naming_the_phase_and_leaves_n
         "DOCKYARD_REGISTRY": registry,
         "DOCKYARD_BUILD_DIR": str(build_dir),
     }
-    with deployer_replica(stack, **settings) as replica:
-        own_deployer = stack_deployer_pid(stack)
-        os.kill(own_deployer, signal.SIGSTOP)
-        try:
-            with grpc.insecure_channel(replica.address) as channel:
-                deployment = deployer_pb2_grpc.DeploymentServiceStub(channel).CreateDeployment(
-                    deployer_pb2.CreateDeploymentRequest(application_id=app["id"]),
-                    metadata=people.owner.metadata,
-                    timeout=30,
-                )
-            # The RUN step is under way: its container printed the marker.
-            eventually(
-                lambda: any(f"building {marker}" in line for line in log_messages(stack, deployment.id)),
-                timeout=60,
-                interval=0.2,
-            )
-            row = deployment_row(stack, deployment.id)
-            assert row["status"] == "building" and f":{replica.process.pid}:" in row["lease_owner"], row
-            assert build_containers(docker_client, marker), "the build runs in no container"
-            assert (build_dir / deployment.id).is_dir(), "the source is checked out elsewhere"
-            replica.kill()
-        finally:
-            os.kill(own_deployer, signal.SIGCONT)
-        killed_at = time.monotonic()
-        ended = wait_final(stack, people.owner, deployment.id, timeout=LEASE_SECONDS + 30)
+    with deployment_by_a_replica(stack, people.owner, app["id"], **settings) as (replica, deployment):
+        # The RUN step is under way: its container printed the marker.
+        eventually(
+            lambda: any(f"building {marker}" in line for line in log_messages(stack, deployment.id)),
+            timeout=60,
+            interval=0.2,
+        )
+        row = deployment_row(stack, deployment.id)
+        assert row["status"] == "building" and f":{replica.process.pid}:" in row["lease_owner"], row
+        assert build_containers(docker_client, marker), "the build runs in no container"
+        assert (build_dir / deployment.id).is_dir(), "the source is checked out elsewhere"
+        replica.kill()
+    killed_at = time.monotonic()
+    ended = wait_final(stack, people.owner, deployment.id, timeout=LEASE_SECONDS + 30)
     assert time.monotonic() - killed_at < LEASE_SECONDS + 30
     assert ended["status"] == "failed", (ended["metadata"], ended["logs"])
     assert ended["metadata"]["reason"].startswith("interrupted during building"), ended["metadata"]
