@@ -141,6 +141,10 @@ class Pipeline:
                         if claimed is None:
                             break
                         row, recovering = claimed
+                        if row["id"] in self._running:
+                            # Its lease ran out while this process could not renew it (the database
+                            # was away), and this very process took it back: it is still at work.
+                            continue
                         task = asyncio.create_task(self._execute(row, recovering), name=f"deploy-{row['id']}")
                         self._running[row["id"]] = task
                         task.add_done_callback(lambda _t, key=row["id"]: self._finished(key))
