@@ -27,7 +27,7 @@ from docker.models.services import Service
 
 from services.deployer.docker.swarm import LABEL_MANAGED
 from services.deployer.engine import STATUS_TIMEOUT_SECONDS, explain_engine_error
-from tests.projects.support import sql
+from tests.support.resources import sql
 from tests.support.waiting import eventually
 
 # Containers inherit their image's labels, so those that code under test starts from the test image

@@ -5,7 +5,7 @@ import pytest
 
 from dockyard.deployer.v1 import deployer_pb2_grpc
 from tests.deployer.support import remove_built_images, remove_project_services
-from tests.projects.support import create
+from tests.support.resources import create
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ from dockyard_kit.bootstrap import service_environment
 from dockyard_kit.stack.components import free_port
 from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_PROJECT, network_name
 from tests.docker_support import TEST_LABELS
-from tests.projects.support import call, new_app, sql
 from tests.support.processes import ServiceProcess
 from tests.support.replicas import stack_environment
+from tests.support.resources import call, new_app, sql
 from tests.support.stack_process import descendants
 from tests.support.waiting import eventually
 

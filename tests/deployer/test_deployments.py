@@ -4,7 +4,7 @@ request_id makes a retry return the first deployment; bad input is refused namin
 
 from dockyard.deployer.v1 import deployer_pb2
 from tests.deployer.support import deploy, fetch, wait_final, web_app
-from tests.projects.support import call, new_app, outbox
+from tests.support.resources import call, new_app, outbox
 
 
 def test_an_image_application_deploys_and_answers(stack, people, project, busybox_image):

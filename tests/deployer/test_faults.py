@@ -23,7 +23,7 @@ from tests.deployer.support import (
     web_app,
     web_config,
 )
-from tests.projects.support import call, new_app, outbox, sql
+from tests.support.resources import call, new_app, outbox, sql
 from tests.support.waiting import eventually
 
 LEASE_SECONDS = 3

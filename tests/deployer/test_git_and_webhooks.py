@@ -26,7 +26,7 @@ from tests.deployer.support import (
     web_dockerfile,
     web_repository,
 )
-from tests.projects.support import call
+from tests.support.resources import call
 from tests.support.waiting import eventually
 
 TIMEOUT = 120

@@ -27,7 +27,7 @@ from tests.deployer.support import (
     web_dockerfile,
 )
 from tests.docker_support import TEST_LABELS
-from tests.projects.support import call, create, new_app, sql
+from tests.support.resources import call, create, new_app, sql
 from tests.support.waiting import eventually
 
 BUILD_TIMEOUT_SECONDS = 10

@@ -33,7 +33,7 @@ from tests.deployer.support import (
     web_dockerfile,
     web_repository,
 )
-from tests.projects.support import call, new_app, sql
+from tests.support.resources import call, new_app, sql
 from tests.support.waiting import eventually
 
 LEASE_SECONDS = 3

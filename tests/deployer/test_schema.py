@@ -9,7 +9,7 @@ import uuid
 import asyncpg
 import pytest
 
-from tests.projects.support import sql
+from tests.support.resources import sql
 
 
 def indexes(stack, table: str) -> dict[str, str]:

@@ -7,7 +7,7 @@ import pytest
 
 from services.deployer.docker.swarm import network_name
 from tests.deployer.support import application_service, deploy, wait_final
-from tests.projects.support import call, new_app
+from tests.support.resources import call, new_app
 from tests.support.waiting import eventually
 
 MONITOR_SECONDS = 2

@@ -11,9 +11,9 @@ import pytest
 from services.projects.domain.stats import REFRESH_LOCK, refresh_once
 from services.projects.store import projects as project_store
 from services.projects.store.session import platform_transaction
-from tests.projects.support import create
 from tests.support.calls import rest
 from tests.support.database import admin_database
+from tests.support.resources import create
 from tests.support.waiting import eventually
 
 COUNTS = ("total_applications", "running", "stopped", "failed")

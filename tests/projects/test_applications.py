@@ -11,9 +11,9 @@ from google.protobuf import field_mask_pb2
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from services.projects.domain import applications
 from services.projects.store.session import platform_transaction
-from tests.projects.support import call, create, new_app, outbox, sql_value, unique, violated_field
 from tests.support.calls import INVALID, NOT_FOUND, field_of, payload, rpc_error
 from tests.support.database import admin_database
+from tests.support.resources import call, create, new_app, outbox, sql_value, unique, violated_field
 from tests.support.waiting import eventually
 
 

@@ -7,9 +7,9 @@ import pytest
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from tests.projects.matrix import CALLER_LEVELS, CASES, HTTP_STATUS, Cast, Level, expected
-from tests.projects.support import unique
 from tests.support import authorization
 from tests.support.calls import rest
+from tests.support.resources import unique
 
 CALLERS = list(CALLER_LEVELS)
 

@@ -15,7 +15,6 @@ from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from dockyard_kit.crypto import key_id_of
 from services.projects.credentials import MASK
-from tests.projects.support import create, outbox, sql_value, unique
 from tests.support.accounts import Account, create_account
 from tests.support.calls import (
     DENIED,
@@ -30,6 +29,7 @@ from tests.support.calls import (
     rpc_error,
 )
 from tests.support.database import admin_database
+from tests.support.resources import create, outbox, sql_value, unique
 from tests.support.waiting import eventually
 
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION

@@ -14,8 +14,8 @@ from dockyard.projects.v1 import deploy_specs_pb2, deploy_specs_pb2_grpc
 from dockyard_kit.auth import MISSING_CREDENTIAL, USER_NOT_ALLOWED
 from dockyard_kit.config import Settings
 from dockyard_kit.service_auth import ServiceCredentials
-from tests.projects.support import call, create, new_app, unique
 from tests.support.calls import TIMEOUT
+from tests.support.resources import call, create, new_app, unique
 
 
 @pytest.fixture(scope="module")

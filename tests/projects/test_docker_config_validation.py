@@ -11,8 +11,8 @@ from google.protobuf import field_mask_pb2, struct_pb2
 
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit.sealing import SECRET_MASK
-from tests.projects.support import call, create, new_app, outbox, sql, sql_value, unique, violated_field
 from tests.support.calls import INVALID, field_of, rpc_error
+from tests.support.resources import call, create, new_app, outbox, sql, sql_value, unique, violated_field
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import pytest
 
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
 from tests.projects.dns_server import DnsServer
-from tests.projects.support import create, create_domain, host, insert_application, outbox, sql_value, unique
 from tests.support.accounts import create_account
 from tests.support.calls import DENIED, NOT_FOUND, TIMEOUT, payload, rest, rpc_error
+from tests.support.resources import create, create_domain, host, insert_application, outbox, sql_value, unique
 from tests.support.waiting import eventually
 
 FAILED_PRECONDITION = grpc.StatusCode.FAILED_PRECONDITION

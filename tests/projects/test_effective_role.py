@@ -10,10 +10,10 @@ from google.protobuf import field_mask_pb2
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
-from tests.projects.support import unique
 from tests.support.accounts import Account, create_account, login
 from tests.support.calls import NOT_FOUND, OK, TIMEOUT, code_of
 from tests.support.database import admin_database
+from tests.support.resources import unique
 from tests.support.waiting import eventually
 
 

@@ -9,8 +9,8 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.projects.support import call, create, new_app, outbox, sql_value, violated_field
 from tests.support.calls import INVALID, NOT_FOUND, field_of, payload, rpc_error
+from tests.support.resources import call, create, new_app, outbox, sql_value, violated_field
 
 MASK = "********"
 

@@ -16,10 +16,10 @@ from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.events import new_event
 from dockyard_kit.stack.components import Nats
-from tests.projects.support import create, outbox, sql, unique
 from tests.support.accounts import create_account
 from tests.support.calls import TIMEOUT, payload, rest
 from tests.support.database import admin_database
+from tests.support.resources import create, outbox, sql, unique
 from tests.support.waiting import eventually
 
 

@@ -11,10 +11,10 @@ from google.protobuf import field_mask_pb2, struct_pb2
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.projects.support import create, outbox, sql_value, unique
 from tests.support.accounts import create_account
 from tests.support.calls import INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
 from tests.support.database import admin_database
+from tests.support.resources import create, outbox, sql_value, unique
 from tests.support.waiting import eventually
 
 ALREADY_EXISTS = grpc.StatusCode.ALREADY_EXISTS

@@ -11,9 +11,9 @@ from google.protobuf import field_mask_pb2
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
-from tests.projects.support import unique
 from tests.support.accounts import create_account
 from tests.support.calls import DENIED, NOT_FOUND, OK, TIMEOUT, UNAUTHENTICATED, code_of
+from tests.support.resources import unique
 from tests.support.waiting import eventually
 
 WITHIN_SECONDS = 2.0

@@ -11,7 +11,9 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.projects.support import (
+from tests.support.calls import DENIED, INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
+from tests.support.database import admin_database
+from tests.support.resources import (
     create,
     insert_application,
     insert_database,
@@ -20,8 +22,6 @@ from tests.projects.support import (
     unique,
     violated_field,
 )
-from tests.support.calls import DENIED, INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
-from tests.support.database import admin_database
 from tests.support.waiting import eventually
 
 

@@ -1,5 +1,6 @@
-"""Calls the projects tests share: unique names, a project over REST, and reads of the stack's
-database as its administrative login (row-level security does not apply to it)."""
+"""The platform's resources as tests make and read them (the projects and deployer tests alike):
+unique names, projects and applications over REST, rows put straight into the schema, and reads of
+the stack's database as its administrative login (row-level security does not apply to it)."""
 
 import asyncio
 import uuid
