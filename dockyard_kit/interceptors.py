@@ -101,6 +101,9 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         self.constraint_fields = errors.ConstraintFields(service)
         self._children: dict[tuple[str, grpc.StatusCode], tuple] = {}
         self._wrapped: dict[str, grpc.RpcMethodHandler] = {}
+        # Calls ended and not yet accounted for: (info, code, seconds taken, when it ended).
+        self._finished: list[tuple[RequestInfo, grpc.StatusCode, float, float]] = []
+        self._accounting_on: asyncio.AbstractEventLoop | None = None  # the loop that will account them
 
     async def intercept_service(self, continuation, handler_call_details):
         # A method's wrapped handler is made once: the servicers do not change while serving.
@@ -229,25 +232,27 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return errors.internal(info.request_id)
 
     def _finish(self, info: RequestInfo, code: grpc.StatusCode, started: float) -> None:
-        # Accounted for once the response is on its way: the client does not wait for its log line.
-        asyncio.get_running_loop().call_soon(self._account, info, code, time.perf_counter() - started)
+        # Accounted for once the response is on its way (the client does not wait for its log
+        # line), and for all the calls that ended in one pass of the loop at once.
+        loop = asyncio.get_running_loop()
+        if self._accounting_on is not loop:  # (a loop that ended first leaves its calls to the next)
+            self._accounting_on = loop
+            loop.call_soon(self._account)
+        self._finished.append((info, code, time.perf_counter() - started, time.time()))
 
-    def _account(self, info: RequestInfo, code: grpc.StatusCode, elapsed: float) -> None:
-        counted, timed = self._metrics(info.method, code)
-        counted.inc()
-        timed.observe(elapsed)
-        if not info.method.startswith(_QUIET_PREFIXES):
-            logs.write_line(
-                log,
-                "rpc",
-                {
-                    "method": info.method,
-                    "code": code.name,
-                    "duration_ms": round(elapsed * 1000, 2),
-                    "request_id": info.request_id,
-                    "client_ip": info.client_ip,
-                },
-            )
+    def _account(self) -> None:
+        finished, self._finished, self._accounting_on = self._finished, [], None
+        lines: list[logs.AccessEntry] = []
+        for info, code, elapsed, ended in finished:
+            counted, timed = self._metrics(info.method, code)
+            counted.inc()
+            timed.observe(elapsed)
+            if not info.method.startswith(_QUIET_PREFIXES):
+                lines.append(
+                    (ended, info.method, code.name, round(elapsed * 1000, 2), info.request_id, info.client_ip)
+                )
+        if lines:
+            logs.access_lines(log, lines)
 
     def _metrics(self, method: str, code: grpc.StatusCode):
         """The counter and histogram of (method, code), looked up once: `labels()` takes a lock."""

@@ -16,6 +16,8 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from json.encoder import encode_basestring_ascii as _quoted  # a JSON string literal, in C
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
@@ -83,12 +85,17 @@ class BackgroundWriter:
         self._thread.start()
 
     def put(self, line: str) -> None:
+        self.put_many((line,))
+
+    def put_many(self, lines: Sequence[str]) -> None:
         with self._wake:
-            if len(self._pending) >= self.max_pending:
-                self.dropped += 1
-                return
-            self._pending.append(line)
-            if len(self._pending) == 1:
+            was_empty = not self._pending
+            room = max(self.max_pending - len(self._pending), 0)
+            if len(lines) > room:
+                self.dropped += len(lines) - room
+                lines = lines[:room]
+            self._pending.extend(lines)
+            if was_empty and self._pending:
                 self._wake.notify()
 
     def flush(self, timeout: float = 2.0) -> None:
@@ -153,29 +160,39 @@ class BackgroundHandler(logging.Handler):
         super().close()
 
 
-# Set by `configure`: where `write_line` puts its lines.
+# Set by `configure`: where `access_lines` puts its lines.
 _configured: tuple[JsonFormatter, BackgroundWriter] | None = None
 
+# One RPC's access-log line: when it ended (time.time()), method, status code name, duration in ms,
+# request id, client address.
+AccessEntry = tuple[float, str, str, float, str, str]
 
-def write_line(logger: logging.Logger, msg: str, fields: dict) -> None:
-    """An info line with `fields`, as `logger.info(msg, extra=fields)` would write it, without the
-    cost of a LogRecord: for lines written once per RPC (the access log). Before `configure` (a
-    process that did not set up logging), it is that call."""
+
+def access_lines(logger: logging.Logger, entries: list[AccessEntry]) -> None:
+    """The access log's "rpc" lines, exactly as `logger.info("rpc", extra={...})` would write them,
+    at a fraction of the cost: these are written once per RPC, so they skip the LogRecord and
+    json.dumps (the fields are known; only their strings need quoting) and reach the writer in one
+    hand-over. Before `configure` (a process that did not set up logging), they are those calls."""
     if not logger.isEnabledFor(logging.INFO):
         return
     if _configured is None:
-        logger.info(msg, extra=fields)
+        for _ended, method, code, duration_ms, request_id, client_ip in entries:
+            fields = {"method": method, "code": code, "duration_ms": duration_ms}
+            logger.info("rpc", extra=fields | {"request_id": request_id, "client_ip": client_ip})
         return
     formatter, writer = _configured
-    entry = {
-        "ts": formatter.timestamp(time.time()),
-        "level": "info",
-        "service": formatter.service,
-        "logger": logger.name,
-        "msg": msg,
-        **fields,
-    }
-    writer.put(json.dumps(entry, default=str))
+    common = (
+        f'"level": "info", "service": {_quoted(formatter.service)}, "logger": {_quoted(logger.name)}, '
+        '"msg": "rpc", "method": '
+    )
+    writer.put_many(
+        [
+            f'{{"ts": "{formatter.timestamp(created)}", {common}{_quoted(method)}, "code": "{code}", '
+            f'"duration_ms": {float(duration_ms)!r}, "request_id": {_quoted(request_id)}, '
+            f'"client_ip": {_quoted(client_ip)}}}'
+            for created, method, code, duration_ms, request_id, client_ip in entries
+        ]
+    )
 
 
 def configure(service: str, level: str = "INFO") -> None:

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from dockyard_kit import logs
 from dockyard_kit.logs import BackgroundWriter, JsonFormatter
 
 LINES = 1000
@@ -188,3 +189,45 @@ def test_an_exception_is_logged_with_its_traceback():
     entry = json.loads(JsonFormatter("projects").format(record))
 
     assert entry["msg"] == "failed" and "ValueError: boom" in entry["exception"]
+
+
+def test_an_access_line_is_the_line_the_formatter_would_write_whatever_its_strings(pipe, monkeypatch):
+    read_end, write_end = pipe
+    formatter, writer = JsonFormatter("projects"), BackgroundWriter(write_end, max_pending=MAX_PENDING)
+    monkeypatch.setattr(logs, "_configured", (formatter, writer))
+    logger = logging.getLogger("dockyard_kit.interceptors")
+    monkeypatch.setattr(logger, "level", logging.INFO)
+    awkward = 'req "42"\\\n\u00e9\u2603\x01'  # quotes, a backslash, a newline, non-ASCII, a control
+    entries = [
+        (1_700_000_000.25, "/dockyard.projects.v1.ProjectService/GetProject", "OK", 1.5, "req-1", "10.0.0.7"),
+        (1_700_000_001.5, "/x.Y/Z", "NOT_FOUND", 12.0, awkward, "::1"),
+    ]
+
+    logs.access_lines(logger, entries)
+    writer.flush()
+    written = read_all(read_end).decode().splitlines()
+    writer.close()
+
+    expected = []
+    for created, method, code, duration_ms, request_id, client_ip in entries:
+        record = logging.LogRecord(logger.name, logging.INFO, __file__, 1, "rpc", None, None)
+        record.created = created
+        fields = {"method": method, "code": code, "duration_ms": duration_ms, "request_id": request_id}
+        record.__dict__.update(fields | {"client_ip": client_ip})
+        expected.append(formatter.format(record))
+    assert written == expected
+    assert json.loads(written[1])["request_id"] == awkward
+
+
+def test_a_batch_past_the_room_left_keeps_its_first_lines_and_counts_the_rest(pipe):
+    read_end, write_end = pipe
+    filler = fill(write_end)
+    writer = BackgroundWriter(write_end, max_pending=MAX_PENDING)
+    writer.put_many([f"line {n}" for n in range(MAX_PENDING + 15)])
+
+    assert read_exactly(read_end, filler) == b"f" * filler
+    writer.close()
+    os.close(write_end)
+    *kept, last = b"".join(iter(lambda: os.read(read_end, 65536), b"")).decode().splitlines()
+    assert kept == [f"line {n}" for n in range(MAX_PENDING)]
+    assert json.loads(last) == {"level": "warning", "msg": "log lines dropped", "dropped": 15}
