@@ -35,7 +35,7 @@ def test_each_process_serves_what_the_contract_says():
         "dockyard.deployer.v1.DeploymentService",
         "dockyard.deployer.v1.WebhookService",
     ]
-    assert served["audit"] == []
+    assert served["audit"] == ["dockyard.audit.v1.AuditLogService"]
 
 
 def test_every_routed_service_names_a_registered_process():

@@ -18,7 +18,7 @@ import asyncpg
 from google.protobuf.message import Message
 
 from dockyard.events.v1.envelope_pb2 import Event, RequestMetadata
-from dockyard_kit import protoconv
+from dockyard_kit import event_catalog, protoconv
 from dockyard_kit.interceptors import RequestInfo, current_request
 
 SUBJECT_PREFIX = "dockyard"
@@ -154,6 +154,8 @@ class EventEmitter:
         is the resource type the envelope names when it is not the type's (identity.auth.* events
         are filed under the user they concern)."""
         event = new_event(self.service, resource_type, verb, str(resource_id), payload, actor_user_id=actor)
+        # Only what the contract lists, so that every consumer of all events (the audit trail) knows it.
+        event_catalog.check(event.type, payload.DESCRIPTOR.full_name)
         if filed_under:
             event.resource_type = filed_under
         await enqueue(conn, event)
