@@ -24,8 +24,10 @@ import asyncpg
 
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.identity.v1 import events_pb2 as identity_events
+from dockyard_kit.auth import Caller
 from dockyard_kit.events import EventConsumer, Handler, event_type, subject_for
 from dockyard_kit.server import ServiceRuntime
+from dockyard_kit.servicer import Servicer
 
 VERBS = {
     "user": ("created", "updated", "role_changed", "enabled", "disabled", "deleted"),
@@ -160,3 +162,12 @@ def consumer(
 
     apply = handler(on_user_deleted=on_user_deleted, on_team_deleted=on_team_deleted, prepare=prepare)
     return EventConsumer(runtime.pool, runtime.nats, name, SUBJECTS, apply, after_commit=forget_role)
+
+
+class ReadModelServicer(Servicer):
+    """The base of the servicers of a service whose callers' current platform roles come from this
+    read model (the deployer, audit): a demotion or a disabled account applies there as fast as in
+    projects."""
+
+    async def current_role(self, caller: Caller) -> str | None:
+        return await current_role(self.pool, caller.user_id)

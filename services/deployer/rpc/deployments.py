@@ -2,12 +2,12 @@
 
 from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
 from dockyard_kit import protoconv
+from dockyard_kit.identity_read_model import ReadModelServicer
 from services.deployer import convert
 from services.deployer.domain import deployments
-from services.deployer.rpc.servicer import DeployerServicer
 
 
-class DeploymentServicer(DeployerServicer, deployer_pb2_grpc.DeploymentServiceServicer):
+class DeploymentServicer(ReadModelServicer, deployer_pb2_grpc.DeploymentServiceServicer):
     def __init__(self, runtime, swarm, notifications) -> None:
         super().__init__(runtime)
         self.swarm = swarm
