@@ -1,12 +1,19 @@
 """Consuming events: a durable JetStream pull consumer whose effects apply once per event.
 
-For each message, one transaction records the event id in the inbox and runs the handler, and only
+For each message, a transaction records the event id in the inbox and runs the handler, and only
 after it commits is the message acked. A redelivery (lost ack, crash before the ack, a duplicate
 publish) finds the inbox row and skips the effect. A handler that keeps failing has its message
 parked (see parked.py) after `max_deliver` deliveries, and the consumer goes on with the next one.
+
+With `batch=N` (N > 1), up to N messages are in flight and fetched together, and one transaction
+applies them all, each in a savepoint of its own: a failing handler undoes only its own effect and
+inbox row, and its message is nak'd (or parked) after the others committed. This is for consumers
+that must keep up with a high rate (one commit per batch instead of per event); the price is that a
+retried event may then apply after later ones of the same resource.
 """
 
 import asyncio
+import dataclasses
 import logging
 import re
 import traceback
@@ -29,6 +36,9 @@ log = logging.getLogger("dockyard.events")
 # Applies an event's effect with `conn`, inside the transaction that also records it in the inbox.
 Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
 
+
+# While messages flow, a fetch takes what the server has at once and waits this long at most for more.
+FLOWING_FETCH_TIMEOUT = 0.1
 
 _CONSUMER_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
@@ -66,6 +76,16 @@ async def apply_once(conn: asyncpg.Connection, consumer: str, event: Event, hand
     return bool(fresh)
 
 
+@dataclasses.dataclass
+class _Delivery:
+    """A fetched message, its event, and what applying it came to."""
+
+    msg: Msg
+    event: Event
+    applied: bool = False
+    failure: Exception | None = None
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -80,9 +100,12 @@ class EventConsumer:
         retry_delay: float = 1.0,
         fetch_timeout: float = 5.0,
         after_commit: Callable[[Event], None] | None = None,
+        batch: int = 1,
     ) -> None:
         if max_deliver < 1:
             raise ValueError("max_deliver must be at least 1")
+        if batch < 1:
+            raise ValueError("batch must be at least 1")
         self.pool = pool
         self.link = link
         self.name = check_consumer_name(name)
@@ -94,14 +117,17 @@ class EventConsumer:
         self.fetch_timeout = fetch_timeout
         # Runs once an event's effect has committed (in-memory state that must follow it).
         self.after_commit = after_commit
+        # Messages in flight and applied in one transaction; 1 keeps each resource's events in order.
+        self.batch = batch
         self.durable: str | None = None
         self._subscription = None
 
     async def run(self) -> None:
-        """Fetches and handles messages one at a time, until cancelled."""
+        """Fetches and handles messages, `batch` at a time at most, until cancelled."""
         self.durable = durable_name(await self._schema(), self.name)
         set_up_generation = -1
         backoff = 0.0
+        flowing = False
         while True:
             if not self.link.connected:
                 await self.link.wait_connected()
@@ -110,9 +136,13 @@ class EventConsumer:
                     generation = self.link.generation
                     await self._set_up()
                     set_up_generation = generation
-                messages = await self._subscription.fetch(1, timeout=self.fetch_timeout)
+                # Idle, a fetch of one returns as soon as a message comes (a fetch of N would wait out
+                # its timeout for the rest); while messages flow, a batch takes what is there.
+                size, timeout = (self.batch, FLOWING_FETCH_TIMEOUT) if flowing else (1, self.fetch_timeout)
+                messages = await self._subscription.fetch(size, timeout=timeout)
             except nats.errors.TimeoutError:
                 backoff = 0.0
+                flowing = False
                 continue  # nothing to do, or NATS went away mid-fetch: try again
             except (nats.errors.Error, TimeoutError) as exc:
                 # The consumer or stream may be gone (deleted, a server without its store): set up again.
@@ -125,8 +155,8 @@ class EventConsumer:
                 await asyncio.sleep(backoff)
                 continue
             backoff = 0.0
-            for message in messages:
-                await self._handle(message)
+            flowing = self.batch > 1
+            await self._handle(messages)
 
     async def _schema(self) -> str:
         backoff = 0.0
@@ -150,9 +180,9 @@ class EventConsumer:
                 deliver_policy=DeliverPolicy.ALL,
                 ack_policy=AckPolicy.EXPLICIT,
                 ack_wait=self.ack_wait,
-                # One message in flight: the next one is not delivered until this one is acked or
-                # parked, so a redelivered event never lands after a later one (per-resource order).
-                max_ack_pending=1,
+                # With one message in flight, the next one is not delivered until this one is acked
+                # or parked, so a redelivered event never lands after a later one (per-resource order).
+                max_ack_pending=self.batch,
             ),
         )
         if self._subscription is None:
@@ -162,39 +192,73 @@ class EventConsumer:
             )
         log.info("event consumer ready", extra={"consumer": self.durable, "subjects": self.subjects})
 
-    async def _handle(self, msg: Msg) -> None:
-        delivered = msg.metadata.num_delivered
+    async def _handle(self, messages: list[Msg]) -> None:
+        """Applies the messages in one transaction, then acks, naks or parks each."""
+        deliveries = [delivery for msg in messages if (delivery := await self._decode(msg)) is not None]
+        if not deliveries:
+            return
+        try:
+            async with transaction(self.pool) as conn:
+                for delivery in deliveries:
+                    await self._apply(conn, delivery)
+        # The database, not a handler, failed: retry them all without counting towards parking.
+        except DATABASE_UNAVAILABLE as exc:
+            log.warning(
+                "database unavailable; events will be redelivered",
+                extra={"consumer": self.durable, "events": len(deliveries), "error": repr(exc)},
+            )
+            for delivery in deliveries:
+                await _settle(delivery.msg.nak(delay=self.retry_delay))
+            return
+        except Exception as exc:  # the commit refused (a deferred constraint, say): nothing applied
+            for delivery in deliveries:
+                delivery.applied, delivery.failure = False, exc
+        for delivery in deliveries:
+            await self._conclude(delivery)
+
+    async def _decode(self, msg: Msg) -> _Delivery | None:
+        """The message's delivery, or None once an undecodable message is parked."""
         try:
             event = Event.FromString(msg.data)
             uuid.UUID(event.id)
         except (DecodeError, ValueError) as exc:
-            await self._park(msg, _message_id(msg), f"undecodable event: {exc}", delivered)
-            return
-        context = {"consumer": self.durable, "event_id": event.id, "type": event.type, "delivered": delivered}
+            await self._park(msg, _message_id(msg), f"undecodable event: {exc}", msg.metadata.num_delivered)
+            return None
+        return _Delivery(msg, event)
+
+    async def _apply(self, conn: asyncpg.Connection, delivery: _Delivery) -> None:
         try:
-            async with transaction(self.pool) as conn:
-                applied = await apply_once(conn, self.name, event, self.handler)
-        # The database, not the handler, failed: retry without counting towards parking.
-        except DATABASE_UNAVAILABLE as exc:
+            # A savepoint: a failing handler rolls back its own effect and inbox row, not the others'.
+            async with conn.transaction():
+                delivery.applied = await apply_once(conn, self.name, delivery.event, self.handler)
+        except DATABASE_UNAVAILABLE:
+            raise
+        except Exception as exc:
+            delivery.failure = exc
+
+    async def _conclude(self, delivery: _Delivery) -> None:
+        """After the commit: acks what committed, naks or parks what failed."""
+        msg, event = delivery.msg, delivery.event
+        delivered = msg.metadata.num_delivered
+        if delivery.failure is None:
+            if delivery.applied and self.after_commit is not None:
+                self.after_commit(event)
+            await self._acknowledge(msg)
+        elif delivered >= self.max_deliver:
+            await self._park(msg, uuid.UUID(event.id), _failure(delivery.failure), delivered)
+        else:
+            # The exception text may quote data; it is kept for operators in parked_events only.
             log.warning(
-                "database unavailable; event will be redelivered", extra={**context, "error": repr(exc)}
+                "event handler failed; event will be redelivered",
+                extra={
+                    "consumer": self.durable,
+                    "event_id": event.id,
+                    "type": event.type,
+                    "delivered": delivered,
+                    "error": type(delivery.failure).__name__,
+                },
             )
             await _settle(msg.nak(delay=self.retry_delay))
-            return
-        except Exception as exc:
-            if delivered >= self.max_deliver:
-                await self._park(msg, uuid.UUID(event.id), _failure(exc), delivered)
-            else:
-                # The exception text may quote data; it is kept for operators in parked_events only.
-                log.warning(
-                    "event handler failed; event will be redelivered",
-                    extra={**context, "error": type(exc).__name__},
-                )
-                await _settle(msg.nak(delay=self.retry_delay))
-            return
-        if applied and self.after_commit is not None:
-            self.after_commit(event)
-        await self._acknowledge(msg)
 
     async def _acknowledge(self, msg: Msg) -> None:
         """After the commit. If this ack never arrives, the message comes back after ack_wait and the

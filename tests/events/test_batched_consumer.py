@@ -1,0 +1,147 @@
+"""EventConsumer with batch=N against real NATS and PostgreSQL: a batch applies in one transaction,
+each event once; a poisoned event rolls back only itself and is parked; a consumer that dies between
+its commit and its acks loses and duplicates nothing."""
+
+import asyncio
+import uuid
+from collections import Counter
+
+import pytest
+
+from dockyard.events.v1.envelope_pb2 import Event
+from dockyard_kit.events import EventConsumer, NatsLink, list_parked
+from tests.events.support import running, widget_changed
+from tests.support.waiting import eventually_async
+
+SUBJECTS = ["dockyard.eventkit.>"]
+
+
+@pytest.fixture
+async def effects(pool):
+    """One row per applied event, with the transaction that applied it."""
+    async with pool.acquire() as conn:
+        await conn.execute("CREATE TABLE effects (event_id uuid PRIMARY KEY, txid bigint NOT NULL)")
+
+
+async def record(conn, event: Event) -> None:
+    await conn.execute(
+        "INSERT INTO effects (event_id, txid) VALUES ($1, txid_current())", uuid.UUID(event.id)
+    )
+
+
+async def effects_by_event(pool) -> dict[str, int]:
+    async with pool.acquire() as conn:
+        return {str(row["event_id"]): row["txid"] for row in await conn.fetch("SELECT * FROM effects")}
+
+
+async def publish(link, events: list[Event], *, copy: str = "") -> None:
+    for event in events:
+        await link.js.publish(
+            event.subject, event.SerializeToString(), headers={"Nats-Msg-Id": event.id + copy}
+        )
+
+
+async def all_acked(link, consumer: EventConsumer, last_seq: int) -> bool:
+    if consumer.durable is None:
+        return False
+    info = await link.js.consumer_info(link.stream, consumer.durable)
+    return info.ack_floor.stream_seq == last_seq and info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_a_batch_applies_in_one_transaction_each_event_once(pool, link, effects):
+    calls = Counter()
+
+    async def handler(conn, event: Event) -> None:
+        calls[event.id] += 1
+        await record(conn, event)
+
+    events = [widget_changed(f"w{n}", n) for n in range(500)]
+    await publish(link, events)
+    consumer = EventConsumer(pool, link, "effects", SUBJECTS, handler, batch=100, fetch_timeout=1)
+    async with running(consumer.run()):
+        await eventually_async(lambda: all_acked(link, consumer, 500), within=30, what="500 acked")
+        info = await link.js.consumer_info(link.stream, consumer.durable)
+        assert info.config.max_ack_pending == 100
+        # The same events again under other message ids, so the stream keeps them: the inbox skips them.
+        await publish(link, events, copy="-again")
+        await eventually_async(lambda: all_acked(link, consumer, 1000), within=30, what="copies acked")
+    applied = await effects_by_event(pool)
+    assert sorted(applied) == sorted(event.id for event in events)
+    assert set(calls.values()) == {1}
+    # Batches, not one transaction per event (the first fetch, idle, takes one message).
+    assert len(set(applied.values())) <= 10
+
+
+async def test_a_poisoned_event_rolls_back_alone_and_is_parked(pool, link, effects):
+    attempts: dict[str, list[int]] = {}
+
+    async def handler(conn, event: Event) -> None:
+        await record(conn, event)  # undone with the savepoint when the handler fails
+        attempts.setdefault(event.resource_id, []).append(await conn.fetchval("SELECT txid_current()"))
+        if event.resource_id == "poison":
+            raise RuntimeError("cannot apply poison")
+
+    events = [widget_changed(widget) for widget in ("a", "b", "c", "poison", "d", "e")]
+    await publish(link, events)
+    consumer = EventConsumer(
+        pool, link, "effects", SUBJECTS, handler, batch=10, max_deliver=3, retry_delay=0.2, fetch_timeout=1
+    )
+    async with running(consumer.run()):
+        await eventually_async(lambda: all_acked(link, consumer, 6), within=30, what="all six settled")
+    poison = events[3]
+    applied = await effects_by_event(pool)
+    assert sorted(applied) == sorted(event.id for event in events if event is not poison)
+    # Its first attempt shared the transaction that committed the events around it.
+    assert attempts["poison"][0] == applied[events[2].id] == applied[events[4].id]
+    assert len(attempts["poison"]) == 3
+    [parked] = await list_parked(pool)
+    assert (str(parked.event_id), parked.deliveries) == (poison.id, 3)
+    assert "RuntimeError: cannot apply poison" in parked.error
+    async with pool.acquire() as conn:
+        assert not await conn.fetchval("SELECT count(*) FROM inbox WHERE event_id = $1", uuid.UUID(poison.id))
+
+
+class Crash(Exception):
+    """The process dies: raised in place of an ack."""
+
+
+class DiesAfterCommitting(EventConsumer):
+    """A consumer whose process dies after its 150th ack: the rest of that batch has committed and
+    is never acked."""
+
+    acks = 0
+
+    async def _acknowledge(self, msg) -> None:
+        if self.acks == 150:
+            raise Crash
+        self.acks += 1
+        await super()._acknowledge(msg)
+
+
+async def test_a_restart_between_commit_and_acks_loses_and_duplicates_nothing(
+    pool, link, effects, event_settings
+):
+    calls = Counter()
+
+    async def handler(conn, event: Event) -> None:
+        calls[event.id] += 1
+        await record(conn, event)
+
+    events = [widget_changed(f"w{n}", n) for n in range(500)]
+    await publish(link, events)
+    # The first process, with a connection of its own that goes down with it.
+    first_link = NatsLink(event_settings.NATS_URL, link.stream, name="first-process")
+    first_link.start()
+    options = {"batch": 100, "ack_wait": 2, "fetch_timeout": 1}
+    first = DiesAfterCommitting(pool, first_link, "effects", SUBJECTS, handler, **options)
+    with pytest.raises(Crash):
+        await asyncio.wait_for(first.run(), 30)
+    await first_link.close()
+    committed_before_restart = len(await effects_by_event(pool))
+    assert committed_before_restart > 150  # some committed without their acks
+
+    second = EventConsumer(pool, link, "effects", SUBJECTS, handler, **options)
+    async with running(second.run()):
+        await eventually_async(lambda: all_acked(link, second, 500), within=30, what="500 acked")
+    assert sorted(await effects_by_event(pool)) == sorted(event.id for event in events)
+    assert set(calls.values()) == {1}
