@@ -108,11 +108,12 @@ CREATE TABLE audit.projects (
     "CREATE INDEX ix_projects_owner_id ON audit.projects (owner_id)",
     "CREATE INDEX ix_projects_team_id ON audit.projects (team_id)",
     r"""
--- Read model: which project each application, database and domain is in (events about their
--- children name only their parent).
+-- Read model: which resource of the seed's types, in which project, each application, database,
+-- domain and env var is filed under (a revealed secret names only its own id).
 CREATE TABLE audit.resources (
     id uuid PRIMARY KEY,
     resource_type varchar(50) NOT NULL,
+    resource_id uuid NOT NULL,
     project_id uuid NOT NULL
 )
 """,

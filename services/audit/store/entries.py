@@ -1,0 +1,141 @@
+"""SQL of the trail: writing an entry, reading one, a newest-first page, and the export's cursor.
+Every read takes the filters and the caller's scope (who may see what, decided in domain/access.py)
+as plain data and turns both into one WHERE clause."""
+
+import dataclasses
+import datetime
+import json
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+
+from dockyard_kit.sql import Conditions
+
+COLUMNS = (
+    "a.id, a.user_id, a.username, a.action, a.resource_type, a.resource_id, a.details, a.ip_address,"
+    " a.user_agent, a.created_at, a.project_id, a.team_id, a.request_id, a.event_id"
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Filters:
+    """What a list or export asks for; None or "" leaves a filter out."""
+
+    query: str = ""
+    user_id: uuid.UUID | None = None
+    resource_type: str = ""
+    resource_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    action: str = ""  # exact, or a prefix when it ends with "."
+    since: datetime.datetime | None = None
+    until: datetime.datetime | None = None
+    network: str = ""  # an address or a CIDR network, already checked
+
+
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """The entries a caller may see: all (`everything`), else their own actions, plus, unless
+    `own_only`, those of the teams they manage and of those teams' and their own projects; and
+    only of `limited_to` projects when that is set (a project-limited token)."""
+
+    user_id: uuid.UUID
+    everything: bool = False
+    own_only: bool = False
+    managed_teams: tuple[uuid.UUID, ...] = ()
+    limited_to: tuple[uuid.UUID, ...] | None = None
+
+
+async def insert(conn: asyncpg.Connection, entry) -> None:
+    """One entry (domain.entries.Entry): its actor's username from the read model, and no user id
+    for an actor already deleted."""
+    await conn.execute(
+        """
+        INSERT INTO audit_logs (user_id, username, action, resource_type, resource_id, details,
+                                ip_address, user_agent, created_at, project_id, team_id, request_id,
+                                event_id)
+        SELECT CASE WHEN d.id IS NULL THEN $1::uuid END, u.username, $2, $3, $4, $5::jsonb,
+               $6::inet, $7, $8, $9, $10, $11, $12
+        FROM (VALUES (1)) AS one
+        LEFT JOIN users u ON u.id = $1::uuid
+        LEFT JOIN deleted_users d ON d.id = $1::uuid
+        """,
+        entry.actor_id,
+        entry.action,
+        entry.resource_type,
+        entry.resource_id,
+        json.dumps(entry.details),
+        entry.ip_address,
+        entry.user_agent,
+        entry.created_at,
+        entry.project_id,
+        entry.team_id,
+        entry.request_id,
+        entry.event_id,
+    )
+
+
+def _conditions(filters: Filters, scope: Scope) -> Conditions:
+    where = Conditions()
+    if not scope.everything:
+        if scope.own_only:
+            where.add("a.user_id = $?", scope.user_id)
+        else:
+            teams = list(scope.managed_teams)
+            where.add(
+                "(a.user_id = $? OR a.team_id = ANY($?::uuid[]) OR a.project_id IN"
+                " (SELECT p.id FROM projects p WHERE p.owner_id = $? OR p.team_id = ANY($?::uuid[])))",
+                scope.user_id,
+                teams,
+                scope.user_id,
+                teams,
+            )
+    if scope.limited_to is not None:
+        where.add("a.project_id = ANY($?::uuid[])", list(scope.limited_to))
+    if filters.query:
+        where.add("a.search_vector @@ websearch_to_tsquery('english', $?)", filters.query)
+    for column in ("user_id", "resource_type", "resource_id", "project_id"):
+        value = getattr(filters, column)
+        if value:
+            where.add(f"a.{column} = $?", value)
+    if filters.action.endswith("."):
+        # Types are [a-z0-9_.]: only "_" needs escaping from LIKE.
+        where.add("a.action LIKE $?", filters.action.replace("_", r"\_") + "%")
+    elif filters.action:
+        where.add("a.action = $?", filters.action)
+    if filters.since is not None:
+        where.add("a.created_at >= $?", filters.since)
+    if filters.until is not None:
+        where.add("a.created_at < $?", filters.until)
+    if filters.network:
+        where.add("a.ip_address <<= $?::inet", filters.network)
+    return where
+
+
+async def fetch(conn: asyncpg.Connection, entry_id: int, scope: Scope) -> asyncpg.Record | None:
+    where = _conditions(Filters(), scope)
+    where.add("a.id = $?", entry_id)
+    return await conn.fetchrow(f"SELECT {COLUMNS} FROM audit_logs a {where.where}", *where.args)
+
+
+async def page(
+    conn: asyncpg.Connection,
+    filters: Filters,
+    scope: Scope,
+    after: tuple[datetime.datetime, int] | None,
+    limit: int,
+) -> list[asyncpg.Record]:
+    where = _conditions(filters, scope)
+    tail = where.newest_first_page(after, limit, alias="a")
+    return await conn.fetch(f"SELECT {COLUMNS} FROM audit_logs a {tail}", *where.args)
+
+
+async def stream(
+    conn: asyncpg.Connection, filters: Filters, scope: Scope, *, prefetch: int = 1000
+) -> AsyncIterator[asyncpg.Record]:
+    """Every matching entry, newest first, through a server-side cursor (the caller holds the
+    transaction): memory stays at `prefetch` rows however many match."""
+    where = _conditions(filters, scope)
+    query = f"SELECT {COLUMNS} FROM audit_logs a {where.where} ORDER BY a.created_at DESC, a.id DESC"
+    async for row in conn.cursor(query, *where.args, prefetch=prefetch):
+        yield row
