@@ -12,9 +12,9 @@ from dockyard.deployer.v1 import deployer_pb2
 from dockyard.deployer.v1 import events_pb2 as deployer_events
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.events import new_event
-from tests.projects.test_identity_events import publish
 from tests.support.calls import payload
 from tests.support.resources import call, create, new_app, outbox
+from tests.support.stream import publish
 from tests.support.waiting import eventually
 
 

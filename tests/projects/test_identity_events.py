@@ -4,10 +4,8 @@ team, an event redelivered under another message id applies once, and an event a
 the service never knew is acknowledged and the consumer goes on."""
 
 import asyncio
-import re
 import uuid
 
-import nats
 import pytest
 
 from dockyard.events.v1.envelope_pb2 import Event
@@ -15,11 +13,11 @@ from dockyard.identity.v1 import events_pb2 as identity_events
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import events_pb2
 from dockyard_kit.events import new_event
-from dockyard_kit.stack.components import Nats
 from tests.support.accounts import create_account
 from tests.support.calls import TIMEOUT, payload, rest
 from tests.support.database import admin_database
 from tests.support.resources import create, outbox, sql, unique
+from tests.support.stream import publish
 from tests.support.waiting import eventually
 
 
@@ -96,26 +94,6 @@ def seed_children(stack, project_id: str) -> dict[str, str]:
         }
 
     return {kind: str(row_id) for kind, row_id in asyncio.run(seed()).items()}
-
-
-def publish(stack, event: Event) -> None:
-    """Publishes the envelope to JetStream as a relay would, under a message id of its own (so
-    JetStream's duplicate window does not drop a copy: only the consumer's inbox can)."""
-    url = re.search(r"NATS JetStream on (nats://\S+)", stack.output())[1]
-
-    async def send():
-        admin = Nats.ADMIN_USER
-        client = await nats.connect(
-            url, user=admin, password=Nats.password_file_in(stack.data_dir, admin).read_text().strip()
-        )
-        try:
-            await client.jetstream().publish(
-                event.subject, event.SerializeToString(), headers={"Nats-Msg-Id": str(uuid.uuid4())}
-            )
-        finally:
-            await client.close()
-
-    asyncio.run(send())
 
 
 def identity_event(stack, type_: str, resource_id: str) -> Event:
