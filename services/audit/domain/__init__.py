@@ -1,0 +1,1 @@
+"""The audit service's rules, free of gRPC and of storage."""
