@@ -29,6 +29,10 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 # (gateway/envoy.py), replacing any copy a client sent; services check it (interceptors.py).
 GATEWAY_CREDENTIAL_HEADER = "x-dockyard-gateway-credential"
 
+# The events stream drops a re-published copy of an event within this window (the stream's
+# duplicate_window, dockyard_kit/events/nats.py); here because inbox retention must outlast it.
+EVENTS_DUPLICATE_WINDOW_SECONDS = 600
+
 # Tolerated clock difference between identity and a verifier of its tokens (services and the gateway).
 CLOCK_LEEWAY_SECONDS = 5
 
@@ -82,6 +86,11 @@ class Settings(_ServiceAddresses):
     DOCKYARD_NATS_PASSWORD: str | None = None
     DOCKYARD_NATS_PASSWORD_FILE: FilePath | None = None
     DOCKYARD_EVENTS_STREAM: str = "DOCKYARD"
+    # The event plumbing's housekeeping (dockyard_kit/events/retention.py): how long an inbox
+    # remembers an event id (longer than the stream's duplicate window), and how often each service
+    # prunes its inbox and purges the stream of what every consumer has acknowledged.
+    DOCKYARD_INBOX_RETENTION_HOURS: Annotated[float, Field(gt=0)] = 168.0
+    DOCKYARD_STREAM_HOUSEKEEPING_SECONDS: Annotated[float, Field(gt=0)] = 300.0
 
     # Where this process listens, when not at its own DOCKYARD_<SERVICE>_ADDR (e.g. 0.0.0.0:50051 in a
     # container while its peers reach it by a service name).
@@ -128,6 +137,17 @@ class Settings(_ServiceAddresses):
             parsed = urlparse(url.strip())
             if parsed.scheme not in ("nats", "tls", "ws", "wss") or not parsed.hostname:
                 raise ValueError(f"expected nats://host:port, got {url!r}")
+        return value
+
+    @field_validator("DOCKYARD_INBOX_RETENTION_HOURS")
+    @classmethod
+    def _inbox_outlives_duplicate_window(cls, value: float) -> float:
+        if value * 3600 <= EVENTS_DUPLICATE_WINDOW_SECONDS:
+            raise ValueError(
+                "must be longer than the events stream's duplicate window"
+                f" ({EVENTS_DUPLICATE_WINDOW_SECONDS} s):"
+                " a copy of an event arriving after its inbox row is pruned would apply twice"
+            )
         return value
 
     @field_validator("DATABASE_URL")

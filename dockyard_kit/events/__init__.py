@@ -4,7 +4,8 @@ publishes it to JetStream, and consumers that apply each event once through an i
 A service wires it at start-up:
 
     link = NatsLink.from_settings(settings, service); link.start()
-    tasks: OutboxRelay(pool, link).run(), EventConsumer(pool, link, name, subjects, handler).run()
+    tasks: OutboxRelay(pool, link).run(), EventConsumer(pool, link, name, subjects, handler).run(),
+           housekeeping(pool, link, settings) (inbox and stream retention)
 
 and at shutdown cancels the tasks, then `await link.close()`.
 
@@ -20,6 +21,7 @@ from dockyard_kit.events.nats import NatsLink
 from dockyard_kit.events.outbox import EventEmitter, enqueue, event_type, new_event, subject_for
 from dockyard_kit.events.parked import ParkedEvent, list_parked, replay_parked
 from dockyard_kit.events.relay import OutboxRelay
+from dockyard_kit.events.retention import housekeeping, prune_inbox, purge_acknowledged
 
 __all__ = [
     "EventConsumer",
@@ -34,8 +36,11 @@ __all__ = [
     "enqueue",
     "event_metadata",
     "event_type",
+    "housekeeping",
     "list_parked",
     "new_event",
+    "prune_inbox",
+    "purge_acknowledged",
     "replay_parked",
     "subject_for",
 ]
