@@ -26,26 +26,25 @@ SERVICE = "audit"
 
 
 def summary(expired: list[retention.Expired], *, dry_run: bool, months: int) -> Table:
-    table = Table(title=f"Audit trail past its retention of {months} months")
+    verb = "would be archived" if dry_run else "archived"
+    table = Table(title=f"Audit trail past its retention of {months} months: {verb}")
     table.add_column("partition", no_wrap=True)
     table.add_column("from")
-    table.add_column("until")
+    table.add_column("before")
     table.add_column("rows", justify="right")
-    table.add_column("would be archived" if dry_run else "archived to")
+    if not dry_run:
+        table.add_column("archive")
     for part in expired:
-        if dry_run:
-            outcome = "yes"
-        elif part.error is not None:
-            outcome = f"[red]failed, nothing dropped:[/] {part.error}"
-        else:
-            outcome = str(part.archive)
-        table.add_row(
+        cells = [
             part.table,
             part.start.date().isoformat() if part.start else "(the start)",
             part.end.date().isoformat(),
             str(part.rows),
-            outcome,
-        )
+        ]
+        if not dry_run:
+            failed = f"[red]failed, nothing dropped:[/] {part.error}"
+            cells.append(str(part.archive) if part.error is None else failed)
+        table.add_row(*cells)
     return table
 
 

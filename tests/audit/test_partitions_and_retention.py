@@ -13,6 +13,7 @@ import subprocess
 import sys
 import uuid
 
+import asyncpg
 import pytest
 
 from services.audit.domain import retention
@@ -104,6 +105,16 @@ async def test_a_new_partition_has_the_parents_indexes_and_search_trigger(pool):
         "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'audit.audit_logs_2027_01'::regclass"
         " AND tgname = 'audit_logs_search_update_trigger'"
     )
+
+
+async def test_making_a_partition_gives_way_to_a_long_read_instead_of_stalling_every_reader(pool):
+    async with pool.acquire() as reader, reader.transaction():
+        # A long export's read: the default partition is locked for sharing until it ends.
+        await reader.execute("LOCK TABLE audit_logs_default IN ACCESS SHARE MODE")
+        async with pool.acquire() as conn:
+            with pytest.raises(asyncpg.LockNotAvailableError):
+                await partitions.ensure_partitions(conn, utc(2027, 1, 5))
+    assert await partition_names(pool) == ["audit_logs_default"]
 
 
 async def test_rows_of_a_month_in_the_default_partition_move_into_it_when_it_is_made(pool):
@@ -210,26 +221,37 @@ async def test_a_dry_run_lists_what_would_go_and_changes_nothing(pool, tmp_path)
     assert await rows_of(pool, "audit_logs_2025_01") == original
 
 
-async def test_the_command_runs_a_dry_run_as_the_services_role(settings, operator_env, tmp_path):
+async def test_the_command_runs_as_the_services_role_a_dry_run_first(settings, operator_env, tmp_path):
     env = bootstrap_services(operator_env, tmp_path / "service-secrets", ("audit",))["audit"]
     old = partitions.add_months(partitions.month_start(datetime.datetime.now(datetime.UTC)), -14)
+    name = partitions.partition_name(old)
     async with migrated_pool(settings, "audit") as pool:
         async with pool.acquire() as conn:
             await partitions.ensure_partitions(conn, old, months_ahead=0)
         await insert_entries(pool, old, count=2)
     archive_dir = tmp_path / "archive"
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "services.audit.retention", "--dry-run"],
-        env={**env, "DOCKYARD_AUDIT_ARCHIVE_DIR": str(archive_dir), "COLUMNS": "200"},
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert partitions.partition_name(old) in result.stdout and "Would archive 2 rows" in result.stdout
+
+    def command(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "services.audit.retention", *args],
+            env={**env, "DOCKYARD_AUDIT_ARCHIVE_DIR": str(archive_dir), "COLUMNS": "200"},
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    dry = await asyncio.to_thread(command, "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert name in dry.stdout and "Would archive 2 rows" in dry.stdout
     assert not archive_dir.exists()
     async with migrated_pool(settings, "audit") as pool:
-        assert await pool.fetchval(f"SELECT count(*) FROM {partitions.partition_name(old)}") == 2
+        assert await pool.fetchval(f"SELECT count(*) FROM {name}") == 2
+
+    done = await asyncio.to_thread(command)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Archived 2 rows" in done.stdout
+    assert (archive_dir / f"{name}.ndjson.gz").is_file()
+    async with migrated_pool(settings, "audit") as pool:
+        assert await pool.fetchval("SELECT to_regclass($1)", name) is None

@@ -112,7 +112,8 @@ async def run_once(
     for part in expired:
         try:
             await _archive_and_remove(pool, part, archive_dir, now, progress)
-        except (ArchiveFailed, OSError) as exc:
+        # The database's refusals too (a lock not had in time): the transaction rolled back.
+        except (ArchiveFailed, OSError, asyncpg.PostgresError) as exc:
             part.error = str(exc)
             log.error(
                 "audit archive failed; nothing dropped", extra={"table": part.table, "error": part.error}

@@ -47,9 +47,16 @@ def partition_name(start: datetime.datetime) -> str:
     return f"audit_logs_{start:%Y_%m}"
 
 
+# How long maintenance waits for a table lock: while its request for an exclusive lock waits (on a
+# long export's read, say), every reader of the trail queues behind it. It gives up, and tries again
+# at its next run, rather than stall them.
+LOCK_TIMEOUT = "5s"
+
+
 async def lock_maintenance(conn: asyncpg.Connection) -> None:
-    """Held until the caller's transaction ends."""
+    """Held until the caller's transaction ends; table locks after it wait at most LOCK_TIMEOUT."""
     await conn.execute("SELECT pg_advisory_xact_lock($1)", MAINTENANCE_LOCK_KEY)
+    await conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
 
 
 async def ensure_partitions(
