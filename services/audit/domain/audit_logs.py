@@ -39,7 +39,9 @@ class RequestedFilters:
 
 
 def check_filters(requested: RequestedFilters) -> Filters:
-    query = requested.query.strip()
+    # "+" has no meaning in websearch syntax; it is a space that a form-encoded query string kept
+    # (the gateway decodes %20, not "+").
+    query = requested.query.replace("+", " ").strip()
     if len(query) > MAX_QUERY_LENGTH:
         raise InvalidArgument("query", f"must be at most {MAX_QUERY_LENGTH} characters")
     if requested.resource_type and requested.resource_type not in RESOURCE_TYPES:
