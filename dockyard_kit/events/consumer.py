@@ -6,13 +6,16 @@ publish) finds the inbox row and skips the effect. A handler that keeps failing 
 parked (see parked.py) after `max_deliver` deliveries, and the consumer goes on with the next one.
 
 With `batch=N` (N > 1), up to N messages are in flight and fetched together, and one transaction
-applies them all, each in a savepoint of its own: a failing handler undoes only its own effect and
-inbox row, and its message is nak'd (or parked) after the others committed. This is for consumers
+applies them all. When a handler fails, the batch is applied again with each message in a savepoint
+of its own, so that the failing one undoes only its own effect and inbox row (its handler and the
+others' run twice, the first time rolled back), and its message is nak'd (or parked) after the
+others committed. This is for consumers
 that must keep up with a high rate (one commit per batch instead of per event); the price is that a
 retried event may then apply after later ones of the same resource.
 """
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import re
@@ -74,6 +77,10 @@ async def apply_once(conn: asyncpg.Connection, consumer: str, event: Event, hand
     if fresh:
         await handler(conn, event)
     return bool(fresh)
+
+
+class _RolledBack(Exception):
+    """A handler failed in a batch applied without savepoints: the transaction rolls back."""
 
 
 @dataclasses.dataclass
@@ -198,9 +205,8 @@ class EventConsumer:
         if not deliveries:
             return
         try:
-            async with transaction(self.pool) as conn:
-                for delivery in deliveries:
-                    await self._apply(conn, delivery)
+            if not await self._apply(deliveries, savepoints=False) and len(deliveries) > 1:
+                await self._apply(deliveries, savepoints=True)
         # The database, not a handler, failed: retry them all without counting towards parking.
         except DATABASE_UNAVAILABLE as exc:
             log.warning(
@@ -210,9 +216,6 @@ class EventConsumer:
             for delivery in deliveries:
                 await _settle(delivery.msg.nak(delay=self.retry_delay))
             return
-        except Exception as exc:  # the commit refused (a deferred constraint, say): nothing applied
-            for delivery in deliveries:
-                delivery.applied, delivery.failure = False, exc
         for delivery in deliveries:
             await self._conclude(delivery)
 
@@ -226,15 +229,34 @@ class EventConsumer:
             return None
         return _Delivery(msg, event)
 
-    async def _apply(self, conn: asyncpg.Connection, delivery: _Delivery) -> None:
+    async def _apply(self, deliveries: list[_Delivery], *, savepoints: bool) -> bool:
+        """Applies the deliveries in one transaction. With savepoints, a failing handler rolls back
+        only its own effect and inbox row and the others commit. Without (the usual first try: each
+        savepoint costs round trips and a subtransaction, of which PostgreSQL caches only 64 per
+        transaction), a failing handler rolls back them all: then returns False."""
         try:
-            # A savepoint: a failing handler rolls back its own effect and inbox row, not the others'.
-            async with conn.transaction():
-                delivery.applied = await apply_once(conn, self.name, delivery.event, self.handler)
+            async with transaction(self.pool) as conn:
+                for delivery in deliveries:
+                    delivery.applied, delivery.failure = False, None
+                    try:
+                        async with conn.transaction() if savepoints else contextlib.nullcontext():
+                            delivery.applied = await apply_once(conn, self.name, delivery.event, self.handler)
+                    except DATABASE_UNAVAILABLE:
+                        raise
+                    except Exception as exc:
+                        delivery.failure = exc
+                        if not savepoints:
+                            raise _RolledBack from exc
+        except _RolledBack:
+            for delivery in deliveries:
+                delivery.applied = False
+            return False
         except DATABASE_UNAVAILABLE:
             raise
-        except Exception as exc:
-            delivery.failure = exc
+        except Exception as exc:  # the commit refused (a deferred constraint, say): nothing applied
+            for delivery in deliveries:
+                delivery.applied, delivery.failure = False, exc
+        return True
 
     async def _conclude(self, delivery: _Delivery) -> None:
         """After the commit: acks what committed, naks or parks what failed."""

