@@ -14,13 +14,15 @@ if TYPE_CHECKING:
 
 COMPONENT_SERVICE = system_pb2.DESCRIPTOR.services_by_name["ComponentService"].full_name
 
-DockerStatusSource = Callable[[], Awaitable[system_pb2.DockerStatus]]
+# A service's own part of its status (the deployer's Docker engine, audit's partitions), filled in
+# the answer it is given.
+StatusReporter = Callable[[system_pb2.ComponentStatus], Awaitable[None]]
 
 
 class ComponentServicer(system_pb2_grpc.ComponentServiceServicer):
-    def __init__(self, runtime: "ServiceRuntime", docker_status: DockerStatusSource | None = None) -> None:
+    def __init__(self, runtime: "ServiceRuntime", report: StatusReporter | None = None) -> None:
         self.runtime = runtime
-        self.docker_status = docker_status
+        self.report = report
 
     async def GetComponentStatus(self, request, context) -> system_pb2.ComponentStatus:
         database = self.runtime.database
@@ -38,8 +40,8 @@ class ComponentServicer(system_pb2_grpc.ComponentServiceServicer):
             ),
             nats=nats_status(self.runtime),
         )
-        if self.docker_status is not None:
-            status.docker.CopyFrom(await self.docker_status())
+        if self.report is not None:
+            await self.report(status)
         return status
 
 
@@ -51,6 +53,6 @@ def nats_status(runtime: "ServiceRuntime") -> system_pb2.NatsStatus:
 
 
 def add_component_service(
-    server: grpc.aio.Server, runtime: "ServiceRuntime", docker_status: DockerStatusSource | None = None
+    server: grpc.aio.Server, runtime: "ServiceRuntime", report: StatusReporter | None = None
 ) -> None:
-    system_pb2_grpc.add_ComponentServiceServicer_to_server(ComponentServicer(runtime, docker_status), server)
+    system_pb2_grpc.add_ComponentServiceServicer_to_server(ComponentServicer(runtime, report), server)

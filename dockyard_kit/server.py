@@ -29,7 +29,7 @@ from prometheus_client import start_http_server
 from dockyard_kit import config, contract, db, logs, revisions, service_secrets
 from dockyard_kit.access import CurrentRoles
 from dockyard_kit.auth import AccessTokenVerifier, Authenticator
-from dockyard_kit.component import COMPONENT_SERVICE, DockerStatusSource, add_component_service
+from dockyard_kit.component import COMPONENT_SERVICE, StatusReporter, add_component_service
 from dockyard_kit.crypto import KeyRing
 from dockyard_kit.errors import Unavailable
 from dockyard_kit.events import NatsLink, OutboxRelay, housekeeping
@@ -73,7 +73,8 @@ class ServiceSpec:
     # Long-running coroutines started once the database is ready (consumers, schedulers, ...).
     background: list[Callable[["ServiceRuntime"], Awaitable[None]]] = dataclasses.field(default_factory=list)
     # The deployer reports the Docker engine in its component status.
-    docker_status: DockerStatusSource | None = None
+    # Fills the service's own part of its component status (component.StatusReporter).
+    report_status: StatusReporter | None = None
     # Methods the contract does not describe (raw-bytes services such as the kit's test probe) that
     # answer without a token; the contract's own say so with (dockyard.api.v1.public).
     open_methods: frozenset[str] = frozenset()
@@ -254,7 +255,7 @@ async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
     )
     health_pb2_grpc.add_HealthServicer_to_server(runtime.health, server)
     spec.register(server, runtime)
-    add_component_service(server, runtime, spec.docker_status)
+    add_component_service(server, runtime, spec.report_status)
     reflection.enable_server_reflection(
         [
             *spec.grpc_services,

@@ -162,6 +162,8 @@ class Stack:
         self.env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "gen")]),
+            # Where services keep files of their own (the audit trail's archive).
+            "DOCKYARD_DATA_DIR": str(self.data_dir),
             "DOCKYARD_SECRET_KEY_FILE": os.environ.get("DOCKYARD_SECRET_KEY_FILE")
             or str(self.secret_key_file()),
             # Envoy adds it to every request it forwards; the services believe X-Forwarded-For only then.

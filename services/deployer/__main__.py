@@ -58,13 +58,15 @@ class Deployer:
         )
         deployer_pb2_grpc.add_WebhookServiceServicer_to_server(WebhookServicer(runtime, self.specs), server)
 
-    async def docker_status(self) -> system_pb2.DockerStatus:
+    async def report_status(self, component: system_pb2.ComponentStatus) -> None:
         status = await self.engine.status()
-        return system_pb2.DockerStatus(
-            available=status.available,
-            version=status.version,
-            swarm_active=status.swarm_active,
-            error=status.error,
+        component.docker.CopyFrom(
+            system_pb2.DockerStatus(
+                available=status.available,
+                version=status.version,
+                swarm_active=status.swarm_active,
+                error=status.error,
+            )
         )
 
     async def _know_installation(self, runtime: ServiceRuntime) -> None:
@@ -133,7 +135,7 @@ def build_spec(deployer: Deployer) -> ServiceSpec:
             deployer.reconcile,
             deployer.retain,
         ],
-        docker_status=deployer.docker_status,
+        report_status=deployer.report_status,
     )
 
 

@@ -65,10 +65,15 @@ def summarize(
         (c.docker for c in components if c.HasField("docker")),
         system_pb2.DockerStatus(available=False, error="the deployer did not answer"),
     )
+    audit_trail = next(
+        (c.audit_trail for c in components if c.HasField("audit_trail")),
+        system_pb2.AuditTrailStatus(warning="the audit service did not answer"),
+    )
     status = system_pb2.SystemStatus(
         database=database,
         nats=nats,
         docker=docker,
+        audit_trail=audit_trail,
         services=[system_pb2.ServiceHealth(name=r.service, status=r.health) for r in reports],
     )
     status.checked_at.GetCurrentTime()

@@ -195,7 +195,7 @@ def test_lists_and_exports_show_exactly_what_each_caller_may_see(world, caller):
     )
     names = {entry_id: name for name, entry_id in world.ids.items()}
     assert {
-        names[json.loads(line)["id"] and int(json.loads(line)["id"])] for line in exported.splitlines()
+        names[int(json.loads(line)["id"])] for line in exported.splitlines()
     } == (VISIBLE[caller])
 
 

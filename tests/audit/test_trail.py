@@ -1,11 +1,13 @@
 """The trail through the whole platform: what people do becomes entries (who, what, when, from
 where), listed newest first and filtered, over REST through the gateway and over gRPC."""
 
+import datetime
+
 import pytest
 
 from dockyard.audit.v1 import audit_pb2, audit_pb2_grpc
 from tests.support.calls import TIMEOUT
-from tests.support.resources import call, create, new_app, unique
+from tests.support.resources import call, create, new_app, sql, unique
 from tests.support.waiting import eventually
 
 
@@ -62,3 +64,30 @@ def test_full_text_finds_a_project_by_a_word_of_its_description(stack, people):
     create(stack, people.owner, description=f"the {word} project")
     found = eventually(lambda: entries(stack, people.owner, f"?query={word}") or None)
     assert [entry["action"] for entry in found] == ["projects.project.created"]
+
+
+def test_the_system_status_shows_the_partitions_made_ahead_and_entries_waiting_in_the_default_one(
+    stack, people
+):
+    now = datetime.datetime.now(datetime.UTC)
+    months = [(now.year + (now.month - 1 + k) // 12, (now.month - 1 + k) % 12 + 1) for k in range(3)]
+    ahead = [f"audit_logs_{year:04d}_{month:02d}" for year, month in months]
+
+    def trail_status() -> dict:
+        status, body = call(stack, people.super_admin, "GET", "/v1/system/status")
+        assert status == 200, body
+        return body["audit_trail"]
+
+    assert set(ahead) <= set(eventually(lambda: trail_status()["partitions"] or None))
+    far = now.replace(year=now.year + 3)
+    sql(
+        stack,
+        "audit",
+        "INSERT INTO audit_logs (action, resource_type, created_at, event_id)"
+        " VALUES ('projects.project.updated', 'project', $1, gen_random_uuid())",
+        far,
+    )
+    shown = trail_status()
+    assert int(shown["default_partition_rows"]) >= 1
+    assert "default partition" in shown["warning"]
+    sql(stack, "audit", "DELETE FROM audit_logs WHERE created_at = $1", far)
