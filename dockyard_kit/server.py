@@ -33,6 +33,7 @@ from dockyard_kit.component import COMPONENT_SERVICE, StatusReporter, add_compon
 from dockyard_kit.crypto import KeyRing
 from dockyard_kit.errors import Unavailable
 from dockyard_kit.events import NatsLink, OutboxRelay, housekeeping
+from dockyard_kit.events.nats import STREAM_KEEPER
 from dockyard_kit.interceptors import ServerInterceptor
 from dockyard_kit.jwks import IdentityJwks, JwksCache
 from dockyard_kit.revocations import DenyList, revocation_consumer
@@ -296,9 +297,9 @@ async def serve(spec: ServiceSpec, settings: config.Settings) -> int:
         tasks.append(asyncio.create_task(runtime.watch_database(), name="watch-database"))
         # Every service relays its own outbox: a committed change always reaches NATS.
         tasks.append(asyncio.create_task(OutboxRelay(runtime.pool, runtime.nats).run(), name="outbox-relay"))
-        # Each service prunes its own inbox; the stream purge, which only removes what every
-        # consumer acknowledged, is safe from all of them at once.
-        retention = housekeeping(runtime.pool, runtime.nats, settings)
+        # Each service prunes its own inbox; one purges the stream of what every consumer acked.
+        keeper = spec.name == STREAM_KEEPER
+        retention = housekeeping(runtime.pool, runtime.nats, settings, purge=keeper)
         tasks.append(asyncio.create_task(retention, name="events-housekeeping"))
         tasks.append(asyncio.create_task(runtime.deny_list.run(), name="deny-list"))
         consumer = revocation_consumer(runtime.pool, runtime.nats)

@@ -24,14 +24,14 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 
-from dockyard_kit.config import Settings
+from dockyard_kit.config import EVENTS_DUPLICATE_WINDOW_SECONDS, Settings
 from dockyard_kit.events.outbox import ALL_SUBJECTS, SUBJECT_PREFIX
 
 log = logging.getLogger("dockyard.events")
 
-# JetStream drops a message whose Nats-Msg-Id it has seen within this window: it covers a relay
-# that re-publishes after a crash or an outage, as long as it comes back within the window.
-DUPLICATE_WINDOW_SECONDS = 600
+# The stream's duplicate window is config.EVENTS_DUPLICATE_WINDOW_SECONDS: JetStream drops a message
+# whose Nats-Msg-Id it has seen within it, which covers a relay that re-publishes after a crash or
+# an outage, as long as it comes back within the window.
 RECONNECT_WAIT_SECONDS = 0.5
 # A silent peer (no FIN, e.g. a network partition) is noticed after two unanswered pings.
 PING_INTERVAL_SECONDS = 5
@@ -43,8 +43,16 @@ def inbox_prefix(service: str) -> str:
     return f"_INBOX.{service}"
 
 
+# The one service whose user may list the stream's consumers and purge what all of them acked
+# (events/retention.py): a purge is harmless as the housekeeping does it, but the right to purge is
+# the right to empty the stream, so only one service holds it: the trail's, which keeps the
+# platform's history anyway.
+STREAM_KEEPER = "audit"
+
+
 def service_permissions(service: str, stream: str) -> dict:
     """The NATS permissions of `service`'s user (nats-server's `permissions` block)."""
+    keeping = [f"$JS.API.CONSUMER.LIST.{stream}", f"$JS.API.STREAM.PURGE.{stream}"]
     return {
         "publish": {
             "allow": [
@@ -53,6 +61,7 @@ def service_permissions(service: str, stream: str) -> dict:
                 f"$JS.API.CONSUMER.CREATE.{stream}.*",
                 f"$JS.API.CONSUMER.MSG.NEXT.{stream}.*",
                 f"$JS.ACK.{stream}.>",
+                *(keeping if service == STREAM_KEEPER else []),
             ]
         },
         "subscribe": {"allow": [f"{inbox_prefix(service)}.>"]},
@@ -164,7 +173,7 @@ class NatsLink:
             name=self.stream,
             subjects=[ALL_SUBJECTS],
             storage=StorageType.FILE,
-            duplicate_window=DUPLICATE_WINDOW_SECONDS,
+            duplicate_window=EVENTS_DUPLICATE_WINDOW_SECONDS,
         )
         try:
             await self.js.add_stream(config)

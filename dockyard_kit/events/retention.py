@@ -87,9 +87,9 @@ async def prune_inbox(conn: asyncpg.Connection, older_than: datetime.timedelta) 
             return deleted
 
 
-async def housekeeping(pool: asyncpg.Pool, link: NatsLink, settings: Settings) -> None:
-    """Every DOCKYARD_STREAM_HOUSEKEEPING_SECONDS, prunes this service's inbox and purges what all
-    consumers acked, until cancelled. The first pass waits an interval, so that after a long outage
+async def housekeeping(pool: asyncpg.Pool, link: NatsLink, settings: Settings, *, purge: bool) -> None:
+    """Every DOCKYARD_STREAM_HOUSEKEEPING_SECONDS, prunes this service's inbox and, if `purge` (the
+    stream keeper, nats.STREAM_KEEPER), purges what all consumers acked, until cancelled. The first pass waits an interval, so that after a long outage
     a consumer first takes back what it had committed but not acked, while its inbox remembers it."""
     inbox_retention = datetime.timedelta(hours=settings.DOCKYARD_INBOX_RETENTION_HOURS)
     while True:
@@ -101,7 +101,7 @@ async def housekeeping(pool: asyncpg.Pool, link: NatsLink, settings: Settings) -
                 log.info("inbox rows pruned", extra={"deleted": pruned})
         except DATABASE_ERRORS as exc:
             log.warning("cannot prune the inbox; retrying later", extra={"error": repr(exc)})
-        if not link.connected:
+        if not purge or not link.connected:
             continue
         try:
             purged_to = await purge_acknowledged(link)

@@ -194,9 +194,7 @@ def test_lists_and_exports_show_exactly_what_each_caller_may_see(world, caller):
         audit_pb2.ExportAuditLogsRequest(query=world.word), metadata=world.metadata(caller)
     )
     names = {entry_id: name for name, entry_id in world.ids.items()}
-    assert {
-        names[int(json.loads(line)["id"])] for line in exported.splitlines()
-    } == (VISIBLE[caller])
+    assert {names[int(json.loads(line)["id"])] for line in exported.splitlines()} == (VISIBLE[caller])
 
 
 def test_a_team_admin_removed_from_the_team_loses_its_entries_within_two_seconds(

@@ -12,7 +12,8 @@ import pytest
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.identity.v1.events_pb2 import UserChanged
 from dockyard_kit.config import Settings
-from dockyard_kit.events import EventConsumer, NatsLink, new_event
+from dockyard_kit.events import EventConsumer, NatsLink, new_event, purge_acknowledged
+from dockyard_kit.events.nats import STREAM_KEEPER
 from dockyard_kit.stack.components import Nats, free_port
 from tests.events.support import running
 from tests.support.waiting import eventually_async
@@ -26,7 +27,7 @@ def _quiet(name: str, line: str) -> None:
 
 @pytest.fixture
 def secured_nats(tmp_path):
-    server = Nats(tmp_path, free_port(), sink=_quiet, services=("identity", "projects"))
+    server = Nats(tmp_path, free_port(), sink=_quiet, services=("identity", "projects", STREAM_KEEPER))
     server.start()
     yield server
     server.stop()
@@ -36,7 +37,7 @@ def secured_nats(tmp_path):
 async def links(secured_nats):
     """Each service's link, connected as its own user from the settings the stack gives it."""
     opened = {}
-    for service in ("identity", "projects"):
+    for service in ("identity", "projects", STREAM_KEEPER):
         settings = Settings(**secured_nats.client_environment(service), DOCKYARD_SECRET_KEY="unused")
         link = NatsLink.from_settings(settings, service)
         link.start()
@@ -102,6 +103,17 @@ async def test_a_service_user_may_not_read_the_subjects_directly_or_drop_the_str
     with pytest.raises(nats.errors.TimeoutError):
         await projects.js.delete_stream(STREAM)
     assert (await admin.jetstream().stream_info(STREAM)).config.name == STREAM
+
+
+async def test_only_the_stream_keeper_may_list_consumers_and_purge_what_they_acknowledged(links, admin):
+    genuine = user_event("created")
+    await links["identity"].js.publish(genuine.subject, genuine.SerializeToString(), stream=STREAM, timeout=2)
+    with pytest.raises((TimeoutError, nats.errors.Error)):
+        await asyncio.wait_for(purge_acknowledged(links["projects"]), 3)
+    assert "permissions violation" in links["projects"].last_error
+    # No consumer exists, so the keeper's purge is allowed and removes nothing.
+    assert await purge_acknowledged(links[STREAM_KEEPER]) == 0
+    assert await subjects_in_stream(admin) == [genuine.subject]
 
 
 async def test_a_service_consumes_and_acknowledges_another_services_events(links, admin, pool):

@@ -139,7 +139,7 @@ async def test_housekeeping_prunes_the_inbox_and_purges_what_all_consumers_acked
         update={"DOCKYARD_INBOX_RETENTION_HOURS": 1.0, "DOCKYARD_STREAM_HOUSEKEEPING_SECONDS": 0.2}
     )
     consumer = EventConsumer(pool, link, "effects", SUBJECTS, handler, fetch_timeout=1)
-    async with running(consumer.run(), housekeeping(pool, link, settings)):
+    async with running(consumer.run(), housekeeping(pool, link, settings, purge=True)):
 
         async def purged() -> bool:
             return (await stream_state(link))[1] == 0

@@ -18,6 +18,9 @@ from services.audit.store import entries as entry_store
 from services.audit.store import read_model
 
 CONSUMER_NAME = "trail"
+# Events applied per transaction while they flow (the kit's batched consumer): the trail keeps no
+# per-resource order (each entry carries its time), and one commit per event would cap ingestion.
+BATCH = 500
 
 # Payloads about a resource of the seed's types in a project: payload class -> its field and type.
 _SELF_FILED = {
@@ -80,4 +83,4 @@ async def record(conn: asyncpg.Connection, event: Event) -> None:
 
 
 def consumer(runtime: ServiceRuntime) -> EventConsumer:
-    return EventConsumer(runtime.pool, runtime.nats, CONSUMER_NAME, [ALL_SUBJECTS], record)
+    return EventConsumer(runtime.pool, runtime.nats, CONSUMER_NAME, [ALL_SUBJECTS], record, batch=BATCH)
