@@ -15,14 +15,11 @@ import docker.errors
 import grpc
 
 from dockyard.deployer.v1 import deployer_pb2, deployer_pb2_grpc
-from dockyard_kit.bootstrap import service_environment
 from dockyard_kit.stack.components import free_port
 from services.deployer.docker.swarm import LABEL_APPLICATION, LABEL_PROJECT, network_name
 from tests.docker_support import TEST_LABELS
-from tests.support.processes import ServiceProcess
-from tests.support.replicas import stack_environment
+from tests.support.replicas import service_replica, stack_service_pid
 from tests.support.resources import call, new_app, sql
-from tests.support.stack_process import descendants
 from tests.support.waiting import eventually
 
 FINAL = ("success", "failed", "rolled_back")
@@ -196,20 +193,6 @@ def application_service(docker_client, application_id: str):
     return services[0] if services else None
 
 
-@contextlib.contextmanager
-def deployer_replica(stack, **settings: str):
-    """One more deployer process joining the running stack (its database, NATS, peers), with
-    `settings` (DOCKYARD_* variables) added to its environment, until the block ends."""
-    environment = {**stack_environment(stack), **settings}
-    secrets_dir = stack.data_dir / "service-secrets"
-    replica = ServiceProcess("services.deployer", service_environment(environment, "deployer", secrets_dir))
-    try:
-        replica.wait_health("SERVING")
-        yield replica
-    finally:
-        replica.stop()
-
-
 def remove_project_services(docker_client, project_id: str) -> None:
     """The Swarm services of one project's applications only (other test modules on the same engine
     may be rolling theirs out meanwhile), and the project's network, which the platform keeps while
@@ -242,18 +225,6 @@ def push_commit(root: pathlib.Path, files: dict[str, str]) -> str:
     _git("commit", "--quiet", "--all", "-m", "a new version", cwd=work)
     _git("push", "--quiet", str(root / "repository.git"), "main", cwd=work)
     return _git("rev-parse", "HEAD", cwd=work)
-
-
-def stack_deployer_pid(stack) -> int:
-    """The stack's own deployer process."""
-    for pid in descendants(stack.process.pid):
-        try:
-            argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"services.deployer" in argv:
-            return pid
-    raise AssertionError("the stack runs no deployer process")
 
 
 def log_messages(stack, deployment_id: str) -> list[str]:
@@ -290,8 +261,8 @@ def deployment_by_a_replica(stack, account, application_id: str, **settings: str
     """(a second deployer replica, the deployment it took): the stack stops as a whole when one of
     its services dies, so crash tests kill a replica. The stack's own deployer is paused (SIGSTOP)
     until the block ends, so that the replica claims the deployment asked of it."""
-    with deployer_replica(stack, **settings) as replica:
-        own_deployer = stack_deployer_pid(stack)
+    with service_replica(stack, "deployer", **settings) as replica:
+        own_deployer = stack_service_pid(stack, "deployer")
         os.kill(own_deployer, signal.SIGSTOP)
         try:
             with grpc.insecure_channel(replica.address) as channel:

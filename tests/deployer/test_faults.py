@@ -16,13 +16,13 @@ from tests.deployer.support import (
     application_service,
     content_image,
     deploy,
-    deployer_replica,
     deployment_by_a_replica,
     fetch,
     wait_final,
     web_app,
     web_config,
 )
+from tests.support.replicas import service_replica
 from tests.support.resources import call, new_app, outbox, sql
 from tests.support.waiting import eventually
 
@@ -300,7 +300,7 @@ def test_two_deployers_share_one_queue_and_never_run_a_deployment_twice(
     config = {"image": busybox_image, "command": "exec httpd -f -p 8080 -h /"}
     apps = [new_app(stack, people.owner, project["id"], docker_config=config) for _ in range(6)]
     settings = {"DOCKYARD_DEPLOY_LEASE_SECONDS": str(LEASE_SECONDS), "DOCKYARD_ROLLOUT_MONITOR_SECONDS": "1"}
-    with deployer_replica(stack, **settings):
+    with service_replica(stack, "deployer", **settings):
         queued = [deploy(stack, people.owner, app["id"])["id"] for _ in range(2) for app in apps]
         ended = [wait_final(stack, people.owner, deployment_id, timeout=180) for deployment_id in queued]
     assert [deployment["status"] for deployment in ended] == ["success"] * len(queued), [

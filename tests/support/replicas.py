@@ -4,12 +4,14 @@ step wrote for its service (the deny-list tests check that every replica refuses
 
 import contextlib
 import os
+import pathlib
 import re
 
 from dockyard_kit.bootstrap import service_environment
 from dockyard_kit.stack.components import Nats
 from tests.support.paths import REPO_ROOT
 from tests.support.processes import ServiceProcess
+from tests.support.stack_process import descendants
 
 
 def stack_environment(stack) -> dict[str, str]:
@@ -46,3 +48,30 @@ def second_replicas(stack):
     finally:
         assert identity.stop() == 0
         assert projects.stop() == 0
+
+
+@contextlib.contextmanager
+def service_replica(stack, service: str, **settings: str):
+    """One more process of `service` joining the running stack (its database, NATS, peers), with
+    `settings` (DOCKYARD_* variables) added to its environment, serving until the block ends."""
+    environment = {**stack_environment(stack), **settings}
+    secrets_dir = stack.data_dir / "service-secrets"
+    replica = ServiceProcess(f"services.{service}", service_environment(environment, service, secrets_dir))
+    try:
+        replica.wait_health("SERVING")
+        yield replica
+    finally:
+        replica.stop()
+
+
+def stack_service_pid(stack, service: str) -> int:
+    """The stack's own process of `service` (the stack stops as a whole when one of its services
+    dies, so crash tests pause it and kill a replica instead)."""
+    for pid in descendants(stack.process.pid):
+        try:
+            argv = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if f"services.{service}".encode() in argv:
+            return pid
+    raise AssertionError(f"the stack runs no {service} process")
