@@ -10,6 +10,7 @@ from google.protobuf.message import Message
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.identity.v1 import events_pb2 as identity_events
 from dockyard.projects.v1 import events_pb2 as projects_events
+from dockyard_kit import projects_read_model
 from dockyard_kit.events import EventConsumer
 from dockyard_kit.events.outbox import ALL_SUBJECTS
 from dockyard_kit.server import ServiceRuntime
@@ -35,7 +36,7 @@ async def _keep_read_models(conn: asyncpg.Connection, event: Event, payload: Mes
         await read_model.upsert_user(conn, uuid.UUID(payload.user.id), payload.user.username)
     elif isinstance(payload, projects_events.ProjectChanged):
         project = payload.project
-        await read_model.upsert_project(
+        await projects_read_model.upsert_project(
             conn, uuid.UUID(project.id), uuid.UUID(project.owner_id), entries.uuid_or_none(project.team_id)
         )
     elif type(payload) in _SELF_FILED:

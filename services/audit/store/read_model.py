@@ -1,6 +1,7 @@
 """The audit service's read models, kept by the trail consumer from the events it records:
 usernames (each entry keeps its actor's name), deleted users (their later events are written without
-user id), projects (owner and team: who manages a project's entries) and resources (which project an
+user id), projects (owner and team: who manages a project's entries; their upsert is the kit's,
+dockyard_kit.projects_read_model) and resources (which project an
 application, database, domain or env var is in, and under which resource a revealed secret is
 filed). Rows stay after their resource is deleted: the history they explain does not go away."""
 
@@ -24,18 +25,6 @@ async def forget_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> int:
     await conn.execute("INSERT INTO deleted_users (id) VALUES ($1) ON CONFLICT DO NOTHING", user_id)
     status = await conn.execute("UPDATE audit_logs SET user_id = NULL WHERE user_id = $1", user_id)
     return int(status.split()[-1])
-
-
-async def upsert_project(
-    conn: asyncpg.Connection, project_id: uuid.UUID, owner_id: uuid.UUID, team_id: uuid.UUID | None
-) -> None:
-    await conn.execute(
-        "INSERT INTO projects (id, owner_id, team_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE"
-        " SET owner_id = EXCLUDED.owner_id, team_id = EXCLUDED.team_id, updated_at = now()",
-        project_id,
-        owner_id,
-        team_id,
-    )
 
 
 async def upsert_resource(

@@ -11,7 +11,7 @@ import asyncpg
 
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.projects.v1 import events_pb2 as projects_events
-from dockyard_kit import identity_read_model
+from dockyard_kit import identity_read_model, projects_read_model
 from dockyard_kit.events import EventConsumer, event_type, subject_for
 from dockyard_kit.server import ServiceRuntime
 from services.deployer.domain.reconciler import Reconciler
@@ -42,7 +42,7 @@ async def apply_projects_event(conn: asyncpg.Connection, event: Event) -> None:
         event.payload.Unpack(changed)
         project = changed.project
         team_id = uuid.UUID(project.team_id) if project.team_id else None
-        await read_model.upsert_project(conn, project_id, uuid.UUID(project.owner_id), team_id)
+        await projects_read_model.upsert_project(conn, project_id, uuid.UUID(project.owner_id), team_id)
         return
     changed = projects_events.ApplicationChanged()
     event.payload.Unpack(changed)

@@ -31,16 +31,6 @@ async def project_exists(conn: asyncpg.Connection, project_id: uuid.UUID) -> boo
     return await conn.fetchval("SELECT EXISTS (SELECT 1 FROM projects WHERE id = $1)", project_id)
 
 
-async def upsert_project(conn: asyncpg.Connection, project_id: uuid.UUID, owner_id: uuid.UUID, team_id):
-    await conn.execute(
-        "INSERT INTO projects (id, owner_id, team_id) VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE"
-        " SET owner_id = EXCLUDED.owner_id, team_id = EXCLUDED.team_id, updated_at = now()",
-        project_id,
-        owner_id,
-        team_id,
-    )
-
-
 async def delete_project(conn: asyncpg.Connection, project_id: uuid.UUID) -> list[uuid.UUID]:
     """The project and its applications; the ids of the applications."""
     rows = await conn.fetch("DELETE FROM applications WHERE project_id = $1 RETURNING id", project_id)
