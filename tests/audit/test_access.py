@@ -255,6 +255,16 @@ def test_no_secret_value_reaches_the_trail(stack, people):
     assert call(stack, people.owner, "POST", f"{env}/API_KEY:reveal", {})[1]["value"] == first
     assert call(stack, people.owner, "PATCH", f"{env}/API_KEY", {"value": rotated})[0] == 200
     assert call(stack, people.owner, "POST", f"{env}/API_KEY:reveal", {})[1]["value"] == rotated
+    status, database = call(
+        stack,
+        people.owner,
+        "POST",
+        f"/v1/projects/{project['id']}/databases",
+        {"name": unique("db"), "type": "postgresql"},
+    )
+    assert status == 200, database
+    status, credentials = call(stack, people.owner, "POST", f"/v1/databases/{database['id']}:reveal", {})
+    assert status == 200 and len(credentials["password"]) >= 16
 
     def trail_text() -> str:
         rows = sql(
@@ -265,7 +275,8 @@ def test_no_secret_value_reaches_the_trail(stack, people):
         )
         return json.dumps([dict(row) for row in rows])
 
-    eventually(lambda: trail_text().count("projects.secret.revealed") == 2 or None, timeout=15)
+    eventually(lambda: trail_text().count("projects.secret.revealed") == 3 or None, timeout=15)
     text = trail_text()
-    assert "projects.env_var.updated" in text
-    assert first not in text and rotated not in text
+    assert "projects.env_var.updated" in text and "projects.database.created" in text
+    for secret in (first, rotated, credentials["password"], credentials["connection_string"]):
+        assert secret not in text
