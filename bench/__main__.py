@@ -9,6 +9,7 @@ BENCHMARKS = [
     "bench.memory",
     "bench.read_path",
     "bench.deploy",
+    "bench.audit",
 ]
 
 for name in BENCHMARKS:
