@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from dockyard.events.v1.envelope_pb2 import Event
+from dockyard_kit import db
 from dockyard_kit.events import EventConsumer, NatsLink, list_parked
 from tests.events.support import running, widget_changed
 from tests.support.waiting import eventually_async
@@ -144,3 +145,39 @@ async def test_a_restart_between_commit_and_acks_loses_and_duplicates_nothing(
         await eventually_async(lambda: all_acked(link, second, 500), within=30, what="500 acked")
     assert sorted(await effects_by_event(pool)) == sorted(event.id for event in events)
     assert set(calls.values()) == {1}
+
+
+async def test_connections_cut_by_the_database_lose_and_duplicate_nothing(
+    pool, link, effects, event_settings, event_schema
+):
+    """PostgreSQL dropping the consumer's connections mid-stream (as a restart does to its clients):
+    the batches in flight are refused and come back, and every event applies exactly once."""
+    events = [widget_changed(f"d{n}", n) for n in range(2000)]
+    consumer = EventConsumer(
+        pool, link, "effects", SUBJECTS, record, batch=100, fetch_timeout=1, retry_delay=0.1
+    )
+    admin = await db.connect_admin(event_settings)
+    try:
+        async with running(consumer.run()):
+            await publish(link, events)
+            cuts, applied_at_cuts = 0, []
+            for _ in range(40):  # while the batches flow: once all are in, nothing is left to cut
+                await asyncio.sleep(0.15)
+                cut = await admin.fetchval(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1",
+                    db.role_name(event_schema),
+                )
+                if cut:
+                    cuts += cut
+                    applied_at_cuts.append(
+                        await admin.fetchval(f"SELECT count(*) FROM {event_schema}.effects")
+                    )
+                if cuts >= 3:
+                    break
+            await eventually_async(
+                lambda: all_acked(link, consumer, len(events)), within=60, what="all acked"
+            )
+    finally:
+        await admin.close()
+    assert cuts and applied_at_cuts[0] < len(events), "no connection was cut while events were flowing"
+    assert sorted(await effects_by_event(pool)) == sorted(event.id for event in events)
