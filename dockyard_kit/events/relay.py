@@ -142,8 +142,12 @@ class OutboxRelay:
                 await conn.remove_listener(channel, notified)
 
     async def _relay_batch(self, conn: asyncpg.Connection) -> tuple[int, str | None]:
-        """Publishes the oldest unpublished rows in id order, stopping at the first failure so that no
-        later row overtakes an earlier one. Returns (rows claimed, failure or None)."""
+        """Publishes the oldest unpublished rows in id order and marks those JetStream acknowledged
+        up to the first failure. The publishes of a batch are in flight together (one connection
+        sends them in id order, and the stream stores them in the order it receives them), so a
+        batch costs one round trip, not one per row; a row after a failed one stays unmarked and is
+        published again behind it (the stream drops the copy it already has, by Nats-Msg-Id).
+        Returns (rows claimed, failure or None)."""
         try:
             await self.link.ensure_stream()
         except (nats.errors.Error, TimeoutError) as exc:
@@ -155,20 +159,15 @@ class OutboxRelay:
         failure = None
         async with conn.transaction():
             rows = await conn.fetch(_CLAIM, self.batch_size)
-            for row in rows:
-                try:
-                    ack = await self.link.js.publish(
-                        row["subject"],
-                        row["envelope"],
-                        timeout=self.publish_timeout,
-                        stream=self.link.stream,
-                        headers={"Nats-Msg-Id": str(row["event_id"])},
-                    )
-                except (nats.errors.Error, TimeoutError) as exc:
-                    if isinstance(exc, nats.js.errors.NoStreamResponseError):
+            acks = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
+            for row, ack in zip(rows, acks, strict=True):
+                if isinstance(ack, nats.errors.Error | TimeoutError):
+                    if isinstance(ack, nats.js.errors.NoStreamResponseError):
                         self.link.stream_missing()
-                    failure = _describe(exc)
+                    failure = _describe(ack)
                     break
+                if isinstance(ack, BaseException):
+                    raise ack
                 published.append(row["id"])
                 duplicates += bool(ack.duplicate)
             if published:
@@ -180,6 +179,15 @@ class OutboxRelay:
         if published:
             log.debug("outbox rows published", extra={"published": len(published)})
         return len(rows), failure
+
+    async def _publish(self, row):
+        return await self.link.js.publish(
+            row["subject"],
+            row["envelope"],
+            timeout=self.publish_timeout,
+            stream=self.link.stream,
+            headers={"Nats-Msg-Id": str(row["event_id"])},
+        )
 
     async def _clean_up(self, conn: asyncpg.Connection) -> None:
         deleted = await conn.fetchval(
