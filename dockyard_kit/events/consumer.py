@@ -15,13 +15,13 @@ retried event may then apply after later ones of the same resource.
 """
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import re
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 import asyncpg
 import nats.errors
@@ -38,6 +38,18 @@ log = logging.getLogger("dockyard.events")
 
 # Applies an event's effect with `conn`, inside the transaction that also records it in the inbox.
 Handler = Callable[[asyncpg.Connection, Event], Awaitable[None]]
+
+
+class Deferred(Protocol):
+    """Effects a handler gathers instead of writing them one event at a time (the audit trail's
+    entries): `write` puts what was gathered in the transaction, at once (one statement for a whole
+    batch), before it commits; `discard` forgets what was gathered, when a try is rolled back. With
+    savepoints (a batch retried after a failure), `write` runs after each event, inside its own
+    savepoint, so that a failure undoes only that event."""
+
+    def discard(self) -> None: ...
+
+    async def write(self, conn: asyncpg.Connection) -> None: ...
 
 
 # While messages flow, a fetch takes what the server has at once and waits this long at most for more.
@@ -64,6 +76,18 @@ def check_consumer_name(name: str) -> str:
 def durable_name(service: str, consumer: str) -> str:
     """The JetStream durable consumer of one service's consumer, e.g. "audit-trail"."""
     return f"{service}-{check_consumer_name(consumer)}"
+
+
+async def fresh_in_inbox(conn: asyncpg.Connection, consumer: str, events: Sequence[Event]) -> set[str]:
+    """Records the events in the inbox, in one statement, and returns the ids of those it did not
+    hold yet (an id twice in `events` counts once); the caller holds the transaction."""
+    rows = await conn.fetch(
+        "INSERT INTO inbox (consumer, event_id) SELECT $1, unnest($2::uuid[])"
+        " ON CONFLICT DO NOTHING RETURNING event_id",
+        consumer,
+        [uuid.UUID(event.id) for event in events],
+    )
+    return {str(row["event_id"]) for row in rows}
 
 
 async def apply_once(conn: asyncpg.Connection, consumer: str, event: Event, handler: Handler) -> bool:
@@ -108,6 +132,7 @@ class EventConsumer:
         fetch_timeout: float = 5.0,
         after_commit: Callable[[Event], None] | None = None,
         batch: int = 1,
+        deferred: Deferred | None = None,
     ) -> None:
         if max_deliver < 1:
             raise ValueError("max_deliver must be at least 1")
@@ -126,6 +151,7 @@ class EventConsumer:
         self.after_commit = after_commit
         # Messages in flight and applied in one transaction; 1 keeps each resource's events in order.
         self.batch = batch
+        self.deferred = deferred
         self.durable: str | None = None
         self._subscription = None
 
@@ -230,23 +256,20 @@ class EventConsumer:
         return _Delivery(msg, event)
 
     async def _apply(self, deliveries: list[_Delivery], *, savepoints: bool) -> bool:
-        """Applies the deliveries in one transaction. With savepoints, a failing handler rolls back
-        only its own effect and inbox row and the others commit. Without (the usual first try: each
+        """Applies the deliveries in one transaction. Without savepoints (the usual first try: each
         savepoint costs round trips and a subtransaction, of which PostgreSQL caches only 64 per
-        transaction), a failing handler rolls back them all: then returns False."""
+        transaction), the inbox takes the whole batch in one statement and a failing handler rolls
+        back them all: then returns False. With savepoints, a failing handler rolls back only its own
+        effect and inbox row and the others commit."""
         try:
             async with transaction(self.pool) as conn:
-                for delivery in deliveries:
-                    delivery.applied, delivery.failure = False, None
-                    try:
-                        async with conn.transaction() if savepoints else contextlib.nullcontext():
-                            delivery.applied = await apply_once(conn, self.name, delivery.event, self.handler)
-                    except DATABASE_UNAVAILABLE:
-                        raise
-                    except Exception as exc:
-                        delivery.failure = exc
-                        if not savepoints:
-                            raise _RolledBack from exc
+                if self.deferred is not None:
+                    self.deferred.discard()
+                if savepoints:
+                    for delivery in deliveries:
+                        await self._apply_in_savepoint(conn, delivery)
+                else:
+                    await self._apply_together(conn, deliveries)
         except _RolledBack:
             for delivery in deliveries:
                 delivery.applied = False
@@ -257,6 +280,42 @@ class EventConsumer:
             for delivery in deliveries:
                 delivery.applied, delivery.failure = False, exc
         return True
+
+    async def _apply_together(self, conn: asyncpg.Connection, deliveries: list[_Delivery]) -> None:
+        fresh = await fresh_in_inbox(conn, self.name, [delivery.event for delivery in deliveries])
+        current = None
+        try:
+            for current in deliveries:
+                current.applied, current.failure = False, None
+                if current.event.id in fresh:
+                    fresh.discard(current.event.id)  # a second copy in the batch is skipped
+                    await self.handler(conn, current.event)
+                    current.applied = True
+            current = None
+            if self.deferred is not None:
+                await self.deferred.write(conn)
+        except DATABASE_UNAVAILABLE:
+            raise
+        except Exception as exc:
+            # A handler's failure is its event's; a failed write is every event's (a batch is then
+            # retried event by event, which finds out whose it was).
+            for delivery in [current] if current is not None else deliveries:
+                delivery.failure = exc
+            raise _RolledBack from exc
+
+    async def _apply_in_savepoint(self, conn: asyncpg.Connection, delivery: _Delivery) -> None:
+        delivery.applied, delivery.failure = False, None
+        try:
+            async with conn.transaction():
+                delivery.applied = await apply_once(conn, self.name, delivery.event, self.handler)
+                if self.deferred is not None:
+                    await self.deferred.write(conn)
+        except DATABASE_UNAVAILABLE:
+            raise
+        except Exception as exc:
+            delivery.applied, delivery.failure = False, exc
+            if self.deferred is not None:
+                self.deferred.discard()
 
     async def _conclude(self, delivery: _Delivery) -> None:
         """After the commit: acks what committed, naks or parks what failed."""

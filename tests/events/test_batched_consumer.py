@@ -152,17 +152,17 @@ async def test_connections_cut_by_the_database_lose_and_duplicate_nothing(
 ):
     """PostgreSQL dropping the consumer's connections mid-stream (as a restart does to its clients):
     the batches in flight are refused and come back, and every event applies exactly once."""
-    events = [widget_changed(f"d{n}", n) for n in range(2000)]
+    events = [widget_changed(f"d{n}", n) for n in range(5000)]
+    await publish(link, events)  # all waiting before the consumer starts, so there is a stream to cut
     consumer = EventConsumer(
         pool, link, "effects", SUBJECTS, record, batch=100, fetch_timeout=1, retry_delay=0.1
     )
     admin = await db.connect_admin(event_settings)
     try:
         async with running(consumer.run()):
-            await publish(link, events)
             cuts, applied_at_cuts = 0, []
-            for _ in range(40):  # while the batches flow: once all are in, nothing is left to cut
-                await asyncio.sleep(0.15)
+            for _ in range(400):  # while the batches flow: once all are in, nothing is left to cut
+                await asyncio.sleep(0.01)
                 cut = await admin.fetchval(
                     "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = $1",
                     db.role_name(event_schema),
@@ -181,3 +181,53 @@ async def test_connections_cut_by_the_database_lose_and_duplicate_nothing(
         await admin.close()
     assert cuts and applied_at_cuts[0] < len(events), "no connection was cut while events were flowing"
     assert sorted(await effects_by_event(pool)) == sorted(event.id for event in events)
+
+
+class GatheredEffects:
+    """A Deferred (dockyard_kit.events.consumer): effects gathered by the handler and written in one
+    statement before the commit, as the audit trail writes its entries."""
+
+    def __init__(self) -> None:
+        self.pending: list[Event] = []
+        self.writes = 0
+
+    async def gather(self, conn, event: Event) -> None:
+        if event.resource_id == "poison":
+            raise ValueError("cannot apply this one")
+        self.pending.append(event)
+
+    def discard(self) -> None:
+        self.pending.clear()
+
+    async def write(self, conn) -> None:
+        pending, self.pending = self.pending, []
+        if pending:
+            self.writes += 1
+            await conn.execute(
+                "INSERT INTO effects (event_id, txid) SELECT unnest($1::uuid[]), txid_current()",
+                [uuid.UUID(event.id) for event in pending],
+            )
+
+
+async def test_deferred_effects_are_written_once_per_batch_and_a_poisoned_event_takes_none_with_it(
+    pool, link, effects
+):
+    deferred = GatheredEffects()
+    events = [widget_changed(f"g{n}", n) for n in range(300)]
+    poisoned = widget_changed("poison", 0)
+    await publish(link, [*events[:150], poisoned, *events[150:]])
+    consumer = EventConsumer(
+        pool, link, "effects", SUBJECTS, deferred.gather, batch=100, fetch_timeout=1, retry_delay=0.1,
+        max_deliver=2, deferred=deferred,
+    )  # fmt: skip
+    async with running(consumer.run()):
+        await eventually_async(lambda: all_acked(link, consumer, 301), within=30, what="all settled")
+        # Copies of what was applied, under other message ids: the inbox skips them in one statement.
+        await publish(link, events[:50], copy="-again")
+        await eventually_async(lambda: all_acked(link, consumer, 351), within=30, what="copies settled")
+    applied = await effects_by_event(pool)
+    assert sorted(applied) == sorted(event.id for event in events)
+    # Once per batch, and event by event only for the batch retried around the poisoned event.
+    assert deferred.writes <= 110, deferred.writes
+    [parked] = await list_parked(pool)
+    assert str(parked.event_id) == poisoned.id

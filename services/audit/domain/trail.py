@@ -73,15 +73,43 @@ async def _filing(conn: asyncpg.Connection, filed: entries.Filing) -> entries.Fi
     return entries.Filing(known["resource_type"], str(known["resource_id"]), str(known["project_id"]))
 
 
-async def record(conn: asyncpg.Connection, event: Event) -> None:
-    """The consumer's handler: the event's entry, and what it changes in the read models."""
+async def _prepared(conn: asyncpg.Connection, event: Event) -> entries.Entry:
+    """The event's entry, once the read models have taken what the event tells."""
     payload = entries.payload_of(event)
     await _keep_read_models(conn, event, payload)
     filed = await _filing(conn, entries.filing(event, payload))
-    await entry_store.insert(conn, entries.entry(event, payload, filed))
     if event.type == "identity.user.deleted":
+        # The user's entries lose their user id, those written so far and those still to come.
         await read_model.forget_user(conn, uuid.UUID(event.resource_id))
+    return entries.entry(event, payload, filed)
+
+
+async def record(conn: asyncpg.Connection, event: Event) -> None:
+    """The event's entry, written at once: the handler for one event at a time (a parked event
+    replayed with `python -m dockyard_kit.events replay audit ID services.audit.domain.trail:record`)."""
+    await entry_store.insert_many(conn, [await _prepared(conn, event)])
+
+
+class Trail:
+    """The consumer's handler and its deferred writes (the kit's events.consumer.Deferred): a batch's
+    entries are gathered as its events are handled and written in one statement before it commits."""
+
+    def __init__(self) -> None:
+        self._pending: list[entries.Entry] = []
+
+    async def gather(self, conn: asyncpg.Connection, event: Event) -> None:
+        self._pending.append(await _prepared(conn, event))
+
+    def discard(self) -> None:
+        self._pending.clear()
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        pending, self._pending = self._pending, []
+        await entry_store.insert_many(conn, pending)
 
 
 def consumer(runtime: ServiceRuntime) -> EventConsumer:
-    return EventConsumer(runtime.pool, runtime.nats, CONSUMER_NAME, [ALL_SUBJECTS], record, batch=BATCH)
+    trail = Trail()
+    return EventConsumer(
+        runtime.pool, runtime.nats, CONSUMER_NAME, [ALL_SUBJECTS], trail.gather, batch=BATCH, deferred=trail
+    )

@@ -46,32 +46,32 @@ class Scope:
     limited_to: tuple[uuid.UUID, ...] | None = None
 
 
-async def insert(conn: asyncpg.Connection, entry) -> None:
-    """One entry (domain.entries.Entry): its actor's username from the read model, and no user id
-    for an actor already deleted."""
+async def insert_many(conn: asyncpg.Connection, entries: list) -> None:
+    """Entries (domain.entries.Entry), in order, in one statement: each actor's username from the
+    read model, and no user id for an actor already deleted."""
+    if not entries:
+        return
+    columns = list(zip(*((
+        e.actor_id, e.action, e.resource_type, e.resource_id, json.dumps(e.details), e.ip_address,
+        e.user_agent, e.created_at, e.project_id, e.team_id, e.request_id, e.event_id,
+    ) for e in entries), strict=True))  # fmt: skip
     await conn.execute(
         """
         INSERT INTO audit_logs (user_id, username, action, resource_type, resource_id, details,
                                 ip_address, user_agent, created_at, project_id, team_id, request_id,
                                 event_id)
-        SELECT CASE WHEN d.id IS NULL THEN $1::uuid END, u.username, $2, $3, $4, $5::jsonb,
-               $6::inet, $7, $8, $9, $10, $11, $12
-        FROM (VALUES (1)) AS one
-        LEFT JOIN users u ON u.id = $1::uuid
-        LEFT JOIN deleted_users d ON d.id = $1::uuid
+        SELECT CASE WHEN d.id IS NULL THEN e.actor_id END, u.username, e.action, e.resource_type,
+               e.resource_id, e.details::jsonb, e.ip_address::inet, e.user_agent, e.created_at,
+               e.project_id, e.team_id, e.request_id, e.event_id
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::uuid[], $5::text[], $6::text[], $7::text[],
+                    $8::timestamptz[], $9::uuid[], $10::uuid[], $11::text[], $12::uuid[])
+             WITH ORDINALITY AS e(actor_id, action, resource_type, resource_id, details, ip_address,
+                                  user_agent, created_at, project_id, team_id, request_id, event_id, n)
+        LEFT JOIN users u ON u.id = e.actor_id
+        LEFT JOIN deleted_users d ON d.id = e.actor_id
+        ORDER BY e.n
         """,
-        entry.actor_id,
-        entry.action,
-        entry.resource_type,
-        entry.resource_id,
-        json.dumps(entry.details),
-        entry.ip_address,
-        entry.user_agent,
-        entry.created_at,
-        entry.project_id,
-        entry.team_id,
-        entry.request_id,
-        entry.event_id,
+        *(list(column) for column in columns),
     )
 
 
