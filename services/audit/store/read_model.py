@@ -27,19 +27,21 @@ async def forget_user(conn: asyncpg.Connection, user_id: uuid.UUID) -> int:
     return int(status.split()[-1])
 
 
-async def upsert_resource(
-    conn: asyncpg.Connection, resource_id: uuid.UUID, resource_type: str, filed_id: uuid.UUID, project_id
-) -> None:
-    """`resource_id` (an application, database, domain or env var) is filed under (resource_type,
-    filed_id) of project `project_id`."""
+async def upsert_resources(conn: asyncpg.Connection, filed: dict) -> None:
+    """{resource id: (resource type, the id it is filed under, its project)}, in one statement: an
+    application, database, domain or env var filed under (resource type, id) of its project."""
+    if not filed:
+        return
+    ids, (types, filed_ids, projects) = list(filed), zip(*filed.values(), strict=True)
     await conn.execute(
-        "INSERT INTO resources (id, resource_type, resource_id, project_id) VALUES ($1, $2, $3, $4)"
+        "INSERT INTO resources (id, resource_type, resource_id, project_id)"
+        " SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[])"
         " ON CONFLICT (id) DO UPDATE SET resource_type = EXCLUDED.resource_type,"
         " resource_id = EXCLUDED.resource_id, project_id = EXCLUDED.project_id",
-        resource_id,
-        resource_type,
-        filed_id,
-        project_id,
+        ids,
+        list(types),
+        list(filed_ids),
+        list(projects),
     )
 
 
