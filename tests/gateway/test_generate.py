@@ -73,6 +73,8 @@ def test_routes_and_transcoding_follow_the_service_options(descriptor_set):
         "dockyard.deployer.v1.DeploymentService/FollowDeploymentLogs": "deployer",
         "dockyard.deployer.v1.DeploymentService": "deployer",
         "dockyard.deployer.v1.WebhookService": "deployer",
+        "dockyard.audit.v1.AuditLogService/ExportAuditLogs": "audit",
+        "dockyard.audit.v1.AuditLogService": "audit",
         "dockyard.audit.v1.GatewayFixtureService/WatchWidgets": "audit",
         "dockyard.audit.v1.GatewayFixtureService": "audit",
         "dockyard.audit.v1.GatewayFixtureGrpcOnlyService": "projects",
@@ -84,6 +86,7 @@ def test_routes_and_transcoding_follow_the_service_options(descriptor_set):
     # Internal services are not routed, whatever their HTTP rules; gRPC-only services are not transcoded.
     transcoder = http_filter(config, "envoy.filters.http.grpc_json_transcoder")
     assert sorted(transcoder["services"]) == [
+        "dockyard.audit.v1.AuditLogService",
         "dockyard.audit.v1.GatewayFixtureService",
         "dockyard.deployer.v1.DeploymentService",
         "dockyard.deployer.v1.WebhookService",
@@ -137,7 +140,7 @@ def test_one_health_checked_http2_cluster_per_service(descriptor_set):
 
 def test_a_service_without_an_address_is_an_error(descriptor_set):
     addresses = {name: address for name, address in SERVICE_ADDRESSES.items() if name != "audit"}
-    with pytest.raises(ValueError, match=r"GatewayFixtureService is served by 'audit'"):
+    with pytest.raises(ValueError, match=r"AuditLogService is served by 'audit', which has no address"):
         generate(descriptor_set, service_addresses=addresses)
 
 
