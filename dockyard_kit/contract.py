@@ -23,6 +23,7 @@ class HttpBinding:
 
     verb: str  # GET, POST, ... as HTTP sends it
     template: str  # e.g. /v1/users/{user_id}:disable
+    body: str = ""  # the request field the HTTP body carries: "*" (all the rest), a field's name, "" none
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,6 +31,18 @@ class PublicMethod:
     """A method marked (dockyard.api.v1.public): callable without an access token."""
 
     grpc_path: str  # /<package>.<Service>/<Method>
+    http: tuple[HttpBinding, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """One method of a gRPC service, as the OpenAPI document describes it."""
+
+    name: str
+    input_type: str  # the request message's full name, e.g. dockyard.identity.v1.GetUserRequest
+    output_type: str
+    server_streaming: bool
+    public: bool
     http: tuple[HttpBinding, ...]
 
 
@@ -45,6 +58,7 @@ class GrpcService:
     has_http_rules: bool
     server_streaming_methods: tuple[str, ...]
     public_methods: tuple[PublicMethod, ...] = ()
+    methods: tuple[Method, ...] = ()
 
     @property
     def path_prefix(self) -> str:
@@ -90,6 +104,7 @@ def read_contract(descriptor_set: pathlib.Path = DESCRIPTOR_SET) -> list[GrpcSer
                     ),
                     server_streaming_methods=tuple(m.name for m in service.method if m.server_streaming),
                     public_methods=tuple(public),
+                    methods=tuple(options.method(m) for m in service.method),
                 )
             )
     return services
@@ -121,6 +136,17 @@ class _Options:
     def of_method(self, options: descriptor_pb2.MethodOptions):
         return self._method_options.FromString(options.SerializeToString())
 
+    def method(self, method: descriptor_pb2.MethodDescriptorProto) -> Method:
+        method_options = self.of_method(method.options)
+        return Method(
+            name=method.name,
+            input_type=method.input_type.lstrip("."),
+            output_type=method.output_type.lstrip("."),
+            server_streaming=method.server_streaming,
+            public=method_options.Extensions[self.public],
+            http=self.http_bindings(method_options),
+        )
+
     def http_bindings(self, method_options) -> tuple[HttpBinding, ...]:
         if not method_options.HasExtension(self.http):
             return ()
@@ -129,7 +155,7 @@ class _Options:
         for binding in (rule, *rule.additional_bindings):
             pattern = binding.WhichOneof("pattern")
             if pattern == "custom":
-                bindings.append(HttpBinding(binding.custom.kind.upper(), binding.custom.path))
+                bindings.append(HttpBinding(binding.custom.kind.upper(), binding.custom.path, binding.body))
             elif pattern is not None:
-                bindings.append(HttpBinding(pattern.upper(), getattr(binding, pattern)))
+                bindings.append(HttpBinding(pattern.upper(), getattr(binding, pattern), binding.body))
         return tuple(bindings)

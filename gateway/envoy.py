@@ -15,6 +15,7 @@ import yaml
 from dockyard_kit import config, registry
 from dockyard_kit.config import GATEWAY_CREDENTIAL_HEADER
 from dockyard_kit.contract import DESCRIPTOR_SET, GrpcService, HttpBinding, read_contract
+from gateway.openapi import JSON_PRINT_OPTIONS
 
 DEFAULT_SERVICE_ADDRESSES = {service.name: service.default_address for service in registry.SERVICES}
 DEFAULT_JWT_ISSUER = config.Settings.model_fields["DOCKYARD_JWT_ISSUER"].default
@@ -375,13 +376,7 @@ def transcoder(descriptor_set: pathlib.Path, services: list[GrpcService], max_re
             "@type": TYPE_PREFIX + "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
             "proto_descriptor": str(descriptor_set),
             "services": transcoded_services(services),
-            "print_options": {
-                "preserve_proto_field_names": True,
-                # false, 0 and "" appear in responses rather than vanishing.
-                "always_print_primitive_fields": True,
-                # Server-streaming methods (log tails) reach browsers and curl as server-sent events.
-                "stream_sse_style_delimited": True,
-            },
+            "print_options": JSON_PRINT_OPTIONS,
             "convert_grpc_status": True,
             # Malformed HTTP gets a 4xx here instead of reaching a service as gRPC-less junk (a 503).
             "request_validation_options": {

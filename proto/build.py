@@ -1,9 +1,11 @@
-"""Generates Python messages and gRPC stubs from proto/ into gen/, and one descriptor set for Envoy.
+"""Generates Python messages and gRPC stubs from proto/ into gen/, one descriptor set for Envoy, and
+the OpenAPI document made from it (gen/openapi.json, by gateway/openapi.py).
 
 Run by `make proto` (and by `make run` / `make test` when a .proto is newer than gen/).
 """
 
 import pathlib
+import subprocess
 import sys
 
 import grpc_tools
@@ -45,7 +47,7 @@ def main() -> int:
     )
     if code != 0:
         return code
-    return protoc.main(
+    code = protoc.main(
         [
             "protoc",
             *includes,
@@ -56,6 +58,10 @@ def main() -> int:
             *ERROR_PROTOS,
         ]
     )
+    if code != 0:
+        return code
+    # From the repository root, where the gateway's package is (this file runs as a script).
+    return subprocess.run([sys.executable, "-m", "gateway.openapi"], cwd=ROOT).returncode
 
 
 if __name__ == "__main__":

@@ -43,8 +43,11 @@ def bearer(token: str | None = None) -> dict[str, str]:
     return {"authorization": f"Bearer {token or SIGNER.token()}"}
 
 
-def build_descriptor_set(path: pathlib.Path) -> pathlib.Path:
-    """The contract's files, the fixture services and the error protos, as `make proto` builds them."""
+def build_descriptor_set(
+    path: pathlib.Path, fixtures: tuple[str, ...] = ("gateway_fixture.proto",)
+) -> pathlib.Path:
+    """The contract's files, the fixture services (tests/gateway/protos/) and the error protos, as
+    `make proto` builds them."""
     spec = importlib.util.spec_from_file_location("proto_build", REPO_ROOT / "proto" / "build.py")
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
@@ -54,9 +57,10 @@ def build_descriptor_set(path: pathlib.Path) -> pathlib.Path:
             "protoc",
             *includes,
             "--include_imports",
+            "--include_source_info",
             f"--descriptor_set_out={path}",
             *build.contract_files(),
-            "gateway_fixture.proto",
+            *fixtures,
             *build.ERROR_PROTOS,
         ]
     )
