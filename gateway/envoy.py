@@ -7,6 +7,7 @@ a file; the stack calls `write_config`. gateway/README.md explains the choices.
 """
 
 import ipaddress
+import json
 import pathlib
 import re
 
@@ -15,7 +16,7 @@ import yaml
 from dockyard_kit import config, registry
 from dockyard_kit.config import GATEWAY_CREDENTIAL_HEADER
 from dockyard_kit.contract import DESCRIPTOR_SET, GrpcService, HttpBinding, read_contract
-from gateway.openapi import JSON_PRINT_OPTIONS
+from gateway.openapi import DOCUMENT_PATH, JSON_PRINT_OPTIONS, build_document
 
 DEFAULT_SERVICE_ADDRESSES = {service.name: service.default_address for service in registry.SERVICES}
 DEFAULT_JWT_ISSUER = config.Settings.model_fields["DOCKYARD_JWT_ISSUER"].default
@@ -32,6 +33,7 @@ TYPE_PREFIX = "type.googleapis.com/"
 HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 GRPC_CONTENT_TYPE = "application/grpc"  # also the prefix of application/grpc+proto and grpc-web
 UNROUTED_CLUSTER = "unrouted"
+TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
 
 # jwt_authn: identity's keys are fetched, as any client would, from the gateway's own listener, which
 # transcodes the public GetJwks. Envoy never refetches on an unknown kid (only when its copy expires),
@@ -189,7 +191,7 @@ def listener(
         "normalize_path": True,
         "merge_slashes": True,
         "access_log": [access_log()],
-        "route_config": route_config(services, gateway_secret),
+        "route_config": route_config(services, gateway_secret, json.dumps(build_document(descriptor_set))),
         "local_reply_config": local_reply_config(max_request_bytes),
         "http_filters": http_filters(descriptor_set, services, max_request_bytes, authentication),
     }
@@ -248,14 +250,10 @@ def jwt_authn(services: list[GrpcService], issuer: str, audience: str) -> dict:
     for method in public:
         rules.append({"match": {"path": method.grpc_path}})
         rules.extend(
-            {
-                "match": {
-                    **_template_match(binding.template),
-                    "headers": [{"name": ":method", "string_match": {"exact": binding.verb}}],
-                }
-            }
+            {"match": {**_template_match(binding.template), "headers": [_method_is(binding.verb)]}}
             for binding in method.http
         )
+    rules.append({"match": {"path": DOCUMENT_PATH, "headers": [_method_is("GET")]}})
     rules.append({"match": {"prefix": "/"}, "requires": {"provider_name": JWT_PROVIDER}})
     provider = {
         "issuer": issuer,
@@ -291,6 +289,10 @@ def jwt_authn(services: list[GrpcService], issuer: str, audience: str) -> dict:
             "bypass_cors_preflight": True,
         },
     }
+
+
+def _method_is(verb: str) -> dict:
+    return {"name": ":method", "string_match": {"exact": verb}}
 
 
 def _template_match(template: str) -> dict:
@@ -371,7 +373,7 @@ def request_body_limit(max_request_bytes: int) -> dict:
 
 def transcoder(descriptor_set: pathlib.Path, services: list[GrpcService], max_request_bytes: int) -> dict:
     return {
-        "name": "envoy.filters.http.grpc_json_transcoder",
+        "name": TRANSCODER,
         "typed_config": {
             "@type": TYPE_PREFIX + "envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder",
             "proto_descriptor": str(descriptor_set),
@@ -404,8 +406,23 @@ def forwarded_headers(gateway_secret: str) -> list[dict]:
     ]
 
 
-def route_config(services: list[GrpcService], gateway_secret: str = "") -> dict:
-    routes = [route for service in routed_services(services) for route in service_routes(service)]
+def route_config(services: list[GrpcService], gateway_secret: str = "", openapi_document: str = "{}") -> dict:
+    # The OpenAPI document of the HTTP/JSON API (gateway/openapi.py): public (see jwt_authn), readable
+    # by any origin (CORS ignores direct responses, so the route says so), and not the transcoder's
+    # (it would answer 404 for a path no method has).
+    openapi = {
+        "name": "openapi",
+        "match": {"path": DOCUMENT_PATH, "headers": [_method_is("GET")]},
+        "direct_response": {"status": 200, "body": {"inline_string": openapi_document}},
+        "typed_per_filter_config": {
+            TRANSCODER: {"@type": TYPE_PREFIX + "envoy.config.route.v3.FilterConfig", "disabled": True}
+        },
+        "response_headers_to_add": [
+            {"header": {"key": key, "value": value}, "append_action": "OVERWRITE_IF_EXISTS_OR_ADD"}
+            for key, value in (("content-type", "application/json"), ("access-control-allow-origin", "*"))
+        ],
+    }
+    routes = [openapi, *(route for service in routed_services(services) for route in service_routes(service))]
     # Anything else ends here. HTTP/JSON requests pass this route before the transcoder rewrites their
     # path, and CORS only acts on forwarding routes (not direct responses), so this one forwards, to a
     # cluster that deliberately does not exist: the router answers 404, which local_reply_config
@@ -421,6 +438,8 @@ def route_config(services: list[GrpcService], gateway_secret: str = "") -> dict:
         "name": "gateway",
         # Every other cluster name comes from service_addresses, checked in build_config.
         "validate_clusters": False,
+        # Envoy's default (4 KiB) is far below the OpenAPI document.
+        "max_direct_response_body_size_bytes": len(openapi_document.encode()),
         "virtual_hosts": [
             {
                 "name": "dockyard",
@@ -478,9 +497,10 @@ def local_reply_config(max_request_bytes: int) -> dict:
         }
         for status, code in LOCAL_REPLY_GRPC_CODES.items()
     )
+    # Any other error; not a direct response such as the OpenAPI document's, a local reply too.
     mappers.append(
         {
-            "filter": _answered_as_http(),
+            "filter": {"and_filter": {"filters": [_status_is(400, "GE"), _answered_as_http()]}},
             "body_format_override": _json_body(UNKNOWN_GRPC_CODE, "%LOCAL_REPLY_BODY%"),
         }
     )
@@ -518,10 +538,10 @@ def _answered_as_http() -> dict:
     }
 
 
-def _status_is(status: int) -> dict:
+def _status_is(status: int, op: str = "EQ") -> dict:
     # runtime_key is required by the API; nothing sets it, so the default value is the one used.
-    value = {"default_value": status, "runtime_key": f"gateway.local_reply.status_{status}"}
-    return {"status_code_filter": {"comparison": {"op": "EQ", "value": value}}}
+    value = {"default_value": status, "runtime_key": f"gateway.local_reply.status_{op.lower()}_{status}"}
+    return {"status_code_filter": {"comparison": {"op": op, "value": value}}}
 
 
 def _json_body(grpc_code: int, message: str) -> dict:

@@ -241,3 +241,19 @@ def test_descriptions_come_from_the_proto_comments(document):
     assert {"name": "CrateService", "description": "Crates on shelves."} in document["tags"]
     status = operation(document, "SystemService_GetSystemStatus")
     assert status["summary"].startswith("Reports the database, NATS")
+
+
+async def test_the_gateway_serves_the_document_without_a_token(gateway, descriptor_set):
+    # `gateway` and `descriptor_set` (conftest.py): a real Envoy on the contract plus the gateway's
+    # fixture services; the document it serves is the one built from that same descriptor set.
+    response = await gateway.request("GET", "/openapi.json")
+
+    assert response.status == 200, response.body[:300]
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["access-control-allow-origin"] == "*"
+    served = response.json()
+    assert served == build_document(descriptor_set)
+    assert "/v1/fixture/widgets/{name}" in served["paths"]
+    # Only reading it is public.
+    refused = await gateway.request("POST", "/openapi.json", b"{}", {"content-type": "application/json"})
+    assert refused.status == 401
