@@ -35,6 +35,7 @@ SERVICES: tuple[ServiceEntry, ...] = (
     ServiceEntry("projects", 50052, "cyan"),
     ServiceEntry("deployer", 50053, "bright_red"),
     ServiceEntry("audit", 50054, "bright_blue"),
+    ServiceEntry("notifications", 50055, "bright_magenta"),
 )
 SERVICE_NAMES: tuple[str, ...] = tuple(entry.name for entry in SERVICES)
 

@@ -36,6 +36,7 @@ def test_each_process_serves_what_the_contract_says():
         "dockyard.deployer.v1.WebhookService",
     ]
     assert served["audit"] == ["dockyard.audit.v1.AuditLogService"]
+    assert served["notifications"] == ["dockyard.notifications.v1.NotificationChannelService"]
 
 
 def test_every_routed_service_names_a_registered_process():

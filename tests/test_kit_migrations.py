@@ -138,8 +138,9 @@ async def test_a_database_made_by_0_1_upgrades_in_place_and_keeps_its_rows(datab
     settings = database_at_0_1
     moves = await _migrate_every_service(settings)
     for name in SERVICE_NAMES:
+        # A service that came after 0.1 (notifications) starts from an empty schema.
         assert moves[name] == (
-            migrations.Revisions(service=REVISIONS_AT_0_1[name]),
+            migrations.Revisions(service=REVISIONS_AT_0_1.get(name, "")),
             migrations.head_revision(MIGRATIONS[name]),
         )
     conn = await _admin(settings)
@@ -174,8 +175,8 @@ async def test_a_database_made_by_0_1_upgrades_in_place_and_keeps_its_rows(datab
         assert (
             await conn.fetchval("SELECT role FROM projects.user_roles WHERE user_id = $1", ALICE) == "admin"
         )
-        # ...and the kit's, in every schema.
-        for name in SERVICE_NAMES:
+        # ...and the kit's, in every schema the dump has.
+        for name in REVISIONS_AT_0_1:
             outbox = await conn.fetch(
                 f"SELECT id, published_at IS NULL AS pending FROM {name}.outbox ORDER BY id"
             )
@@ -192,7 +193,7 @@ async def test_a_database_made_by_0_1_upgrades_in_place_and_keeps_its_rows(datab
 
 async def test_the_adopted_kit_tables_work_as_the_service_uses_them(database_at_0_1):
     await _migrate_every_service(database_at_0_1)
-    for name in SERVICE_NAMES:
+    for name in REVISIONS_AT_0_1:
         await _use_the_kit_tables(database_at_0_1, name)
 
 
@@ -249,7 +250,7 @@ def test_every_service_starts_and_serves_on_a_database_made_by_0_1(database_at_0
                     break
                 time.sleep(0.05)
             assert [(e["from"], e["to"]) for e in applied] == [
-                (REVISIONS_AT_0_1[name], str(migrations.head_revision(MIGRATIONS[name])))
+                (REVISIONS_AT_0_1.get(name), str(migrations.head_revision(MIGRATIONS[name])))
             ], name
     finally:
         codes = [process.stop() for process in processes.values()]

@@ -36,11 +36,17 @@ def test_make_run_serves_status_through_the_gateway_and_ctrl_c_leaves_no_orphans
         assert database["configured"] is True
         assert database["initialized"] is True
         assert database["dialect"] == "postgresql"
-        assert sorted(s["name"] for s in database["schemas"]) == ["audit", "deployer", "identity", "projects"]
+        assert sorted(s["name"] for s in database["schemas"]) == [
+            "audit",
+            "deployer",
+            "identity",
+            "notifications",
+            "projects",
+        ]
         assert all(s["at_head"] for s in database["schemas"])
         assert body["nats"]["connected"] is True
         assert {s["name"]: s["status"] for s in body["services"]} == dict.fromkeys(
-            ["identity", "projects", "deployer", "audit"], "SERVING"
+            ["identity", "projects", "deployer", "audit", "notifications"], "SERVING"
         )
         assert body["checked_at"].endswith("Z")  # RFC 3339 through the gateway
         # Versions and revisions are for platform admins: the first one, set up as the README says.

@@ -54,7 +54,10 @@ def test_the_command_finds_the_columns_a_service_registers():
         ("signing_keys", "private_key_encrypted")
     }
     assert registered_columns("audit") == ()
-    assert list(reencrypt.services_with_columns(None)) == ["identity", "projects"]
+    assert {(sealed.table, sealed.column) for sealed in registered_columns("notifications")} == {
+        ("channels", "secrets")
+    }
+    assert list(reencrypt.services_with_columns(None)) == ["identity", "projects", "notifications"]
 
 
 def test_naming_a_service_without_sealed_columns_is_a_usage_error(capsys):

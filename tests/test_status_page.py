@@ -13,7 +13,7 @@ from tests.support.accounts import PASSWORD, Account, create_account, login, set
 from tests.support.calls import call
 
 COMPONENT_STATUS = "/dockyard.system.v1.ComponentService/GetComponentStatus"
-SERVICES = ["identity", "projects", "deployer", "audit"]
+SERVICES = ["identity", "projects", "deployer", "audit", "notifications"]
 
 
 @pytest.fixture(scope="module")

@@ -32,6 +32,7 @@ async def gateway(backend, descriptor_set, tmp_path_factory):
             "projects": f"127.0.0.1:{free_port()}",
             "deployer": f"127.0.0.1:{free_port()}",
             "audit": backend.address,
+            "notifications": f"127.0.0.1:{free_port()}",
         },
         max_request_bytes=MAX_REQUEST_BYTES,
         gateway_secret=GATEWAY_SECRET,

@@ -20,6 +20,7 @@ SERVICE_ADDRESSES = {
     "projects": "projects.internal:50052",
     "deployer": "127.0.0.1:50053",
     "audit": "[::1]:50054",
+    "notifications": "127.0.0.1:50055",
 }
 
 
@@ -79,6 +80,7 @@ def test_routes_and_transcoding_follow_the_service_options(descriptor_set):
         "dockyard.audit.v1.GatewayFixtureService/WatchWidgets": "audit",
         "dockyard.audit.v1.GatewayFixtureService": "audit",
         "dockyard.audit.v1.GatewayFixtureGrpcOnlyService": "projects",
+        "dockyard.notifications.v1.NotificationChannelService": "notifications",
         "no-route": "unrouted",
     }
     assert routes["dockyard.system.v1.SystemService"]["match"] == {
@@ -95,6 +97,7 @@ def test_routes_and_transcoding_follow_the_service_options(descriptor_set):
         "dockyard.identity.v1.AuthService",
         "dockyard.identity.v1.TeamService",
         "dockyard.identity.v1.UserService",
+        "dockyard.notifications.v1.NotificationChannelService",
         "dockyard.projects.v1.ApplicationService",
         "dockyard.projects.v1.CertificateService",
         "dockyard.projects.v1.DatabaseService",
@@ -180,6 +183,7 @@ def test_cli_writes_a_configuration_envoy_accepts(tmp_path):
             ("projects", 50052),
             ("deployer", 50053),
             ("audit", 50054),
+            ("notifications", 50055),
             (JWKS_CLUSTER, 8080),  # the gateway's own listener
         ]
     }

@@ -173,7 +173,7 @@ def test_component_status_stays_callable_between_services_with_a_service_credent
     credentials = ServiceCredentials.from_settings(
         Settings(DOCKYARD_SECRET_KEY_FILE=stack.data_dir / "secret.key"), "identity"
     )
-    for service in ("identity", "projects", "deployer", "audit"):
+    for service in ("identity", "projects", "deployer", "audit", "notifications"):
         with grpc.insecure_channel(stack.addresses[service]) as channel:
             status = system_pb2_grpc.ComponentServiceStub(channel).GetComponentStatus(
                 system_pb2.GetComponentStatusRequest(),
