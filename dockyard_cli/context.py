@@ -26,6 +26,11 @@ class State:
             self._client = Client(self.server)
         return self._client
 
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
 
 def state(ctx: typer.Context) -> State:
     return ctx.find_root().obj
@@ -33,11 +38,12 @@ def state(ctx: typer.Context) -> State:
 
 def handled(function):
     """Runs a command: a CliError is printed as one line (exit 1 or its own code); Ctrl-C ends it
-    quietly with 130 (a command with something to say about it catches KeyboardInterrupt itself)."""
+    quietly with 130 (a command with something to say about it catches KeyboardInterrupt itself).
+    Every command takes the context as `ctx` (Typer passes parameters by name)."""
 
     @functools.wraps(function)
     def run(*args, **kwargs):
-        ctx = click_context()
+        ctx = kwargs["ctx"]
         try:
             return function(*args, **kwargs)
         except CliError as error:
@@ -47,23 +53,13 @@ def handled(function):
             output(ctx).note("\ninterrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
         finally:
-            root = ctx.find_root().obj if ctx else None
-            if root is not None and root._client is not None:
-                root._client.close()
-                root._client = None
+            state(ctx).close()
 
     return run
 
 
-def click_context():
-    import click
-
-    return click.get_current_context(silent=True)
-
-
-def output(ctx) -> Output:
-    root = ctx.find_root().obj if ctx else None
-    return root.output if root is not None else Output()
+def output(ctx: typer.Context) -> Output:
+    return state(ctx).output
 
 
 def command(group: typer.Typer, name: str | None = None, **options):
@@ -73,10 +69,6 @@ def command(group: typer.Typer, name: str | None = None, **options):
         return group.command(name, **options)(handled(function))
 
     return register
-
-
-def fail(message: str) -> None:
-    raise CliError(message)
 
 
 def read_stdin_line() -> str:

@@ -68,23 +68,24 @@ def outcome(output: Output, deployment: deployer_pb2.Deployment) -> int:
 
 
 class StatusWatcher:
-    """Polls the deployment's status in the background for the spinner's text."""
+    """Polls the deployment's status in the background and shows it in the spinner's text, so the
+    spinner says where the deployment is even while no log line arrives."""
 
-    def __init__(self, client: Client, deployment_id: str) -> None:
+    def __init__(self, client: Client, deployment_id: str, spinner, label: str) -> None:
         self.client, self.deployment_id = client, deployment_id
-        self.status = "pending"
+        self.spinner, self.label = spinner, label
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         stub = _stub(self.client)
+        request = deployer_pb2.GetDeploymentRequest(deployment_id=self.deployment_id)
         while not self.stopped.wait(STATUS_POLL_SECONDS):
             try:
-                self.status = self.client.call(
-                    stub.GetDeployment, deployer_pb2.GetDeploymentRequest(deployment_id=self.deployment_id)
-                ).status
+                status = self.client.call(stub.GetDeployment, request).status
             except CliError:
                 continue  # the spinner keeps its last status; the log stream reports real failures
+            self.spinner.update(f"{self.label}: {status}")
 
     def __enter__(self):
         self.thread.start()
@@ -103,13 +104,11 @@ def follow(
     lines = client.stream(stub.FollowDeploymentLogs, request)
     if output.terminal and not output.json:
         with (
-            StatusWatcher(client, deployment_id) as watcher,
             output.errors.status(f"{label}: pending") as spinner,
+            StatusWatcher(client, deployment_id, spinner, label),
         ):
             for line in lines:
                 print_line(output, line)
-                spinner.update(f"{label}: {watcher.status}")
-            spinner.update(f"{label}: finishing")
     else:
         for line in lines:
             print_line(output, line)
@@ -118,10 +117,13 @@ def follow(
 
 
 def follow_to_the_end(
-    client: Client, output: Output, deployment: deployer_pb2.Deployment, label: str
+    client: Client, output: Output, deployment: deployer_pb2.Deployment, label: str, announcement: str
 ) -> None:
-    """Follow, print the outcome, exit with its code; on Ctrl-C say the deployment goes on."""
+    """Announce the queued deployment, follow it, print the outcome and exit with its code; on
+    Ctrl-C (from the announcement on: once it is printed, someone may react to it) say the
+    deployment goes on."""
     try:
+        output.note(announcement)
         ended = follow(client, output, deployment.id, label)
     except KeyboardInterrupt:
         output.note(
@@ -164,8 +166,13 @@ def deploy(
     if detach:
         output.record(deployment, FIELDS)
         return
-    output.note(f"Deployment {deployment.id} queued for {app_ref}.")
-    follow_to_the_end(client, output, deployment, f"Deploying {app_ref}")
+    follow_to_the_end(
+        client,
+        output,
+        deployment,
+        f"Deploying {app_ref}",
+        f"Deployment {deployment.id} queued for {app_ref}.",
+    )
 
 
 def logs(
@@ -231,8 +238,13 @@ def rollback(
     if detach:
         output.record(deployment, FIELDS)
         return
-    output.note(f"Rollback {deployment.id} queued for {app_ref}.")
-    follow_to_the_end(client, output, deployment, f"Rolling {app_ref} back")
+    follow_to_the_end(
+        client,
+        output,
+        deployment,
+        f"Rolling {app_ref} back",
+        f"Rollback {deployment.id} queued for {app_ref}.",
+    )
 
 
 def cancel(ctx: typer.Context, deployment_id: str = typer.Argument(..., help="The deployment's id.")) -> None:

@@ -90,3 +90,12 @@ def dev_cli(stack, developer, tmp_path_factory) -> Cli:
     result = cli("login", "dev1", "--password-stdin", input=f"{PASSWORD}\n")
     assert result.exit_code == 0, result
     return cli
+
+
+@pytest.fixture(scope="module")
+def admin_cli(stack, admin, tmp_path_factory) -> Cli:
+    """`dockyard` signed in as the super_admin."""
+    cli = Cli(f"127.0.0.1:{stack.port}", tmp_path_factory.mktemp("admin-config"))
+    result = cli("login", "root", "--password-stdin", input=f"{PASSWORD}\n")
+    assert result.exit_code == 0, result
+    return cli

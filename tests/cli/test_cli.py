@@ -9,12 +9,14 @@ import stat
 import time
 import uuid
 
+import grpc
 import pytest
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard_kit.stack.components import free_port
 from tests.cli.conftest import Cli, entry_point
 from tests.deployer.support import fetch, remove_project_services
+from tests.projects.certs import self_signed
 from tests.support.accounts import PASSWORD
 from tests.support.calls import TIMEOUT
 from tests.support.tokens import claims_of, with_claims, with_flipped_signature
@@ -66,6 +68,17 @@ def web_app(cli: Cli, project: dict, image: str) -> tuple[str, int]:
     return name, port
 
 
+def worker_app(cli: Cli, project: dict, image: str) -> str:
+    """An application with no published port (its releases start before the old one stops, so they
+    are quick), made with `dockyard apps create`: its name."""
+    name = unique("worker")
+    result = cli(
+        "apps", "create", name, "--project", project["name"], "--image", image, "--command", "exec sleep 3600"
+    )
+    assert result.exit_code == 0, result
+    return name
+
+
 # -- usage and help -------------------------------------------------------------------------------
 
 
@@ -94,7 +107,7 @@ def test_the_installed_command_runs_from_any_directory(tmp_path):
 # -- signing in -----------------------------------------------------------------------------------
 
 
-def test_login_prompts_for_the_password_and_keeps_only_tokens_private(cli, developer):
+def test_login_prompts_for_the_password_and_keeps_only_tokens_private(cli, developer, identity_channel):
     result = cli("login", input=f"dev1\n{PASSWORD}\n")
     assert result.exit_code == 0, result
     assert PASSWORD not in result.stdout  # not echoed
@@ -108,8 +121,15 @@ def test_login_prompts_for_the_password_and_keeps_only_tokens_private(cli, devel
     assert whoami.exit_code == 0, whoami
     assert json.loads(whoami.stdout)["username"] == "dev1"
 
+    refresh_token = stored(cli)["refresh_token"]
     assert cli("logout").exit_code == 0
     assert cli.server not in json.loads(cli.credentials.read_text())["servers"]
+    # The session ended on the server too: its refresh token no longer works.
+    with pytest.raises(grpc.RpcError) as refused:
+        identity_pb2_grpc.AuthServiceStub(identity_channel).Refresh(
+            identity_pb2.RefreshRequest(refresh_token=refresh_token), timeout=TIMEOUT
+        )
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     after = cli("whoami")
     assert after.exit_code == 1
     assert "dockyard login" in one_line_error(after)
@@ -278,7 +298,7 @@ def test_a_failing_deployment_exits_1(dev_cli, project):
 
 
 def test_ctrl_c_while_following_leaves_the_deployment_running(dev_cli, project, busybox_image, tmp_path):
-    name, _ = web_app(dev_cli, project, busybox_image)
+    name = worker_app(dev_cli, project, busybox_image)
     # A deployment ahead of it keeps the followed one pending for a while.
     ahead = dev_cli("--output", "json", "deploy", name, "-p", project["name"], "--detach")
     assert ahead.exit_code == 0, ahead
@@ -290,7 +310,7 @@ def test_ctrl_c_while_following_leaves_the_deployment_running(dev_cli, project, 
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr
-    assert "keeps running" in stderr and f"dockyard cancel {deployment_id}" in stderr
+    assert "keeps running" in stderr and f"dockyard cancel {deployment_id}" in stderr, stderr
 
     def ended():
         shown = dev_cli("--output", "json", "deployments", "get", deployment_id)
@@ -317,3 +337,102 @@ def test_status_reports_every_service(cli):
     assert result.exit_code == 0, result
     names = {service["name"] for service in json.loads(result.stdout)["services"]}
     assert {"identity", "projects", "deployer", "audit"} <= names
+
+
+def test_admins_manage_users_and_teams(admin_cli, dev_cli):
+    username = unique("grace")
+    created = admin_cli(
+        "--output", "json", "users", "create", username, "--email", f"{username}@example.com", "--password-stdin",
+        input=f"{PASSWORD}\n",
+    )  # fmt: skip
+    assert created.exit_code == 0, created
+    user = json.loads(created.stdout)
+    assert user["role"] == "developer" and "password" not in user
+
+    listed = json.loads(admin_cli("--output", "json", "users", "list", "--prefix", username).stdout)
+    assert [u["id"] for u in listed["users"]] == [user["id"]]
+
+    team = unique("team")
+    assert admin_cli("teams", "create", team, "--description", "made by the CLI").exit_code == 0
+    added = admin_cli("teams", "add-member", team, username, "--role", "admin")
+    assert added.exit_code == 0, added
+    members = json.loads(admin_cli("--output", "json", "teams", "members", team).stdout)["members"]
+    assert {(m["username"], m["role"]) for m in members} >= {(username, "admin")}
+
+    disabled = admin_cli("--output", "json", "users", "disable", username)
+    assert json.loads(disabled.stdout)["disabled"] is True
+
+    refused = dev_cli("users", "create", unique("eve"), "--email", "eve@example.com", "--password-stdin",
+                      input=f"{PASSWORD}\n")  # fmt: skip
+    assert refused.exit_code == 1
+    one_line_error(refused)
+    missing = admin_cli("users", "get", "nobody-by-this-name")
+    assert missing.exit_code == 1
+    assert "no user named" in one_line_error(missing)
+
+
+def test_databases_domains_and_certificates(dev_cli, project, tmp_path):
+    p = ("--project", project["name"])
+    database = dev_cli("--output", "json", "databases", "create", "app-db", *p, "--type", "postgresql")
+    assert database.exit_code == 0, database
+    assert "********" in json.loads(database.stdout)["connection_string"]
+    credentials = json.loads(dev_cli("--output", "json", "databases", "credentials", "app-db", *p).stdout)
+    assert credentials["password"] and credentials["password"] != "********"
+
+    app_name, _ = web_app(dev_cli, project, "busybox")
+    host = f"{uuid.uuid4().hex[:10]}.example.com"
+    domain = dev_cli("--output", "json", "domains", "add", host, *p, "--app", app_name)
+    assert domain.exit_code == 0, domain
+    assert json.loads(domain.stdout)["verification_state"] == "pending"
+    listed = json.loads(dev_cli("--output", "json", "domains", "list", *p).stdout)
+    assert host in [d["domain"] for d in listed["domains"]]
+
+    issued = self_signed(host)
+    (tmp_path / "cert.pem").write_text(issued.certificate)
+    (tmp_path / "key.pem").write_text(issued.private_key)
+    added = dev_cli(
+        "--output", "json", "certs", "add", host, *p, "--cert", str(tmp_path / "cert.pem"),
+        "--key", str(tmp_path / "key.pem"),
+    )  # fmt: skip
+    assert added.exit_code == 0, added
+    certificate = json.loads(added.stdout)
+    assert "private_key" not in certificate or certificate["private_key"] == "********"
+    expiring = json.loads(dev_cli("--output", "json", "certs", "expiring", "--within-days", "365").stdout)
+    assert certificate["id"] in [c["id"] for c in expiring["certificates"]]
+
+    # A certificate that does not cover the host name is refused in one line.
+    (tmp_path / "other.pem").write_text(self_signed("other.example.org").certificate)
+    wrong = dev_cli(
+        "certs", "add", host, *p, "--cert", str(tmp_path / "other.pem"), "--key", str(tmp_path / "key.pem")
+    )
+    assert wrong.exit_code == 1
+    one_line_error(wrong)
+
+    assert dev_cli("certs", "delete", certificate["id"]).exit_code == 0
+    assert dev_cli("domains", "delete", host, *p).exit_code == 0
+    assert dev_cli("databases", "delete", "app-db", *p, "--yes").exit_code == 0
+
+
+def test_rollback_and_cancel(dev_cli, project, busybox_image):
+    p = ("--project", project["name"])
+    name = worker_app(dev_cli, project, busybox_image)
+    for _ in range(2):
+        deployed = dev_cli("deploy", name, *p)
+        assert deployed.exit_code == 0, deployed
+    rolled = dev_cli("rollback", name, *p)
+    assert rolled.exit_code == 0, rolled
+    latest = json.loads(dev_cli("--output", "json", "deployments", "list", name, *p, "--limit", "1").stdout)
+    assert latest["deployments"][0]["metadata"]["trigger"] == "rollback"
+
+    # A second deployment queued behind a running one is cancelled while pending.
+    running = json.loads(dev_cli("--output", "json", "deploy", name, *p, "--detach").stdout)
+    queued = json.loads(dev_cli("--output", "json", "deploy", name, *p, "--detach").stdout)
+    cancelled = dev_cli("--output", "json", "cancel", queued["id"])
+    assert cancelled.exit_code == 0, cancelled
+
+    def ended(deployment_id):
+        shown = json.loads(dev_cli("--output", "json", "deployments", "get", deployment_id).stdout)
+        return shown if shown["status"] in ("success", "failed", "rolled_back") else None
+
+    assert eventually(lambda: ended(queued["id"]), timeout=30)["metadata"]["reason"] == "cancelled"
+    eventually(lambda: ended(running["id"]), timeout=120, interval=0.5)

@@ -6,10 +6,12 @@ import datetime
 import json
 import stat
 
+import grpc
 import pytest
 import typer
+from google.rpc import error_details_pb2, status_pb2
 
-from dockyard_cli.client import expired, token_expiry
+from dockyard_cli.client import describe, expired, token_expiry
 from dockyard_cli.commands.apps import parse_assignment, parse_port, repository_of
 from dockyard_cli.credentials import CredentialStore, Session
 from dockyard_cli.durations import parse_duration, parse_point
@@ -127,3 +129,39 @@ def test_a_damaged_credentials_file_holds_no_session(tmp_path):
     assert store.load("a:1") is None
     store.save("a:1", Session("x", "y"))
     assert store.load("a:1") == Session("x", "y", "")
+
+
+class FakeRpcError(grpc.RpcError):
+    """What a failed call raises, with the trailers a server sends."""
+
+    def __init__(self, code, details, fields=()):
+        self._code, self._details = code, details
+        bad_request = error_details_pb2.BadRequest(
+            field_violations=[error_details_pb2.BadRequest.FieldViolation(field=f) for f in fields]
+        )
+        status = status_pb2.Status(code=code.value[0], message=details)
+        status.details.add().Pack(bad_request)
+        self._trailers = (("grpc-status-details-bin", status.SerializeToString()),)
+
+    def code(self):
+        return self._code
+
+    def details(self):
+        return self._details
+
+    def trailing_metadata(self):
+        return self._trailers
+
+
+def test_errors_are_one_line_naming_the_field():
+    invalid = grpc.StatusCode.INVALID_ARGUMENT
+    assert describe(FakeRpcError(invalid, "name: too short", ["name"]), "s:1") == "name: too short"
+    assert describe(FakeRpcError(invalid, "bad value", ["docker_config.ports[0]"]), "s:1") == (
+        "bad value (field: docker_config.ports[0])"
+    )
+    assert describe(FakeRpcError(grpc.StatusCode.NOT_FOUND, ""), "s:1") == "not found"
+    unreachable = describe(
+        FakeRpcError(grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses"), "s:1"
+    )
+    assert unreachable.startswith("cannot reach the Dockyard server at s:1")
+    assert "\n" not in unreachable
