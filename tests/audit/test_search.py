@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+from services.audit.store.partitions import add_months, month_start
 from tests.support.resources import call, sql
 
 T0 = datetime.datetime(2026, 11, 20, 12, 0, tzinfo=datetime.UTC)
@@ -139,6 +140,24 @@ def test_full_text_takes_words_phrases_exclusions_and_or(stack, people, project)
     assert names("marta") == {"nova"}  # the username is searched too
     assert names("tanks") == {"orbit", "nova"}  # English stemming
     assert names("application updated") == {"orbit", "comet", "nova"}  # the action's words
+
+
+def test_a_full_text_search_pages_across_months_and_the_default_partition_in_order(stack, people, project):
+    # The current month and the next two have partitions; T0 (last month) and three years back are
+    # in the default one. A search reads month by month and merges the default partition's matches.
+    this_month = month_start(datetime.datetime.now(datetime.UTC))
+    starts = [add_months(this_month, 2), add_months(this_month, 1), this_month, T0, T0.replace(year=2023)]
+    for n, start in enumerate(starts):
+        insert(stack, project, 4 + n, created_at=(start + datetime.timedelta(hours=1)).isoformat())
+    admin = people.super_admin
+
+    searched = listed(stack, admin, project, query="application")
+    everything = listed(stack, admin, project)  # one statement, no month by month
+    assert [e["id"] for e in searched] == [e["id"] for e in everything]
+    assert len(searched) == 4 + 5 + 6 + 7 + 8
+    assert [e["created_at"] for e in searched] == sorted((e["created_at"] for e in searched), reverse=True)
+    window = {"since": this_month.isoformat(), "until": add_months(this_month, 2).isoformat()}
+    assert len(listed(stack, admin, project, query="application", **window)) == 5 + 6
 
 
 def test_pages_stay_stable_while_new_entries_arrive(stack, people, project):
