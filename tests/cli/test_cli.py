@@ -14,7 +14,7 @@ import pytest
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard_kit.stack.components import free_port
-from tests.cli.conftest import Cli, entry_point
+from tests.cli.conftest import Cli
 from tests.deployer.support import fetch, remove_project_services
 from tests.projects.certs import self_signed
 from tests.support.accounts import PASSWORD
@@ -91,17 +91,6 @@ def test_usage_errors_exit_2_and_help_explains_with_examples(cli):
         result = cli(*command, "--help")
         assert result.exit_code == 0, result
         assert "Example" in result.stdout, command
-
-
-def test_the_installed_command_runs_from_any_directory(tmp_path):
-    import subprocess
-
-    done = subprocess.run(
-        [str(entry_point()), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    assert "deploy" in done.stdout
 
 
 # -- signing in -----------------------------------------------------------------------------------
