@@ -104,7 +104,8 @@ def follow(
     lines = client.stream(stub.FollowDeploymentLogs, request)
     if output.terminal and not output.json:
         with (
-            output.errors.status(f"{label}: pending") as spinner,
+            # The spinner lives on the console the lines are printed to, which keeps it below them.
+            output.console.status(f"{label}: pending") as spinner,
             StatusWatcher(client, deployment_id, spinner, label),
         ):
             for line in lines:
@@ -183,7 +184,8 @@ def logs(
     ),
     level: str = typer.Option("", help="debug, info, warn or error: this level and above."),
 ) -> None:
-    """A deployment's log.
+    """A deployment's log: the stored lines, or with --follow every new one too until the
+    deployment ends (exit code 0 if it succeeded, 1 if not).
 
     Examples:
 

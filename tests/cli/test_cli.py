@@ -13,6 +13,7 @@ import grpc
 import pytest
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
+from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_kit.stack.components import free_port
 from tests.cli.conftest import Cli
 from tests.deployer.support import fetch, remove_project_services
@@ -234,6 +235,26 @@ def test_env_vars_from_pairs_and_a_dotenv_file(dev_cli, project, tmp_path):
     assert dev_cli("apps", "env", "unset", name, "PORT", "GREETING", "-p", project["name"]).exit_code == 0
     listed = dev_cli("--output", "json", "apps", "env", "list", name, "-p", project["name"])
     assert [var["key"] for var in json.loads(listed.stdout)["env_vars"]] == ["API_KEY", "NODE_ENV", "QUOTED"]
+
+
+def test_an_application_from_a_git_source(dev_cli, project, gateway_channel, developer):
+    name = unique("api")
+    url = "https://git.example.com/acme/api-service.git"
+    result = dev_cli(
+        "--output", "json", "apps", "create", name, "-p", project["name"], "--git", url, "--provider", "gitea",
+        "--branch", "release", "--dockerfile", "docker/Dockerfile", "--port", "8080",
+    )  # fmt: skip
+    assert result.exit_code == 0, result
+    app = json.loads(result.stdout)
+    assert (app["type"], app["source_type"]) == ("git", "gitea")
+    assert app["source_config"] == {"repository_url": url, "dockerfile": "docker/Dockerfile"}
+    assert app["docker_config"] == {"ports": [{"target": 8080}]}
+    source = projects_pb2_grpc.GitSourceServiceStub(gateway_channel).GetGitSource(
+        projects_pb2.GetGitSourceRequest(application_id=app["id"]),
+        metadata=developer.metadata,
+        timeout=TIMEOUT,
+    )
+    assert (source.provider, source.repository, source.branch) == ("gitea", "acme/api-service", "release")
 
 
 def test_projects_and_applications_listed_as_text_and_json(dev_cli, project):
