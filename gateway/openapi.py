@@ -299,10 +299,17 @@ class _Builder:
         return parameters
 
     def request_body(self, request: descriptor.Descriptor, body: str, bound: list[str]) -> dict:
-        if body == "*":
+        field = None if body == "*" else _field_at(request, body)
+        carried = request if field is None else field.message_type  # None for a scalar field
+        if carried is not None and carried.full_name == HTTP_BODY:
+            return {
+                "description": "The body as it is: its bytes and content type reach the service unchanged.",
+                "content": {ANY_MEDIA_TYPE: {"schema": {}}},
+            }
+        if field is None:
             schema = self.message_schema(request, exclude={v for v in bound if "." not in v})
         else:
-            schema = self.field_schema(_field_at(request, body))
+            schema = self.field_schema(field)
         return {"content": {JSON_MEDIA_TYPE: {"schema": schema}}}
 
     def success_response(self, method: Method) -> dict:

@@ -224,8 +224,11 @@ def test_responses_and_errors(document):
     assert status["properties"]["details"]["items"]["properties"]["@type"]["type"] == "string"
     watched = operation(document, "CrateService_WatchCrates")["responses"]["200"]
     assert list(watched["content"]) == ["text/event-stream"]
+    # google.api.HttpBody: the bytes as they are, whatever their content type, both ways.
     jwks = operation(document, "AuthService_GetJwks")["responses"]["200"]
     assert list(jwks["content"]) == ["*/*"]
+    upload = operation(document, "CrateService_UploadPackingList")["requestBody"]
+    assert upload["content"] == {"*/*": {"schema": {}}}
 
 
 def test_descriptions_come_from_the_proto_comments(document):
