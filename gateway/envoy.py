@@ -34,6 +34,9 @@ HTTP_PROTOCOL_OPTIONS = "envoy.extensions.upstreams.http.v3.HttpProtocolOptions"
 GRPC_CONTENT_TYPE = "application/grpc"  # also the prefix of application/grpc+proto and grpc-web
 UNROUTED_CLUSTER = "unrouted"
 TRANSCODER = "envoy.filters.http.grpc_json_transcoder"
+# Request header names gRPC metadata cannot carry: any but 0-9 a-z _ . - (pseudo-headers, which start
+# with ":", aside), binary metadata (-bin, whose value must be base64) and gRPC's own grpc-* headers.
+NOT_GRPC_METADATA = r"(?:[^:0-9a-z_.-]|[^:][0-9a-z_.-]*[^0-9a-z_.-]).*|.*-bin|grpc-.*"
 
 # jwt_authn: identity's keys are fetched, as any client would, from the gateway's own listener, which
 # transcodes the public GetJwks. Envoy never refetches on an unknown kid (only when its copy expires),
@@ -216,6 +219,7 @@ def http_filters(
         },
         authentication,
         request_body_limit(max_request_bytes),
+        grpc_metadata_only(),
         transcoder(descriptor_set, services, max_request_bytes),
         {
             "name": "envoy.filters.http.router",
@@ -337,6 +341,30 @@ def request_body_limit(max_request_bytes: int) -> dict:
             "max_request_bytes": max_request_bytes,
         },
     }
+    return _except_for_grpc("request-body-limit", buffer)
+
+
+def grpc_metadata_only() -> dict:
+    """HTTP/JSON requests lose the headers that gRPC metadata cannot carry before the transcoder turns
+    them into a call: the services' gRPC servers would refuse such a call with INTERNAL before any
+    service code ran (an HTTP client may send `+x: 1`, `x-bin: not base64` or `grpc-timeout: soon`).
+    gRPC requests come from gRPC libraries, which send valid metadata, and keep every header."""
+    mutation = {
+        "name": "envoy.filters.http.header_mutation",
+        "typed_config": {
+            "@type": TYPE_PREFIX + "envoy.extensions.filters.http.header_mutation.v3.HeaderMutation",
+            "mutations": {
+                "request_mutations": [
+                    {"remove_on_match": {"key_matcher": {"safe_regex": {"regex": NOT_GRPC_METADATA}}}}
+                ]
+            },
+        },
+    }
+    return _except_for_grpc("grpc-metadata-only", mutation)
+
+
+def _except_for_grpc(name: str, http_filter: dict) -> dict:
+    """`http_filter`, skipped for requests with a gRPC content-type."""
     skip_grpc = {
         "matcher_tree": {
             "input": {
@@ -362,10 +390,10 @@ def request_body_limit(max_request_bytes: int) -> dict:
         }
     }
     return {
-        "name": "request-body-limit",
+        "name": name,
         "typed_config": {
             "@type": TYPE_PREFIX + "envoy.extensions.common.matching.v3.ExtensionWithMatcher",
-            "extension_config": buffer,
+            "extension_config": http_filter,
             "xds_matcher": skip_grpc,
         },
     }

@@ -257,3 +257,14 @@ async def test_access_logs_are_json_without_queries_or_credentials(gateway):
     assert isinstance(entry["duration_ms"], int)
     assert entry["bytes_sent"] > 0
     assert not any(token in line or "count=1" in line for line in gateway.lines)
+
+
+async def test_headers_grpc_metadata_cannot_carry_are_dropped_from_http_requests(gateway):
+    # Legal HTTP, not gRPC metadata: forwarded, they made the backend's gRPC server fail the call
+    # (INTERNAL, "Illegal header key") before the service saw it.
+    unfit = {"+odd": "1", "x-trace-bin": "not base64!", "grpc-timeout": "soon"}
+    response = await gateway.request("GET", "/v1/system/status", headers=unfit)
+    assert response.status == 200, response.body
+    # The headers gRPC can carry still reach the service.
+    failing = await gateway.request("GET", "/v1/system/status", headers={**unfit, FAIL_HEADER: "not_found"})
+    assert failing.status == 404, failing.body
