@@ -3,9 +3,11 @@
 followed to its end (exit 0) and a failing one (exit 1), Ctrl-C while following, audit search,
 JSON output parsed back, one-line errors naming the field (exit 1) and usage errors (exit 2)."""
 
+import contextlib
 import json
 import signal
 import stat
+import threading
 import time
 import uuid
 
@@ -14,6 +16,8 @@ import pytest
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
+from dockyard_cli.client import Client, CliError
+from dockyard_cli.credentials import CredentialStore
 from dockyard_kit.stack.components import free_port
 from tests.cli.conftest import Cli
 from tests.deployer.support import fetch, remove_project_services
@@ -161,6 +165,49 @@ def test_a_refused_access_token_is_refreshed_and_the_call_made_again(cli, develo
     ended = cli("whoami")
     assert ended.exit_code == 1
     assert "dockyard login" in one_line_error(ended)
+
+
+def test_commands_refreshing_at_once_keep_the_session(cli, developer, monkeypatch):
+    """Refresh tokens rotate and a reused one revokes the session, so two commands that find the
+    access token expired at the same moment must not both spend the same refresh token. Both read
+    the stored session at the same moment here (a barrier in the store's reads, given up after 2 s
+    by a reader the other one keeps waiting)."""
+    assert cli("login", "dev1", "--password-stdin", input=f"{PASSWORD}\n").exit_code == 0
+    store(cli, access_token=with_claims(stored(cli)["access_token"], exp=int(time.time()) - 60))
+    together = threading.Barrier(2)
+    load = CredentialStore.load
+
+    def load_together(self, server):
+        session = load(self, server)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            together.wait(timeout=2)
+        return session
+
+    monkeypatch.setattr(CredentialStore, "load", load_together)
+    answers = []
+
+    def whoami():
+        client = Client(cli.server, CredentialStore(cli.credentials.parent), env_token="")
+        try:
+            user = client.call(
+                identity_pb2_grpc.UserServiceStub(client.channel).GetCurrentUser,
+                identity_pb2.GetCurrentUserRequest(),
+            )
+            answers.append(user.username)
+        except CliError as error:
+            answers.append(error.message)
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=whoami) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert answers == ["dev1", "dev1"]
+    monkeypatch.undo()
+    after = cli("whoami")
+    assert after.exit_code == 0, after
 
 
 def test_dockyard_token_skips_login_and_is_never_stored(cli, identity_channel, developer):
