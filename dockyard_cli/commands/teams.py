@@ -1,4 +1,5 @@
-"""Teams: list, create, get, delete, members, add-member, remove-member, invite."""
+"""Teams: list, create, get, delete, members, add-member, remove-member, invite, and your
+invitations (invitations, accept, decline)."""
 
 import typer
 
@@ -151,3 +152,54 @@ def invite(
     request = identity_pb2.CreateTeamInvitationRequest(team_id=team_id(client, team), invitation=invitation)
     answer = client.call(stub.CreateTeamInvitation, request)
     state(ctx).output.record(answer, ["id", "team_name", "invitee", "role", "state", "expires_at"])
+
+
+INVITATION_COLUMNS = ["id", "team_name", "role", "state", "invited_by", "expires_at"]
+
+
+@command(app, "invitations")
+def my_invitations(ctx: typer.Context) -> None:
+    """The invitations waiting for you.
+
+    Example:
+
+        dockyard teams invitations
+    """
+    client, stub = _stub(ctx)
+    request = identity_pb2.ListMyTeamInvitationsRequest(page_size=PAGE_SIZE)
+    invitations = pages(client, stub.ListMyTeamInvitations, request, "invitations")
+    state(ctx).output.table(invitations, INVITATION_COLUMNS, key="invitations")
+
+
+@command(app, "accept")
+def accept_invitation(
+    ctx: typer.Context, invitation_id: str = typer.Argument(..., help="The invitation's id.")
+) -> None:
+    """Accept an invitation: you join the team in the role it names.
+
+    Example:
+
+        dockyard teams accept 5d0c...
+    """
+    client, stub = _stub(ctx)
+    member = client.call(
+        stub.AcceptTeamInvitation, identity_pb2.AcceptTeamInvitationRequest(invitation_id=invitation_id)
+    )
+    state(ctx).output.record(member, ["team_id", "user_id", "username", "role", "joined_at"])
+
+
+@command(app, "decline")
+def decline_invitation(
+    ctx: typer.Context, invitation_id: str = typer.Argument(..., help="The invitation's id.")
+) -> None:
+    """Decline an invitation.
+
+    Example:
+
+        dockyard teams decline 5d0c...
+    """
+    client, stub = _stub(ctx)
+    answer = client.call(
+        stub.DeclineTeamInvitation, identity_pb2.DeclineTeamInvitationRequest(invitation_id=invitation_id)
+    )
+    state(ctx).output.record(answer, ["id", "team_name", "role", "state", "answered_at"])

@@ -416,6 +416,18 @@ def test_admins_manage_users_and_teams(admin_cli, dev_cli):
     members = json.loads(admin_cli("--output", "json", "teams", "members", team).stdout)["members"]
     assert {(m["username"], m["role"]) for m in members} >= {(username, "admin")}
 
+    # An invitation the developer answers from their own command line.
+    invited = admin_cli("--output", "json", "teams", "invite", team, "dev1", "--role", "viewer")
+    assert invited.exit_code == 0, invited
+    waiting = json.loads(dev_cli("--output", "json", "teams", "invitations").stdout)["invitations"]
+    (invitation,) = [i for i in waiting if i["team_name"] == team]
+    joined = dev_cli("--output", "json", "teams", "accept", invitation["id"])
+    assert joined.exit_code == 0, joined
+    assert json.loads(joined.stdout)["role"] == "viewer"
+    again = dev_cli("teams", "accept", invitation["id"])
+    assert again.exit_code == 1
+    one_line_error(again)
+
     disabled = admin_cli("--output", "json", "users", "disable", username)
     assert json.loads(disabled.stdout)["disabled"] is True
 
