@@ -12,6 +12,7 @@ import uuid
 
 import asyncpg
 import grpc
+from google.protobuf.message import DecodeError
 from grpc.aio import AbortError
 from prometheus_client import Counter, Histogram
 
@@ -88,6 +89,20 @@ def _peer_ip(peer: str) -> str:
     return ""
 
 
+class UnparsableRequest(errors.DomainError):
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+def _parsed(request, deserialize):
+    """The request message from its bytes; `deserialize` None when gRPC already parsed it."""
+    if deserialize is None:
+        return request
+    try:
+        return deserialize(request)
+    except DecodeError as exc:
+        raise UnparsableRequest(f"the request is not a valid message of its type: {exc}") from None
+
+
 class ServerInterceptor(grpc.aio.ServerInterceptor):
     def __init__(
         self, service: str, pool_provider, authenticator: Authenticator, gateway_secret: bytes = b""
@@ -117,16 +132,17 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
         return wrapped
 
     def _wrap(self, handler, method: str):
+        # A unary request is parsed here, within the call's handling, not by gRPC, which would answer
+        # UNKNOWN for bytes that do not parse (Envoy's transcoder writes such bytes for some bad JSON,
+        # e.g. an object as a string map's value): bad input is INVALID_ARGUMENT.
         if handler.unary_unary:
             return grpc.unary_unary_rpc_method_handler(
-                self._wrap_unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_unary(handler.unary_unary, method, handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream:
             return grpc.unary_stream_rpc_method_handler(
-                self._wrap_stream(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
+                self._wrap_stream(handler.unary_stream, method, handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.stream_unary:
@@ -141,17 +157,17 @@ class ServerInterceptor(grpc.aio.ServerInterceptor):
             response_serializer=handler.response_serializer,
         )
 
-    def _wrap_unary(self, behaviour, method: str):
+    def _wrap_unary(self, behaviour, method: str, deserialize=None):
         async def wrapper(request, context):
             async with self._handling(method, context):
-                return await behaviour(request, context)
+                return await behaviour(_parsed(request, deserialize), context)
 
         return wrapper
 
-    def _wrap_stream(self, behaviour, method: str):
+    def _wrap_stream(self, behaviour, method: str, deserialize=None):
         async def wrapper(request, context):
             async with self._handling(method, context):
-                async for item in behaviour(request, context):
+                async for item in behaviour(_parsed(request, deserialize), context):
                     yield item
 
         return wrapper
