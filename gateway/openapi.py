@@ -320,12 +320,23 @@ class _Builder:
             }
         schema = self.message_ref(self.pool.FindMessageTypeByName(method.output_type))
         if method.server_streaming:
+            # Before OpenAPI 3.2 (itemSchema), an event stream's schema describes each event.
+            event = {
+                "type": "object",
+                "properties": {
+                    "data": {"type": "string", "contentMediaType": JSON_MEDIA_TYPE, "contentSchema": schema},
+                    "event": {"type": "string"},
+                    "id": {"type": "string"},
+                    "retry": {"type": "integer"},
+                },
+                "required": ["data"],
+            }
             return {
                 "description": (
-                    f"Server-sent events, each `data:` line one {method.output_type} as JSON "
-                    f"({schema['$ref']}); the stream ends when the call does."
+                    f"Server-sent events, each one's data a {method.output_type} as JSON; the stream "
+                    "ends when the call does."
                 ),
-                "content": {EVENT_STREAM_MEDIA_TYPE: {"schema": {"type": "string"}}},
+                "content": {EVENT_STREAM_MEDIA_TYPE: {"schema": event}},
             }
         return {
             "description": self.comments.get(method.output_type, "") or method.output_type,

@@ -224,6 +224,9 @@ def test_responses_and_errors(document):
     assert status["properties"]["details"]["items"]["properties"]["@type"]["type"] == "string"
     watched = operation(document, "CrateService_WatchCrates")["responses"]["200"]
     assert list(watched["content"]) == ["text/event-stream"]
+    data = watched["content"]["text/event-stream"]["schema"]["properties"]["data"]
+    assert data["contentMediaType"] == "application/json"
+    assert data["contentSchema"] == {"$ref": f"{SCHEMAS}{FIXTURE}.Crate"}
     # google.api.HttpBody: the bytes as they are, whatever their content type, both ways.
     jwks = operation(document, "AuthService_GetJwks")["responses"]["200"]
     assert list(jwks["content"]) == ["*/*"]
