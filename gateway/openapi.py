@@ -103,12 +103,12 @@ _WELL_KNOWN = {
     "google.protobuf.StringValue": _SCALARS[_FD.TYPE_STRING],
     "google.protobuf.BytesValue": _SCALARS[_FD.TYPE_BYTES],
 }
-# Well-known types a query parameter can carry (a string or scalar); other messages are spelled
-# field by field (a.b=...), maps and repeated messages not at all.
 _WRAPPERS = {
     f"google.protobuf.{kind}Value"
     for kind in ("Double", "Float", "Int64", "UInt64", "Int32", "UInt32", "Bool", "String", "Bytes")
 }
+# Well-known types a query parameter can carry (as a string or scalar); other messages are spelled
+# field by field (a.b=...), these not at all, nor maps and repeated messages.
 _QUERY_WELL_KNOWN = {
     "google.protobuf.Timestamp",
     "google.protobuf.Duration",
@@ -132,6 +132,7 @@ def build_document(descriptor_set: pathlib.Path = DESCRIPTOR_SET) -> dict:
 def write_document(
     path: pathlib.Path = DOCUMENT, descriptor_set: pathlib.Path = DESCRIPTOR_SET
 ) -> pathlib.Path:
+    """Writes the document as JSON to `path` (gen/openapi.json by default; `make proto` does)."""
     path = pathlib.Path(path)
     path.write_text(json.dumps(build_document(descriptor_set), indent=2) + "\n")
     return path
