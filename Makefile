@@ -37,7 +37,7 @@ $(INSTALLED): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-$(GENERATED): $(INSTALLED) $(PROTOS) proto/build.py
+$(GENERATED): $(INSTALLED) $(PROTOS) proto/build.py gateway/openapi.py
 	$(PY) proto/build.py
 	touch $@
 
