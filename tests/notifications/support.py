@@ -8,6 +8,7 @@ import http.server
 import json
 import ssl
 import threading
+import time
 
 import grpc
 from aiosmtpd.controller import Controller
@@ -17,7 +18,6 @@ from dockyard.notifications.v1 import notifications_pb2, notifications_pb2_grpc
 from dockyard_kit.stack.components import free_port
 from tests.support.calls import TIMEOUT
 from tests.support.resources import call, unique
-from tests.support.waiting import eventually
 
 CHANNELS = "/v1/notification-channels"
 SIGNING_SECRET = "a-signing-secret-of-32-characters"
@@ -85,7 +85,7 @@ class Receiver:
 
 class SmtpInbox:
     """aiosmtpd on a free loopback port, requiring STARTTLS (with the certificate given) and then a
-    login as `username`/`password`; keeps every message it accepts."""
+    login as `username`/`password`; keeps every message it accepts, and refuses mail to nobody@."""
 
     def __init__(self, certificate_file: str, key_file: str, username: str, password: str) -> None:
         self.port = free_port()
@@ -96,6 +96,12 @@ class SmtpInbox:
         inbox = self
 
         class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+                if address.startswith("nobody@"):
+                    return "550 5.1.1 no such mailbox"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server, session, envelope):
                 inbox.messages.append(
                     (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
@@ -152,13 +158,14 @@ class Direct:
 
     def wait_settled(self, account, channel_id: str, count: int, timeout: float = 60) -> list:
         """The channel's deliveries once `count` of them exist and none is pending."""
-
-        def settled():
+        deadline = time.monotonic() + timeout
+        while True:
             found = self.deliveries(account, channel_id)
             pending = notifications_pb2.DELIVERY_STATUS_PENDING
-            return found if len(found) >= count and all(d.status != pending for d in found) else None
-
-        return eventually(settled, timeout=timeout, interval=0.2)
+            if len(found) >= count and all(d.status != pending for d in found):
+                return found
+            assert time.monotonic() < deadline, f"not settled within {timeout}s: {found}"
+            time.sleep(0.2)
 
 
 def direct(stack) -> Direct:

@@ -59,6 +59,10 @@ class Dispatcher:
             except DATABASE_ERRORS as exc:
                 log.warning("dispatcher cannot reach the database; retrying", extra={"error": repr(exc)})
                 sent = 0
+            except Exception:
+                # A fault of ours must not end the dispatcher: what it held is retried after its lease.
+                log.exception("dispatcher pass failed; retrying")
+                sent = 0
             if sent:
                 continue  # more may be due
             try:

@@ -110,9 +110,9 @@ async def record_attempt(
     its lease ends) and the attempt in the log; nothing when the delivery is gone (its channel was
     deleted while it was being sent). The caller holds the transaction."""
     updated = await conn.fetchval(
-        "UPDATE deliveries SET status = $2, last_http_status = $3, last_error = $4, last_attempt_at = $5,"
+        "UPDATE deliveries SET status = $2::text, last_http_status = $3, last_error = $4, last_attempt_at = $5,"
         " leased_until = NULL, next_attempt_at = COALESCE($6, next_attempt_at),"
-        " delivered_at = CASE WHEN $2 = 'delivered' THEN now() END WHERE id = $1 RETURNING id",
+        " delivered_at = CASE WHEN $2::text = 'delivered' THEN now() END WHERE id = $1 RETURNING id",
         delivery_id,
         status,
         http_status,
