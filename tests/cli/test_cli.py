@@ -19,11 +19,11 @@ from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
 from dockyard_cli.client import Client, CliError
 from dockyard_cli.credentials import CredentialStore
 from dockyard_kit.stack.components import free_port
-from tests.cli.conftest import Cli
-from tests.deployer.support import fetch, remove_project_services
-from tests.projects.certs import self_signed
+from tests.cli.support import Cli
 from tests.support.accounts import PASSWORD
 from tests.support.calls import TIMEOUT
+from tests.support.certs import self_signed
+from tests.support.deployments import fetch, remove_project_services
 from tests.support.tokens import claims_of, with_claims, with_flipped_signature
 from tests.support.waiting import eventually
 

@@ -5,7 +5,7 @@ even when the install was made before `make proto` wrote them (as `make`'s order
 import subprocess
 import sys
 
-from tests.cli.conftest import entry_point
+from tests.cli.support import entry_point
 from tests.support.paths import REPO_ROOT
 
 

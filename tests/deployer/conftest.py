@@ -4,7 +4,8 @@ import grpc
 import pytest
 
 from dockyard.deployer.v1 import deployer_pb2_grpc
-from tests.deployer.support import remove_built_images, remove_project_services
+from tests.deployer.support import remove_built_images
+from tests.support.deployments import remove_project_services
 from tests.support.resources import create
 
 

@@ -25,11 +25,11 @@ from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import events_pb2 as projects_events
 from dockyard_kit.project_access import Level
 from services.deployer.docker.swarm import LABEL_APPLICATION, network_name
-from tests.deployer.support import deploy, remove_project_services, wait_final
 from tests.support import authorization
 from tests.support.accounts import Account, People, api_token_access, create_account
 from tests.support.authorization import Case
 from tests.support.calls import DENIED, NOT_FOUND, OK, TIMEOUT, UNAUTHENTICATED, code_of, payload, rest
+from tests.support.deployments import deploy, remove_project_services, wait_final
 from tests.support.resources import call, create, new_app, outbox, sql, unique
 from tests.support.waiting import eventually
 

@@ -3,7 +3,7 @@ answers on its published port; its deployment records status, metadata, events a
 request_id makes a retry return the first deployment; bad input is refused naming the field."""
 
 from dockyard.deployer.v1 import deployer_pb2
-from tests.deployer.support import deploy, fetch, wait_final, web_app
+from tests.support.deployments import deploy, fetch, wait_final, web_app
 from tests.support.resources import call, new_app, outbox
 
 

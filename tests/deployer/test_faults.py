@@ -12,16 +12,8 @@ import uuid
 
 import pytest
 
-from tests.deployer.support import (
-    application_service,
-    content_image,
-    deploy,
-    deployment_by_a_replica,
-    fetch,
-    wait_final,
-    web_app,
-    web_config,
-)
+from tests.deployer.support import application_service, content_image, deployment_by_a_replica
+from tests.support.deployments import deploy, fetch, wait_final, web_app, web_config
 from tests.support.replicas import service_replica
 from tests.support.resources import call, new_app, outbox, sql
 from tests.support.waiting import eventually

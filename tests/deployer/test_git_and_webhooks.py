@@ -14,18 +14,15 @@ import pytest
 from dockyard.deployer.v1 import deployer_pb2
 from services.deployer.domain.webhooks import signature_headers
 from tests.deployer.support import (
-    FINAL,
-    deploy,
     deployments_of,
-    fetch,
     git_app,
     image_tags,
     push_commit,
     stored_logs,
-    wait_final,
     web_dockerfile,
     web_repository,
 )
+from tests.support.deployments import FINAL, deploy, fetch, wait_final
 from tests.support.resources import call
 from tests.support.waiting import eventually
 

@@ -13,20 +13,16 @@ import pytest
 from services.deployer.docker.swarm import LABEL_APPLICATION, network_name
 from tests.deployer.support import (
     build_containers,
-    deploy,
-    fetch,
     git_app,
     git_repository,
     image_tags,
     log_messages,
     push_commit,
     remove_built_images,
-    remove_project_services,
-    wait_final,
-    web_config,
     web_dockerfile,
 )
 from tests.docker_support import TEST_LABELS
+from tests.support.deployments import deploy, fetch, remove_project_services, wait_final, web_config
 from tests.support.resources import call, create, new_app, sql
 from tests.support.waiting import eventually
 

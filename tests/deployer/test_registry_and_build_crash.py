@@ -19,20 +19,17 @@ from services.deployer.docker.swarm import LABEL_APPLICATION
 from services.deployer.domain.worker import built_tag
 from tests.deployer.support import (
     build_containers,
-    deploy,
     deployment_by_a_replica,
-    fetch,
     git_app,
     git_repository,
     image_tags,
     log_messages,
     push_commit,
     stored_logs,
-    wait_final,
-    web_config,
     web_dockerfile,
     web_repository,
 )
+from tests.support.deployments import deploy, fetch, wait_final, web_config
 from tests.support.resources import call, new_app, sql
 from tests.support.waiting import eventually
 

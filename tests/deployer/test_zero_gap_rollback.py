@@ -6,7 +6,8 @@ for the whole rollout; every try must be answered, and only by the old version."
 import pytest
 
 from services.deployer.docker.swarm import network_name
-from tests.deployer.support import application_service, deploy, wait_final
+from tests.deployer.support import application_service
+from tests.support.deployments import deploy, wait_final
 from tests.support.resources import call, new_app
 from tests.support.waiting import eventually
 

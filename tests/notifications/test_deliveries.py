@@ -14,7 +14,6 @@ import pytest
 
 from dockyard.notifications.v1 import notifications_pb2 as pb
 from services.notifications.domain.messages import verify
-from tests.deployer.support import deploy, remove_project_services, wait_final, web_app
 from tests.notifications.support import (
     CHANNELS,
     SIGNING_SECRET,
@@ -24,7 +23,8 @@ from tests.notifications.support import (
     direct,
     webhook_channel,
 )
-from tests.projects.certs import issued_by_ca, self_signed
+from tests.support.certs import issued_by_ca, self_signed
+from tests.support.deployments import deploy, remove_project_services, wait_final, web_app
 from tests.support.resources import call, create, create_domain, insert_application, new_app
 from tests.support.waiting import eventually
 

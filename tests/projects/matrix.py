@@ -15,10 +15,10 @@ from google.protobuf import field_mask_pb2
 
 from dockyard.identity.v1 import identity_pb2, identity_pb2_grpc
 from dockyard.projects.v1 import projects_pb2, projects_pb2_grpc
-from tests.projects.certs import self_signed
 from tests.support.accounts import Account, People, api_token_access, create_account
 from tests.support.authorization import Case
 from tests.support.calls import DENIED, NOT_FOUND, OK, TIMEOUT, UNAUTHENTICATED
+from tests.support.certs import self_signed
 from tests.support.resources import unique
 from tests.support.waiting import eventually
 

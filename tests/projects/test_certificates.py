@@ -13,8 +13,8 @@ import pytest
 from google.protobuf import field_mask_pb2
 
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.projects.certs import issued_by_ca, key_pem, new_key, self_signed
 from tests.support.calls import DENIED, INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
+from tests.support.certs import issued_by_ca, key_pem, new_key, self_signed
 from tests.support.database import admin_database
 from tests.support.resources import (
     create,

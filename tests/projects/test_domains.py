@@ -11,8 +11,8 @@ from google.protobuf import field_mask_pb2
 
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.projects.certs import self_signed
 from tests.support.calls import DENIED, INVALID, NOT_FOUND, TIMEOUT, field_of, payload, rest, rpc_error
+from tests.support.certs import self_signed
 from tests.support.database import admin_database
 from tests.support.resources import (
     create,

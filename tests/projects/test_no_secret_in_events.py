@@ -11,8 +11,8 @@ from google.protobuf import field_mask_pb2, json_format
 
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.projects.v1 import events_pb2, projects_pb2, projects_pb2_grpc
-from tests.projects.certs import self_signed
 from tests.support.calls import TIMEOUT, code_of
+from tests.support.certs import self_signed
 from tests.support.resources import create, sql, unique
 
 P = projects_pb2

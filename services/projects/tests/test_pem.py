@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 
 from dockyard_kit.errors import InvalidArgument
 from services.projects.domain import pem
-from tests.projects.certs import issued_by_ca, key_pem, new_key, self_signed
+from tests.support.certs import issued_by_ca, key_pem, new_key, self_signed
 
 NOW = datetime.datetime.now(datetime.UTC)
 
