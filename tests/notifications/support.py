@@ -3,6 +3,7 @@ a thread, on a free loopback port) that records what it is sent and can answer w
 not listen at all; a local SMTP server (aiosmtpd) that requires STARTTLS and a login; channels made
 over REST; and the delivery log read straight from the service."""
 
+import contextlib
 import dataclasses
 import http.server
 import json
@@ -35,12 +36,15 @@ class Received:
 
 class Receiver:
     """Records every POST. `status` is what it answers (200 unless told otherwise); `stop()` and
-    `start()` take it off and back on its port (connection refused in between)."""
+    `start()` take it off and back on its port (connection refused in between); `hold()` keeps the
+    requests that come (recorded in `held`) unanswered until `release()`, which refuses them (503)."""
 
     def __init__(self) -> None:
         self.port = free_port()
         self.status = 200
         self.received: list[Received] = []
+        self.held: list[Received] = []
+        self._holding: threading.Event | None = None
         self._lock = threading.Lock()
         self._server: http.server.ThreadingHTTPServer | None = None
         self.start()
@@ -55,6 +59,14 @@ class Receiver:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                holding = receiver._holding
+                if holding is not None:
+                    with receiver._lock:
+                        receiver.held.append(Received(self.path, dict(self.headers.items()), body))
+                    holding.wait()
+                    with contextlib.suppress(OSError):  # its sender may have died meanwhile
+                        self.send_error(503)
+                    return
                 with receiver._lock:
                     status = receiver.status
                     if status < 300:
@@ -77,6 +89,14 @@ class Receiver:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def hold(self) -> None:
+        self._holding = threading.Event()
+
+    def release(self) -> None:
+        holding, self._holding = self._holding, None
+        if holding is not None:
+            holding.set()
 
     def accepted(self) -> list[Received]:
         with self._lock:
@@ -168,6 +188,7 @@ class Direct:
             time.sleep(0.2)
 
 
-def direct(stack) -> Direct:
-    channel = grpc.insecure_channel(stack.addresses["notifications"])
+def direct(stack, address: str | None = None) -> Direct:
+    """The stack's notifications service, or the replica at `address`."""
+    channel = grpc.insecure_channel(address or stack.addresses["notifications"])
     return Direct(notifications_pb2_grpc.NotificationChannelServiceStub(channel))

@@ -2,14 +2,18 @@
 server (aiosmtpd, STARTTLS and a login): a real deployment that succeeds sends one signed webhook
 to the project's channel and to its team's, a failing one one Slack message; a test notification
 arrives by email; a receiver that is down, then answers 503, then is back gets every notification
-exactly once, with every failed attempt in the delivery log; a receiver that never accepts is given
-up; a certificate about to expire is announced once."""
+exactly once, with every failed attempt in the delivery log; a replica killed mid-send leaves its
+deliveries to another, which sends each once; a receiver that never accepts is given up; a
+certificate about to expire is announced once."""
 
 import datetime
 import email
 import json
+import os
+import signal
 import time
 
+import grpc
 import pytest
 
 from dockyard.notifications.v1 import notifications_pb2 as pb
@@ -23,8 +27,10 @@ from tests.notifications.support import (
     direct,
     webhook_channel,
 )
+from tests.support.calls import TIMEOUT
 from tests.support.certs import issued_by_ca, self_signed
 from tests.support.deployments import deploy, remove_project_services, wait_final, web_app
+from tests.support.replicas import service_replica, stack_service_pid
 from tests.support.resources import call, create, create_domain, insert_application, new_app
 from tests.support.waiting import eventually
 
@@ -73,6 +79,7 @@ def notifications(stack):
 def receiver():
     receiver = Receiver()
     yield receiver
+    receiver.release()
     receiver.stop()
 
 
@@ -230,6 +237,53 @@ def test_a_receiver_down_then_up_gets_every_notification_once(
             for a, b in zip(delivery.history, delivery.history[1:], strict=False)
         ]
         assert all(w >= 0.1 for w in waits), waits  # backed off, never straight away
+
+
+def answers(notifications, account, channel_id: str) -> bool:
+    try:
+        notifications.deliveries(account, channel_id)
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.UNAVAILABLE:
+            raise
+        return False
+    return True
+
+
+def test_a_replica_killed_mid_send_leaves_its_deliveries_to_another_which_sends_each_once(
+    stack, people, project, receiver, notifications
+):
+    channel = create_channel(
+        stack, people.owner, webhook_channel({"project_id": project["id"]}, receiver.url, [SUCCEEDED])
+    )
+    receiver.hold()
+    own = stack_service_pid(stack, "notifications")
+    # A replica with a short lease takes the sends while the stack's own process is paused.
+    with service_replica(stack, "notifications", DOCKYARD_NOTIFICATIONS_LEASE_SECONDS="3") as replica:
+        os.kill(own, signal.SIGSTOP)
+        try:
+            request = pb.SendTestNotificationRequest(channel_id=channel["id"])
+            for _ in range(3):
+                direct(stack, replica.address).stub.SendTestNotification(
+                    request, metadata=people.owner.metadata, timeout=TIMEOUT
+                )
+            # All three in flight at once, well within the 10 s send timeout: a receiver that hangs
+            # holds one of the dispatcher's slots per send, not the dispatcher.
+            eventually(lambda: len(receiver.held) == 3 or None, timeout=5)
+            replica.kill()  # its three sends in flight, unanswered
+        finally:
+            os.kill(own, signal.SIGCONT)
+    receiver.release()
+    # Resumed, the stack's process refuses callers (UNAVAILABLE) until it has reloaded its deny-list.
+    eventually(lambda: answers(notifications, people.owner, channel["id"]), timeout=10)
+    settled = notifications.wait_settled(people.owner, channel["id"], 3, timeout=40)
+    time.sleep(1.5)  # a second copy of anything would arrive meanwhile
+    accepted = receiver.accepted()
+    assert sorted(r.headers["X-Dockyard-Delivery"] for r in accepted) == sorted(d.id for d in settled)
+    assert sorted(r.headers["X-Dockyard-Delivery"] for r in receiver.held) == sorted(d.id for d in settled)
+    for delivery in settled:
+        assert delivery.status == pb.DELIVERY_STATUS_DELIVERED
+        # The dead replica's attempt was counted when it claimed the delivery, but never logged.
+        assert delivery.attempts == 2 and [a.attempt for a in delivery.history] == [2]
 
 
 def test_a_receiver_that_never_accepts_is_given_up(stack, people, project, receiver, notifications):

@@ -1,7 +1,8 @@
 """The dispatcher: sends due deliveries and records each attempt. Several replicas (and tasks) may
 run it at once: a delivery is claimed with FOR UPDATE SKIP LOCKED and held by a lease
 (leased_until) while it is sent, so no two send it at the same time, and one whose sender crashed
-mid-send is claimed again once the lease has run out. An accepted send (HTTP 2xx, or the SMTP
+mid-send is claimed again once the lease has run out. Sends run side by side, up to the
+concurrency, each slot refilled as soon as it frees. An accepted send (HTTP 2xx, or the SMTP
 server took the message) ends it delivered; a refused one is tried again after the retry policy's
 backoff, until the policy gives up (status failed). A crash after the receiver accepted but before
 the outcome committed sends it again after the lease: at least once, with the same
@@ -53,34 +54,51 @@ class Dispatcher:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            try:
-                sent = await self.dispatch_due()
-            except DATABASE_ERRORS as exc:
-                log.warning("dispatcher cannot reach the database; retrying", extra={"error": repr(exc)})
-                sent = 0
-            except Exception:
-                # A fault of ours must not end the dispatcher: what it held is retried after its lease.
-                log.exception("dispatcher pass failed; retrying")
-                sent = 0
-            if sent:
-                continue  # more may be due
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
-            except TimeoutError:
-                pass
-            self._wake.clear()
+        """Keeps up to `concurrency` sends in flight: each freed slot is filled with the next due
+        delivery at once, so a receiver that hangs until the send timeout holds one slot, not the
+        deliveries of every other channel. Cancelled (shutdown), it cancels its sends; their leases
+        run out and another dispatcher sends them."""
+        in_flight: set[asyncio.Task] = set()
 
-    async def dispatch_due(self) -> int:
-        """Claims what is due (as much as may be in flight at once), sends it all, records each
-        outcome; returns how many were claimed."""
-        async with transaction(self.pool()) as conn:
-            claimed = await delivery_store.claim_due(
-                conn, self.settings.concurrency, self.settings.lease_seconds
-            )
-        if claimed:
-            await asyncio.gather(*(self._deliver(row) for row in claimed))
-        return len(claimed)
+        def finished(task: asyncio.Task) -> None:
+            in_flight.discard(task)
+            if not task.cancelled() and task.exception() is not None:
+                # Its outcome could not be recorded (the database went away): tried again after the lease.
+                log.warning("delivery attempt not recorded", extra={"error": repr(task.exception())})
+            self._wake.set()  # a slot is free
+
+        try:
+            while True:
+                claimed = await self._claim(self.settings.concurrency - len(in_flight))
+                for row in claimed:
+                    task = asyncio.create_task(self._deliver(row))
+                    in_flight.add(task)
+                    task.add_done_callback(finished)
+                if claimed and len(in_flight) < self.settings.concurrency:
+                    continue  # more may be due
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+        finally:
+            for task in in_flight:
+                task.cancel()
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _claim(self, free: int) -> list:
+        """Up to `free` due deliveries, leased to this dispatcher; none while the database is away."""
+        if free <= 0:
+            return []
+        try:
+            async with transaction(self.pool()) as conn:
+                return await delivery_store.claim_due(conn, free, self.settings.lease_seconds)
+        except DATABASE_ERRORS as exc:
+            log.warning("dispatcher cannot reach the database; retrying", extra={"error": repr(exc)})
+        except Exception:
+            # A fault of ours must not end the dispatcher: what it held is retried after its lease.
+            log.exception("dispatcher pass failed; retrying")
+        return []
 
     async def _deliver(self, row) -> None:
         attempted_at = datetime.datetime.now(datetime.UTC)
