@@ -1,10 +1,11 @@
 """The notifications service: channels of projects and teams (signed webhooks, Slack, Discord,
 email over SMTP with TLS) and their delivery log; a durable consumer of projects' and the
 deployer's events that turns each deployment outcome into deliveries in the inbox's transaction;
-a dispatcher that sends them with retries and backoff under leases; and a periodic check that warns
-of certificates about to expire. Its read models of identity (roles, memberships) and of projects
-decide who may manage which channel."""
+a dispatcher that sends them with retries and backoff under leases; a periodic check that warns
+of certificates about to expire; and the delivery log's retention. Its read models of identity
+(roles, memberships) and of projects decide who may manage which channel."""
 
+import datetime
 import pathlib
 
 import grpc
@@ -16,6 +17,7 @@ from services.notifications.domain import events
 from services.notifications.domain.channels import Channels
 from services.notifications.domain.dispatcher import Dispatcher, DispatcherSettings
 from services.notifications.domain.expiry import run_expiry_checks
+from services.notifications.domain.retention import run_delivery_purges
 from services.notifications.domain.retry import RetryPolicy
 from services.notifications.domain.senders import Senders
 from services.notifications.rpc.channels import ChannelServicer
@@ -71,6 +73,10 @@ class Notifications:
             self.dispatcher.wake,
         )
 
+    async def purge_deliveries(self, runtime: ServiceRuntime) -> None:
+        days = runtime.settings.DOCKYARD_NOTIFICATIONS_DELIVERY_RETENTION_DAYS
+        await run_delivery_purges(runtime.require_pool, datetime.timedelta(days=days))
+
 
 def build_spec(notifications: Notifications) -> ServiceSpec:
     return ServiceSpec(
@@ -83,6 +89,7 @@ def build_spec(notifications: Notifications) -> ServiceSpec:
             notifications.consume_events,
             notifications.dispatch,
             notifications.check_expiry,
+            notifications.purge_deliveries,
         ],
     )
 

@@ -25,6 +25,9 @@ class NotificationsSettings(Settings):
     DOCKYARD_NOTIFICATIONS_POLL_SECONDS: Annotated[float, Field(gt=0, le=60)] = 1.0
     # Sends in flight at once per replica.
     DOCKYARD_NOTIFICATIONS_CONCURRENCY: Annotated[int, Field(ge=1, le=256)] = 16
+    # Delivered and given-up deliveries (and their attempts) are purged this long after they were
+    # made (domain/retention.py); a certificate's warning stays until the certificate has expired.
+    DOCKYARD_NOTIFICATIONS_DELIVERY_RETENTION_DAYS: Annotated[float, Field(ge=1)] = 90.0
     # -- certificate expiry (domain/expiry.py) ------------------------------------------------------
     # How often certificates are compared with the channels' expiry windows.
     DOCKYARD_NOTIFICATIONS_EXPIRY_CHECK_SECONDS: Annotated[float, Field(gt=0)] = 3600.0

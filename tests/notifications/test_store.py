@@ -2,14 +2,16 @@
 delivery per channel and dedupe key however often it is inserted; a claimed delivery is held by its
 lease (another dispatcher skips it, locked or leased) until the lease runs out, as after a crash
 mid-send, when it is claimed again; the outcome of a send to a channel deleted meanwhile changes
-nothing."""
+nothing; finished deliveries past their retention are purged."""
 
 import datetime
+import json
 import uuid
 
 import pytest
 
 from dockyard_kit import db, migrations
+from services.notifications.domain import retention
 from services.notifications.store import deliveries
 from tests.support.paths import REPO_ROOT
 
@@ -100,3 +102,42 @@ async def test_the_outcome_of_a_send_to_a_deleted_channel_changes_nothing(pool):
             conn, claimed["id"], 1, now, 200, "", 5, status="delivered", next_attempt_at=None
         )
     assert await pool.fetchval("SELECT count(*) FROM delivery_attempts") == 0
+
+
+async def test_finished_deliveries_past_their_retention_are_purged_with_their_attempts(pool, monkeypatch):
+    monkeypatch.setattr(retention, "PURGE_BATCH_ROWS", 2)  # several batches in one pass
+    channel = await new_channel(pool)
+    now = datetime.datetime.now(datetime.UTC)
+    old, recent = now - datetime.timedelta(days=100), now - datetime.timedelta(days=10)
+    certificate = {"certificate": {"expires_at": (now + datetime.timedelta(days=5)).isoformat()}}
+    expired_certificate = {"certificate": {"expires_at": (now - datetime.timedelta(days=1)).isoformat()}}
+    made = {  # dedupe key: (event, status, created_at, payload)
+        "delivered-old": ("deployment_failed", "delivered", old, {}),
+        "failed-old": ("deployment_succeeded", "failed", old, {}),
+        "test-old": ("test", "delivered", old, {}),
+        "pending-old": ("deployment_failed", "pending", old, {}),
+        "delivered-recent": ("deployment_failed", "delivered", recent, {}),
+        "certificate-still-valid": ("certificate_expiring", "delivered", old, certificate),
+        "certificate-expired": ("certificate_expiring", "delivered", old, expired_certificate),
+    }
+    for key, (event, status, created_at, payload) in made.items():
+        delivery_id = await pool.fetchval(
+            "INSERT INTO deliveries (channel_id, event, dedupe_key, payload, summary, status, created_at)"
+            " VALUES ($1, $2, $3, $4::jsonb, 's', $5, $6) RETURNING id",
+            channel, event, key, json.dumps(payload), status, created_at,
+        )  # fmt: skip
+        await pool.execute(
+            "INSERT INTO delivery_attempts (delivery_id, attempt, attempted_at, duration_ms) VALUES ($1, 1, $2, 5)",
+            delivery_id,
+            created_at,
+        )
+
+    purged = await retention.purge_old_deliveries(pool, datetime.timedelta(days=90))
+
+    assert purged == 4
+    left = {r["dedupe_key"] for r in await pool.fetch("SELECT dedupe_key FROM deliveries")}
+    # Pending ones are the dispatcher's; a warning of a certificate that has not expired yet is what
+    # keeps the expiry check from announcing it again.
+    assert left == {"pending-old", "delivered-recent", "certificate-still-valid"}
+    assert await pool.fetchval("SELECT count(*) FROM delivery_attempts") == 3
+    assert await retention.purge_old_deliveries(pool, datetime.timedelta(days=90)) == 0

@@ -1,5 +1,6 @@
 """SQL of deliveries and their attempts: made once per (channel, dedupe key), claimed by a
-dispatcher under a lease, each attempt recorded, and the delivery log read newest first."""
+dispatcher under a lease, each attempt recorded, the delivery log read newest first, and finished
+deliveries purged once past their retention."""
 
 import datetime
 import json
@@ -164,3 +165,23 @@ async def attempts_of(conn: asyncpg.Connection, delivery_ids: list[uuid.UUID]) -
     for row in rows:
         history[row["delivery_id"]].append(row)
     return history
+
+
+async def purge_finished(conn: asyncpg.Connection, older_than: datetime.timedelta, batch: int) -> int:
+    """Up to `batch` delivered or given-up deliveries made before `older_than` ago, with their
+    attempts (ON DELETE CASCADE); how many. A certificate's warning stays until the certificate has
+    expired: its row is what keeps the expiry check from announcing the same date again."""
+    status = await conn.execute(
+        """
+        DELETE FROM deliveries WHERE id IN (
+            SELECT id FROM deliveries
+            WHERE status IN ('delivered', 'failed') AND created_at < now() - $1::interval
+              AND (event <> 'certificate_expiring'
+                   OR (payload -> 'certificate' ->> 'expires_at')::timestamptz < now())
+            LIMIT $2
+        )
+        """,
+        older_than,
+        batch,
+    )
+    return int(status.split()[-1])
