@@ -56,20 +56,30 @@ class Reconciler:
                         await self._wake.wait()
                         self._wake.clear()
                         requested, self._requested = self._requested, {}
-                        for application_id, scaled in requested.items():
-                            await self._reconcile_one(application_id, scaled)
+                        await self._reconcile_requested(requested)
                         await self._remove_gone_networks()
             except TimeoutError:
                 pass
             except (DomainError, OSError, asyncpg.PostgresError) as exc:
                 log.warning("reconciling an application failed", extra={"error": str(exc)})
 
-    async def _reconcile_one(self, application_id: str, scaled: bool) -> None:
-        service = await self.swarm.inspect(application_id)
-        if service is not None:
-            await self._converge(service, report=scaled)
-        elif scaled:
-            await self._report_scaled(uuid.UUID(application_id), 0, has_service=False)
+    async def _reconcile_requested(self, requested: dict[str, bool]) -> None:
+        """The applications asked for since the last wake: one application's service is looked up
+        alone; for several, the platform's services are listed once, so a burst of projects' events
+        costs one Docker call rather than one per event."""
+        if not requested:
+            return
+        if len(requested) == 1:
+            [application_id] = requested
+            found = {application_id: await self.swarm.inspect(application_id)}
+        else:
+            found = {service.application_id: service for service in await self.swarm.managed_services()}
+        for application_id, scaled in requested.items():
+            service = found.get(application_id)
+            if service is not None:
+                await self._converge(service, report=scaled)
+            elif scaled:
+                await self._report_scaled(uuid.UUID(application_id), 0, has_service=False)
 
     async def reconcile_all(self) -> None:
         for service in await self.swarm.managed_services():

@@ -91,7 +91,8 @@ def deployment_facts(event: Event, project_name: str | None) -> messages.Deploym
     )
 
 
-async def _deployment_event(conn: asyncpg.Connection, event: Event) -> None:
+async def _deployment_event(conn: asyncpg.Connection, event: Event) -> int:
+    """How many deliveries the deployment's outcome made."""
     changed = deployer_events.DeploymentChanged()
     event.payload.Unpack(changed)
     project_id = uuid.UUID(changed.deployment.project_id)
@@ -100,31 +101,42 @@ async def _deployment_event(conn: asyncpg.Connection, event: Event) -> None:
     )
     team_id = await read_model.project_team(conn, project_id)
     channel_ids = await channel_store.reached_by(conn, project_id, team_id, notification.event)
-    await delivery_store.insert_for_channels(
+    return await delivery_store.insert_for_channels(
         conn, channel_ids, notification.event, event.id, notification.payload, notification.summary
     )
 
 
-async def apply(conn: asyncpg.Connection, event: Event) -> None:
+async def apply(conn: asyncpg.Connection, event: Event) -> int:
+    """The event's effect; how many deliveries it made."""
     if event.type in messages.DEPLOYMENT_EVENTS:
-        await _deployment_event(conn, event)
-        return
+        return await _deployment_event(conn, event)
     _, resource, verb = event.type.split(".")
     if resource == "project":
         await _project_event(conn, verb, event)
     else:
         await _certificate_event(conn, verb, event)
+    return 0
 
 
 def consumer(runtime: ServiceRuntime, wake: Callable[[], None]) -> EventConsumer:
-    """`wake` runs once a deployment event's deliveries have committed (this replica's dispatcher
-    sends them at once rather than at its next poll)."""
+    """`wake` runs once an event's deliveries have committed (this replica's dispatcher sends them
+    at once rather than at its next poll); an event that made none (most deployments have no
+    channel) wakes nothing."""
+    # Ids of events whose deliveries are in the transaction being committed.
+    made_deliveries: set[str] = set()
+
+    async def apply_and_note(conn: asyncpg.Connection, event: Event) -> None:
+        if await apply(conn, event):
+            made_deliveries.add(event.id)
 
     def after_commit(event: Event) -> None:
-        if event.type in messages.DEPLOYMENT_EVENTS:
+        if event.id in made_deliveries:
+            made_deliveries.discard(event.id)
             wake()
 
-    return EventConsumer(runtime.pool, runtime.nats, "events", SUBJECTS, apply, after_commit=after_commit)
+    return EventConsumer(
+        runtime.pool, runtime.nats, "events", SUBJECTS, apply_and_note, after_commit=after_commit
+    )
 
 
 def identity_consumer(runtime: ServiceRuntime) -> EventConsumer:
