@@ -1,9 +1,15 @@
 """The `dockyard` command: noun-then-verb commands over the platform's gRPC API.
 
+Examples:
+
 dockyard login
+
 dockyard projects create my-saas-app
+
 dockyard apps create web --project my-saas-app --image nginx:1.27 --port 8080:8081
+
 dockyard deploy web --project my-saas-app
+
 dockyard audit --query "deployment" --since 1d
 """
 

@@ -92,10 +92,14 @@ def test_usage_errors_exit_2_and_help_explains_with_examples(cli):
     assert cli("no-such-command").exit_code == 2
     assert cli("audit", "--since", "yesterday").exit_code == 2
     assert cli("apps", "create", "web", "--project", "p").exit_code == 2  # neither --image nor --git
-    for command in (["deploy"], ["logs"], ["audit"], ["apps", "env", "set"], ["login"]):
+    for command in ([], ["deploy"], ["logs"], ["audit"], ["apps", "env", "set"], ["login"]):
         result = cli(*command, "--help")
         assert result.exit_code == 0, result
         assert "Example" in result.stdout, command
+    # Each example on a line of its own, not run together into one paragraph.
+    assert any(
+        line.strip() == "dockyard projects create my-saas-app" for line in cli("--help").stdout.splitlines()
+    )
 
 
 # -- signing in -----------------------------------------------------------------------------------
