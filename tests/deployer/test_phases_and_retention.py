@@ -61,11 +61,6 @@ def made(docker_client):
     remove_built_images(docker_client, made.built_for)
     for name in made.volumes:
         eventually(lambda name=name: removed_volume(docker_client, name), timeout=30, interval=0.5)
-    for project_id in made.project_ids:
-        for network in docker_client.networks.list(names=[network_name(project_id)]):
-            # The name filter matches substrings.
-            if network.name == network_name(project_id):
-                eventually(lambda network=network: removed_network(network), timeout=30, interval=0.5)
 
 
 def new_project(stack, account, made: Made, **fields) -> dict:
@@ -81,18 +76,6 @@ def removed_volume(docker_client, name: str) -> bool:
         pass
     except docker.errors.APIError as error:
         if error.status_code != 409:  # 409: a container (of a service being removed) still uses it
-            raise
-        return False
-    return True
-
-
-def removed_network(network) -> bool:
-    try:
-        network.remove()
-    except docker.errors.NotFound:
-        pass
-    except docker.errors.APIError as error:
-        if error.status_code not in (403, 409):  # still in use while tasks are torn down
             raise
         return False
     return True
