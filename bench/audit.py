@@ -351,7 +351,9 @@ async def ingest_burst(writer: asyncpg.Connection, arrivals: Arrivals, world: Wo
     complete = await arrivals.until_all(ids, within_seconds=300)
     arrived = [arrivals.seen[event_id] for event_id in ids if event_id in arrivals.seen]
     last = max(arrived, default=started)
+    stages = await burst_stages(writer, sorted({schema for schema, _ in rows}), list(ids))
     return {
+        "stages": stages,
         "events": BURST_EVENTS,
         "arrived": len(arrived),
         "complete": complete,
@@ -359,6 +361,43 @@ async def ingest_burst(writer: asyncpg.Connection, arrivals: Arrivals, world: Wo
         "seconds": last - started,
         "events_per_second": len(arrived) / max(last - started, 1e-9),
     }
+
+
+# Every service with an inbox: where the burst's events were consumed besides the trail.
+CONSUMING_SCHEMAS = ("identity", "projects", "deployer", "audit", "notifications")
+
+
+async def burst_stages(conn: asyncpg.Connection, emitting: list[str], ids: list[uuid.UUID]) -> list[dict]:
+    """Where the burst's time went: for each relay, and each consumer of its events in any service,
+    how many of them it took and when it had the last, in seconds after the first commit (from the
+    outbox's and inboxes' own timestamps, one clock)."""
+    firsts = " UNION ALL ".join(
+        f"SELECT min(created_at) FROM {schema}.outbox WHERE event_id = ANY($1)" for schema in emitting
+    )
+    first = await conn.fetchval(f"SELECT min(m) FROM ({firsts}) AS firsts(m)", ids)
+    stages = []
+    for schema in emitting:
+        row = await conn.fetchrow(
+            f"SELECT count(*) AS events, max(published_at) AS last FROM {schema}.outbox WHERE event_id = ANY($1)",
+            ids,
+        )
+        stages.append({"stage": f"{schema} relay (published)", "events": row["events"], "last": row["last"]})
+    for schema in CONSUMING_SCHEMAS:
+        for row in await conn.fetch(
+            f"SELECT consumer, count(*) AS events, max(processed_at) AS last FROM {schema}.inbox"
+            " WHERE event_id = ANY($1) GROUP BY consumer ORDER BY consumer",
+            ids,
+        ):
+            stages.append(
+                {
+                    "stage": f"{schema} consumer {row['consumer']}",
+                    "events": row["events"],
+                    "last": row["last"],
+                }
+            )
+    for stage in stages:
+        stage["last_seconds"] = (stage.pop("last") - first).total_seconds()
+    return stages
 
 
 async def ingest_steady(writer: asyncpg.Connection, arrivals: Arrivals, world: World) -> dict:
@@ -436,6 +475,16 @@ def ingest_table(result: dict) -> Table:
     return table
 
 
+def stages_table(stages: list[dict]) -> Table:
+    table = Table(title="the burst, stage by stage: when each had the last of its events")
+    for column in ("stage", "events", "last, s after the first commit", "events/s"):
+        table.add_column(column, justify="left" if column == "stage" else "right")
+    for stage in stages:
+        rate = stage["events"] / max(stage["last_seconds"], 1e-9)
+        table.add_row(stage["stage"], f"{stage['events']:,}", f"{stage['last_seconds']:.1f}", f"{rate:,.0f}")
+    return table
+
+
 def main() -> None:
     console = Console()
     world = World()
@@ -468,6 +517,7 @@ def main() -> None:
         console.print("ingesting…")
         ingested = asyncio.run(ingest(dsn, world))
         console.print(ingest_table(ingested))
+        console.print(stages_table(ingested["burst"]["stages"]))
     filled = {k: v for k, v in filled.items() if k not in ("since", "until")}
     write_results("audit", {"fill": filled, "search": searched, "export": exported, "ingest": ingested})
 

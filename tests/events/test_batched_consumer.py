@@ -1,6 +1,7 @@
 """EventConsumer with batch=N against real NATS and PostgreSQL: a batch applies in one transaction,
-each event once; a poisoned event rolls back only itself and is parked; a consumer that dies between
-its commit and its acks loses and duplicates nothing."""
+each event once; in order, a failing event is retried where it stands and the events behind it wait
+for it; not in order, a poisoned event rolls back only itself and is parked while the others commit;
+a consumer that dies between its commit and its acks loses and duplicates nothing."""
 
 import asyncio
 import uuid
@@ -73,7 +74,85 @@ async def test_a_batch_applies_in_one_transaction_each_event_once(pool, link, ef
     assert len(set(applied.values())) <= 10
 
 
-async def test_a_poisoned_event_rolls_back_alone_and_is_parked(pool, link, effects):
+@pytest.fixture
+async def ordered_effects(pool):
+    """One row per applied event, numbered in the order they were applied."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "CREATE TABLE ordered_effects (applied bigserial, event_id uuid PRIMARY KEY, widget text)"
+        )
+
+
+async def record_in_order(conn, event: Event) -> None:
+    await conn.execute(
+        "INSERT INTO ordered_effects (event_id, widget) VALUES ($1, $2)",
+        uuid.UUID(event.id),
+        event.resource_id,
+    )
+
+
+async def applied_in_order(pool) -> list[str]:
+    async with pool.acquire() as conn:
+        return [
+            row["widget"] for row in await conn.fetch("SELECT widget FROM ordered_effects ORDER BY applied")
+        ]
+
+
+async def test_in_order_a_failing_event_is_retried_in_its_place_and_the_events_behind_it_wait(
+    pool, link, ordered_effects
+):
+    failures = Counter()
+    # Enough events that later ones are fetched while the flaky one is being retried.
+    widgets = ["a", "b", "flaky", *(f"w{n}" for n in range(40))]
+
+    async def handler(conn, event: Event) -> None:
+        if event.resource_id == "flaky" and failures["flaky"] < 2:
+            failures["flaky"] += 1
+            raise RuntimeError("transient")
+        await record_in_order(conn, event)
+
+    await publish(link, [widget_changed(widget) for widget in widgets])
+    consumer = EventConsumer(
+        pool, link, "ordered", SUBJECTS, handler, batch=10, max_deliver=5, retry_delay=0.3, fetch_timeout=1
+    )
+    async with running(consumer.run()):
+        await eventually_async(lambda: all_acked(link, consumer, len(widgets)), within=30, what="all acked")
+    assert failures["flaky"] == 2
+    assert await applied_in_order(pool) == widgets
+    assert await list_parked(pool) == []
+
+
+async def test_in_order_a_poisoned_event_is_parked_after_its_tries_and_then_the_rest_apply_in_order(
+    pool, link, ordered_effects
+):
+    tries = Counter()
+    widgets = ["a", "poison", "b", "c", "d"]
+
+    async def handler(conn, event: Event) -> None:
+        await record_in_order(conn, event)  # rolled back with its transaction when it fails
+        if event.resource_id == "poison":
+            tries["poison"] += 1
+            raise RuntimeError("cannot apply poison")
+
+    events = [widget_changed(widget) for widget in widgets]
+    await publish(link, events)
+    consumer = EventConsumer(
+        pool, link, "ordered", SUBJECTS, handler, batch=10, max_deliver=3, retry_delay=0.2, fetch_timeout=1
+    )
+    async with running(consumer.run()):
+        await eventually_async(lambda: all_acked(link, consumer, len(widgets)), within=30, what="all settled")
+    assert await applied_in_order(pool) == ["a", "b", "c", "d"]
+    [parked] = await list_parked(pool)
+    assert (str(parked.event_id), parked.deliveries) == (events[1].id, 3)
+    # Three tries of its own, after the first try of the whole batch.
+    assert tries["poison"] in (3, 4)
+    async with pool.acquire() as conn:
+        assert not await conn.fetchval(
+            "SELECT count(*) FROM inbox WHERE event_id = $1", uuid.UUID(events[1].id)
+        )
+
+
+async def test_not_in_order_a_poisoned_event_rolls_back_alone_and_is_parked(pool, link, effects):
     attempts: dict[str, list[int]] = {}
 
     async def handler(conn, event: Event) -> None:
@@ -85,8 +164,9 @@ async def test_a_poisoned_event_rolls_back_alone_and_is_parked(pool, link, effec
     events = [widget_changed(widget) for widget in ("a", "b", "c", "poison", "d", "e")]
     await publish(link, events)
     consumer = EventConsumer(
-        pool, link, "effects", SUBJECTS, handler, batch=10, max_deliver=3, retry_delay=0.2, fetch_timeout=1
-    )
+        pool, link, "effects", SUBJECTS, handler, batch=10, in_order=False, max_deliver=3, retry_delay=0.2,
+        fetch_timeout=1,
+    )  # fmt: skip
     async with running(consumer.run()):
         await eventually_async(lambda: all_acked(link, consumer, 6), within=30, what="all six settled")
     poison = events[3]
@@ -217,8 +297,8 @@ async def test_deferred_effects_are_written_once_per_batch_and_a_poisoned_event_
     poisoned = widget_changed("poison", 0)
     await publish(link, [*events[:150], poisoned, *events[150:]])
     consumer = EventConsumer(
-        pool, link, "effects", SUBJECTS, deferred.gather, batch=100, fetch_timeout=1, retry_delay=0.1,
-        max_deliver=2, deferred=deferred,
+        pool, link, "effects", SUBJECTS, deferred.gather, batch=100, in_order=False, fetch_timeout=1,
+        retry_delay=0.1, max_deliver=2, deferred=deferred,
     )  # fmt: skip
     async with running(consumer.run()):
         await eventually_async(lambda: all_acked(link, consumer, 301), within=30, what="all settled")
@@ -231,3 +311,25 @@ async def test_deferred_effects_are_written_once_per_batch_and_a_poisoned_event_
     assert deferred.writes <= 110, deferred.writes
     [parked] = await list_parked(pool)
     assert str(parked.event_id) == poisoned.id
+
+
+async def test_a_consumer_whose_batch_grew_takes_its_new_limit_when_it_starts_again(
+    pool, link, effects, event_settings
+):
+    """An upgrade that batches a consumer which ran one event at a time (the durable consumer exists)."""
+    old_link = NatsLink(event_settings.NATS_URL, link.stream, name="the old version")
+    old_link.start()
+    # A message that the old process's last pull request took comes back after ack_wait.
+    options = {"ack_wait": 2, "fetch_timeout": 1}
+    one_at_a_time = EventConsumer(pool, old_link, "effects", SUBJECTS, record, **options)
+    await publish(link, [widget_changed("before")])
+    async with running(one_at_a_time.run()):
+        await eventually_async(lambda: all_acked(link, one_at_a_time, 1), within=15, what="the first acked")
+    await old_link.close()
+    batched = EventConsumer(pool, link, "effects", SUBJECTS, record, batch=50, **options)
+    await publish(link, [widget_changed(f"after{n}") for n in range(20)])
+    async with running(batched.run()):
+        await eventually_async(lambda: all_acked(link, batched, 21), within=15, what="the rest acked")
+        info = await link.js.consumer_info(link.stream, batched.durable)
+    assert info.config.max_ack_pending == 50
+    assert len(await effects_by_event(pool)) == 21
