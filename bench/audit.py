@@ -369,8 +369,8 @@ CONSUMING_SCHEMAS = ("identity", "projects", "deployer", "audit", "notifications
 
 async def burst_stages(conn: asyncpg.Connection, emitting: list[str], ids: list[uuid.UUID]) -> list[dict]:
     """Where the burst's time went: for each relay, and each consumer of its events in any service,
-    how many of them it took and when it had the last, in seconds after the first commit (from the
-    outbox's and inboxes' own timestamps, one clock)."""
+    how many of them it took (and parked, if any) and when it had the last, in seconds after the
+    first commit (from the outbox's, inboxes' and parked events' own timestamps, one clock)."""
     firsts = " UNION ALL ".join(
         f"SELECT min(created_at) FROM {schema}.outbox WHERE event_id = ANY($1)" for schema in emitting
     )
@@ -391,6 +391,18 @@ async def burst_stages(conn: asyncpg.Connection, emitting: list[str], ids: list[
             stages.append(
                 {
                     "stage": f"{schema} consumer {row['consumer']}",
+                    "events": row["events"],
+                    "last": row["last"],
+                }
+            )
+        for row in await conn.fetch(
+            f"SELECT consumer, count(*) AS events, max(parked_at) AS last FROM {schema}.parked_events"
+            " WHERE event_id = ANY($1) GROUP BY consumer ORDER BY consumer",
+            ids,
+        ):
+            stages.append(
+                {
+                    "stage": f"{schema} consumer {row['consumer']}: parked",
                     "events": row["events"],
                     "last": row["last"],
                 }

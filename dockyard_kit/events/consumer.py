@@ -397,12 +397,14 @@ class EventConsumer:
     async def _conclude(self, delivery: _Delivery) -> None:
         """After the commit: acks what committed, naks or parks what failed."""
         msg, event = delivery.msg, delivery.event
-        delivered = msg.metadata.num_delivered
         if delivery.failure is None:
             if delivery.applied and self.after_commit is not None:
                 self.after_commit(event)
             await self._acknowledge(msg)
-        elif delivered >= self.max_deliver:
+            return
+        # Parsed from the reply subject on every access, so only for a failure.
+        delivered = msg.metadata.num_delivered
+        if delivered >= self.max_deliver:
             await self._park(msg, uuid.UUID(event.id), _failure(delivery.failure), delivered)
         else:
             self._log_handler_failed(delivery, delivered)

@@ -12,7 +12,13 @@ import pytest
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit import db
 from dockyard_kit.events import EventConsumer, NatsLink, list_parked
-from tests.events.support import running, widget_changed
+from tests.events.support import (
+    applied_widgets,
+    create_widget_effects,
+    record_widget,
+    running,
+    widget_changed,
+)
 from tests.support.waiting import eventually_async
 
 SUBJECTS = ["dockyard.eventkit.>"]
@@ -76,26 +82,11 @@ async def test_a_batch_applies_in_one_transaction_each_event_once(pool, link, ef
 
 @pytest.fixture
 async def ordered_effects(pool):
-    """One row per applied event, numbered in the order they were applied."""
-    async with pool.acquire() as conn:
-        await conn.execute(
-            "CREATE TABLE ordered_effects (applied bigserial, event_id uuid PRIMARY KEY, widget text)"
-        )
-
-
-async def record_in_order(conn, event: Event) -> None:
-    await conn.execute(
-        "INSERT INTO ordered_effects (event_id, widget) VALUES ($1, $2)",
-        uuid.UUID(event.id),
-        event.resource_id,
-    )
+    await create_widget_effects(pool)
 
 
 async def applied_in_order(pool) -> list[str]:
-    async with pool.acquire() as conn:
-        return [
-            row["widget"] for row in await conn.fetch("SELECT widget FROM ordered_effects ORDER BY applied")
-        ]
+    return [widget for _, widget in await applied_widgets(pool)]
 
 
 async def test_in_order_a_failing_event_is_retried_in_its_place_and_the_events_behind_it_wait(
@@ -109,7 +100,7 @@ async def test_in_order_a_failing_event_is_retried_in_its_place_and_the_events_b
         if event.resource_id == "flaky" and failures["flaky"] < 2:
             failures["flaky"] += 1
             raise RuntimeError("transient")
-        await record_in_order(conn, event)
+        await record_widget(conn, event)
 
     await publish(link, [widget_changed(widget) for widget in widgets])
     consumer = EventConsumer(
@@ -129,7 +120,7 @@ async def test_in_order_a_poisoned_event_is_parked_after_its_tries_and_then_the_
     widgets = ["a", "poison", "b", "c", "d"]
 
     async def handler(conn, event: Event) -> None:
-        await record_in_order(conn, event)  # rolled back with its transaction when it fails
+        await record_widget(conn, event)  # rolled back with its transaction when it fails
         if event.resource_id == "poison":
             tries["poison"] += 1
             raise RuntimeError("cannot apply poison")
