@@ -273,7 +273,11 @@ class World:
                     u.id,
                     identity_events.UserChanged(
                         user=identity_pb2.User(
-                            id=u.id, username=u.username, email=f"{u.username}@example.com", role="user"
+                            id=u.id,
+                            username=u.username,
+                            email=f"{u.username}@example.com",
+                            # A platform role identity can give (the read models' check refuses others).
+                            role="developer",
                         )
                     ),
                 )
