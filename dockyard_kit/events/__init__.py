@@ -16,7 +16,7 @@ running service, which imports this package, never loads it.
 
 import importlib
 
-from dockyard_kit.events.consumer import BUSY_SUBJECTS_BATCH, EventConsumer, Handler, apply_once
+from dockyard_kit.events.consumer import EventConsumer, Handler, apply_once
 from dockyard_kit.events.nats import NatsLink
 from dockyard_kit.events.outbox import EventEmitter, enqueue, event_type, new_event, subject_for
 from dockyard_kit.events.parked import ParkedEvent, list_parked, replay_parked
@@ -24,7 +24,6 @@ from dockyard_kit.events.relay import OutboxRelay
 from dockyard_kit.events.retention import housekeeping, prune_inbox, purge_acknowledged
 
 __all__ = [
-    "BUSY_SUBJECTS_BATCH",
     "EventConsumer",
     "EventEmitter",
     "Handler",

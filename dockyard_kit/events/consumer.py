@@ -6,19 +6,12 @@ publish) finds the inbox row and skips the effect. A handler that keeps failing 
 parked (see parked.py) after `max_deliver` deliveries, and the consumer goes on with the next one.
 
 With `batch=N` (N > 1), up to N messages are in flight and fetched together, and one transaction
-applies them all: one commit per batch instead of per event, for consumers that must keep up with a
-high rate. When a handler fails, what happens next depends on `in_order`:
-
-- in order (the default): the batch is applied again one event at a time, in stream order; the
-  failing event is retried where it stands (every `retry_delay`, its messages kept from redelivery
-  meanwhile) until it applies or is parked, and only then do the events behind it apply. Nothing is
-  nak'd, so no later message can be delivered ahead of it: each resource's events apply in the order
-  they were published, as with batch=1.
-- not in order: the batch is applied again with each message in a savepoint of its own, so that the
-  failing one undoes only its own effect and inbox row (its handler and the others' run twice, the
-  first time rolled back), and its message is nak'd (or parked) after the others committed. Nothing
-  waits for it, and it may then apply after later events of its resource: for effects that do not
-  depend on each other's order (the audit trail's entries).
+applies them all. When a handler fails, the batch is applied again with each message in a savepoint
+of its own, so that the failing one undoes only its own effect and inbox row (its handler and the
+others' run twice, the first time rolled back), and its message is nak'd (or parked) after the
+others committed. This is for consumers
+that must keep up with a high rate (one commit per batch instead of per event); the price is that a
+retried event may then apply after later ones of the same resource.
 """
 
 import asyncio
@@ -58,11 +51,6 @@ class Deferred(Protocol):
 
     async def write(self, conn: asyncpg.Connection) -> None: ...
 
-
-# The batch of consumers of the platform's busiest subjects (every application change, every step of
-# every deployment): one commit per batch under a burst, in order, so each resource's events still
-# apply one after another.
-BUSY_SUBJECTS_BATCH = 100
 
 # While messages flow, a fetch takes what the server has at once and waits this long at most for more.
 FLOWING_FETCH_TIMEOUT = 0.1
@@ -144,7 +132,6 @@ class EventConsumer:
         fetch_timeout: float = 5.0,
         after_commit: Callable[[Event], None] | None = None,
         batch: int = 1,
-        in_order: bool = True,
         deferred: Deferred | None = None,
     ) -> None:
         if max_deliver < 1:
@@ -164,7 +151,6 @@ class EventConsumer:
         self.after_commit = after_commit
         # Messages in flight and applied in one transaction; 1 keeps each resource's events in order.
         self.batch = batch
-        self.in_order = in_order
         self.deferred = deferred
         self.durable: str | None = None
         self._subscription = None
@@ -227,9 +213,8 @@ class EventConsumer:
                 deliver_policy=DeliverPolicy.ALL,
                 ack_policy=AckPolicy.EXPLICIT,
                 ack_wait=self.ack_wait,
-                # Nothing past the messages in flight is delivered until they are acked or parked: with
-                # one in flight, or a batch in order (which never naks), a retried event never lands
-                # after a later one (per-resource order).
+                # With one message in flight, the next one is not delivered until this one is acked
+                # or parked, so a redelivered event never lands after a later one (per-resource order).
                 max_ack_pending=self.batch,
             ),
         )
@@ -245,82 +230,20 @@ class EventConsumer:
         deliveries = [delivery for msg in messages if (delivery := await self._decode(msg)) is not None]
         if not deliveries:
             return
-        if self.in_order and self.batch > 1:
-            await self._handle_in_order(deliveries)
-            return
         try:
             if not await self._apply(deliveries, savepoints=False) and len(deliveries) > 1:
                 await self._apply(deliveries, savepoints=True)
         # The database, not a handler, failed: retry them all without counting towards parking.
         except DATABASE_UNAVAILABLE as exc:
-            self._log_database_unavailable(deliveries, exc)
+            log.warning(
+                "database unavailable; events will be redelivered",
+                extra={"consumer": self.durable, "events": len(deliveries), "error": repr(exc)},
+            )
             for delivery in deliveries:
                 await _settle(delivery.msg.nak(delay=self.retry_delay))
             return
         for delivery in deliveries:
             await self._conclude(delivery)
-
-    async def _handle_in_order(self, deliveries: list[_Delivery]) -> None:
-        """The batch together; if any of it fails, event by event in stream order, each retried
-        where it stands until it applies or is parked (see the module's docstring)."""
-        while True:
-            try:
-                together = await self._apply(deliveries, savepoints=False)
-                break
-            except DATABASE_UNAVAILABLE as exc:
-                self._log_database_unavailable(deliveries, exc)
-                await self._hold(deliveries)
-        if together and all(delivery.failure is None for delivery in deliveries):
-            for delivery in deliveries:
-                await self._conclude(delivery)
-            return
-        for at, delivery in enumerate(deliveries):
-            # Deliveries before this one's (a crash mid-retry), and the tries made here.
-            tries = delivery.msg.metadata.num_delivered - 1
-            while True:
-                try:
-                    await self._apply([delivery], savepoints=False)
-                except DATABASE_UNAVAILABLE as exc:
-                    self._log_database_unavailable(deliveries[at:], exc)
-                    await self._hold(deliveries[at:])
-                    continue
-                if delivery.failure is None:
-                    await self._conclude(delivery)
-                    break
-                tries += 1
-                if tries >= self.max_deliver:
-                    await self._park(
-                        delivery.msg, uuid.UUID(delivery.event.id), _failure(delivery.failure), tries
-                    )
-                    break
-                self._log_handler_failed(delivery, tries)
-                await self._hold(deliveries[at:])
-
-    async def _hold(self, deliveries: list[_Delivery]) -> None:
-        """Waits `retry_delay` with the messages kept in progress: the server neither redelivers
-        them nor delivers anything after them meanwhile."""
-        for delivery in deliveries:
-            await _settle(delivery.msg.in_progress())
-        await asyncio.sleep(self.retry_delay)
-
-    def _log_database_unavailable(self, deliveries: list[_Delivery], exc: BaseException) -> None:
-        log.warning(
-            "database unavailable; events will be applied again",
-            extra={"consumer": self.durable, "events": len(deliveries), "error": repr(exc)},
-        )
-
-    def _log_handler_failed(self, delivery: _Delivery, delivered: int) -> None:
-        # The exception text may quote data; it is kept for operators in parked_events only.
-        log.warning(
-            "event handler failed; event will be applied again",
-            extra={
-                "consumer": self.durable,
-                "event_id": delivery.event.id,
-                "type": delivery.event.type,
-                "delivered": delivered,
-                "error": type(delivery.failure).__name__,
-            },
-        )
 
     async def _decode(self, msg: Msg) -> _Delivery | None:
         """The message's delivery, or None once an undecodable message is parked."""
@@ -407,7 +330,17 @@ class EventConsumer:
         if delivered >= self.max_deliver:
             await self._park(msg, uuid.UUID(event.id), _failure(delivery.failure), delivered)
         else:
-            self._log_handler_failed(delivery, delivered)
+            # The exception text may quote data; it is kept for operators in parked_events only.
+            log.warning(
+                "event handler failed; event will be redelivered",
+                extra={
+                    "consumer": self.durable,
+                    "event_id": event.id,
+                    "type": event.type,
+                    "delivered": delivered,
+                    "error": type(delivery.failure).__name__,
+                },
+            )
             await _settle(msg.nak(delay=self.retry_delay))
 
     async def _acknowledge(self, msg: Msg) -> None:

@@ -1,11 +1,9 @@
 """Helpers of the events tests: the service schema they use and migrations run in it, an event to
-send, an effect to apply and read back in order, background tasks, and the relay as a process of its
-own."""
+send, background tasks, and the relay as a process of its own."""
 
 import asyncio
 import contextlib
 import sys
-import uuid
 from collections.abc import AsyncIterator, Callable, Coroutine
 
 from alembic.migration import MigrationContext
@@ -34,30 +32,6 @@ async def migrate(settings: Settings, change: Callable[[Operations, str], None])
 
 def widget_changed(widget: str, value: int = 0) -> Event:
     return new_event(SERVICE, "widget", "changed", widget, wrappers_pb2.Int64Value(value=value))
-
-
-async def create_widget_effects(pool) -> None:
-    """The consumers' effect: one row per applied event, numbered in the order applied."""
-    async with pool.acquire() as conn:
-        await conn.execute(
-            "CREATE TABLE widget_effects (id bigserial PRIMARY KEY, event_id uuid NOT NULL, widget text NOT NULL)"
-        )
-
-
-async def record_widget(conn, event: Event) -> None:
-    """A handler (module-level, so that the CLI can replay with it by its path)."""
-    await conn.execute(
-        "INSERT INTO widget_effects (event_id, widget) VALUES ($1, $2)",
-        uuid.UUID(event.id),
-        event.resource_id,
-    )
-
-
-async def applied_widgets(pool) -> list[tuple[str, str]]:
-    """(event id, widget) of each applied event, in the order applied."""
-    async with pool.acquire() as conn:
-        rows = await conn.fetch("SELECT event_id, widget FROM widget_effects ORDER BY id")
-    return [(str(row["event_id"]), row["widget"]) for row in rows]
 
 
 @contextlib.asynccontextmanager

@@ -1,7 +1,7 @@
 """EventConsumer with batch=N against real NATS and PostgreSQL: a batch applies in one transaction,
-each event once; in order, a failing event is retried where it stands and the events behind it wait
-for it; not in order, a poisoned event rolls back only itself and is parked while the others commit;
-a consumer that dies between its commit and its acks loses and duplicates nothing."""
+each event once; a poisoned event rolls back only itself and is parked; a consumer that dies between
+its commit and its acks loses and duplicates nothing; a durable consumer whose batch grew takes its
+new limit."""
 
 import asyncio
 import uuid
@@ -12,13 +12,7 @@ import pytest
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit import db
 from dockyard_kit.events import EventConsumer, NatsLink, list_parked
-from tests.events.support import (
-    applied_widgets,
-    create_widget_effects,
-    record_widget,
-    running,
-    widget_changed,
-)
+from tests.events.support import running, widget_changed
 from tests.support.waiting import eventually_async
 
 SUBJECTS = ["dockyard.eventkit.>"]
@@ -80,70 +74,7 @@ async def test_a_batch_applies_in_one_transaction_each_event_once(pool, link, ef
     assert len(set(applied.values())) <= 10
 
 
-@pytest.fixture
-async def ordered_effects(pool):
-    await create_widget_effects(pool)
-
-
-async def applied_in_order(pool) -> list[str]:
-    return [widget for _, widget in await applied_widgets(pool)]
-
-
-async def test_in_order_a_failing_event_is_retried_in_its_place_and_the_events_behind_it_wait(
-    pool, link, ordered_effects
-):
-    failures = Counter()
-    # Enough events that later ones are fetched while the flaky one is being retried.
-    widgets = ["a", "b", "flaky", *(f"w{n}" for n in range(40))]
-
-    async def handler(conn, event: Event) -> None:
-        if event.resource_id == "flaky" and failures["flaky"] < 2:
-            failures["flaky"] += 1
-            raise RuntimeError("transient")
-        await record_widget(conn, event)
-
-    await publish(link, [widget_changed(widget) for widget in widgets])
-    consumer = EventConsumer(
-        pool, link, "ordered", SUBJECTS, handler, batch=10, max_deliver=5, retry_delay=0.3, fetch_timeout=1
-    )
-    async with running(consumer.run()):
-        await eventually_async(lambda: all_acked(link, consumer, len(widgets)), within=30, what="all acked")
-    assert failures["flaky"] == 2
-    assert await applied_in_order(pool) == widgets
-    assert await list_parked(pool) == []
-
-
-async def test_in_order_a_poisoned_event_is_parked_after_its_tries_and_then_the_rest_apply_in_order(
-    pool, link, ordered_effects
-):
-    tries = Counter()
-    widgets = ["a", "poison", "b", "c", "d"]
-
-    async def handler(conn, event: Event) -> None:
-        await record_widget(conn, event)  # rolled back with its transaction when it fails
-        if event.resource_id == "poison":
-            tries["poison"] += 1
-            raise RuntimeError("cannot apply poison")
-
-    events = [widget_changed(widget) for widget in widgets]
-    await publish(link, events)
-    consumer = EventConsumer(
-        pool, link, "ordered", SUBJECTS, handler, batch=10, max_deliver=3, retry_delay=0.2, fetch_timeout=1
-    )
-    async with running(consumer.run()):
-        await eventually_async(lambda: all_acked(link, consumer, len(widgets)), within=30, what="all settled")
-    assert await applied_in_order(pool) == ["a", "b", "c", "d"]
-    [parked] = await list_parked(pool)
-    assert (str(parked.event_id), parked.deliveries) == (events[1].id, 3)
-    # Three tries of its own, after the first try of the whole batch.
-    assert tries["poison"] in (3, 4)
-    async with pool.acquire() as conn:
-        assert not await conn.fetchval(
-            "SELECT count(*) FROM inbox WHERE event_id = $1", uuid.UUID(events[1].id)
-        )
-
-
-async def test_not_in_order_a_poisoned_event_rolls_back_alone_and_is_parked(pool, link, effects):
+async def test_a_poisoned_event_rolls_back_alone_and_is_parked(pool, link, effects):
     attempts: dict[str, list[int]] = {}
 
     async def handler(conn, event: Event) -> None:
@@ -155,9 +86,8 @@ async def test_not_in_order_a_poisoned_event_rolls_back_alone_and_is_parked(pool
     events = [widget_changed(widget) for widget in ("a", "b", "c", "poison", "d", "e")]
     await publish(link, events)
     consumer = EventConsumer(
-        pool, link, "effects", SUBJECTS, handler, batch=10, in_order=False, max_deliver=3, retry_delay=0.2,
-        fetch_timeout=1,
-    )  # fmt: skip
+        pool, link, "effects", SUBJECTS, handler, batch=10, max_deliver=3, retry_delay=0.2, fetch_timeout=1
+    )
     async with running(consumer.run()):
         await eventually_async(lambda: all_acked(link, consumer, 6), within=30, what="all six settled")
     poison = events[3]
@@ -288,8 +218,8 @@ async def test_deferred_effects_are_written_once_per_batch_and_a_poisoned_event_
     poisoned = widget_changed("poison", 0)
     await publish(link, [*events[:150], poisoned, *events[150:]])
     consumer = EventConsumer(
-        pool, link, "effects", SUBJECTS, deferred.gather, batch=100, in_order=False, fetch_timeout=1,
-        retry_delay=0.1, max_deliver=2, deferred=deferred,
+        pool, link, "effects", SUBJECTS, deferred.gather, batch=100, fetch_timeout=1, retry_delay=0.1,
+        max_deliver=2, deferred=deferred,
     )  # fmt: skip
     async with running(consumer.run()):
         await eventually_async(lambda: all_acked(link, consumer, 301), within=30, what="all settled")

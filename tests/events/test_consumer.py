@@ -3,6 +3,7 @@ message is parked after N deliveries without holding up the rest, and replays on
 
 import subprocess
 import sys
+import uuid
 from collections import Counter
 
 import pytest
@@ -10,14 +11,7 @@ import pytest
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit import db
 from dockyard_kit.events import EventConsumer, OutboxRelay, enqueue, list_parked, replay_parked
-from tests.events.support import (
-    SERVICE,
-    applied_widgets,
-    create_widget_effects,
-    record_widget,
-    running,
-    widget_changed,
-)
+from tests.events.support import SERVICE, running, widget_changed
 from tests.support.paths import REPO_ROOT
 from tests.support.waiting import eventually_async
 
@@ -26,7 +20,24 @@ SUBJECTS = ["dockyard.eventkit.>"]
 
 @pytest.fixture
 async def effects(pool):
-    await create_widget_effects(pool)
+    """The consumers' effect: one row per applied event, in the order applied."""
+    async with pool.acquire() as conn:
+        await conn.execute(
+            "CREATE TABLE effects (id bigserial PRIMARY KEY, event_id uuid NOT NULL, widget text NOT NULL)"
+        )
+
+
+async def record_widget(conn, event: Event) -> None:
+    """The handler the CLI replays with (a module-level function, importable by path)."""
+    await conn.execute(
+        "INSERT INTO effects (event_id, widget) VALUES ($1, $2)", uuid.UUID(event.id), event.resource_id
+    )
+
+
+async def applied(pool) -> list[tuple[str, str]]:
+    async with pool.acquire() as conn:
+        rows = await conn.fetch("SELECT event_id, widget FROM effects ORDER BY id")
+    return [(str(row["event_id"]), row["widget"]) for row in rows]
 
 
 async def inbox(pool) -> list[str]:
@@ -58,7 +69,7 @@ async def test_the_same_event_published_twice_applies_once(pool, link, effects):
     async with running(consumer.run()):
         await eventually_async(lambda: all_acked(link, consumer, 2), within=15, what="both copies acked")
     assert calls == [event.id]
-    assert await applied_widgets(pool) == [(event.id, "w1")]
+    assert await applied(pool) == [(event.id, "w1")]
     assert await inbox(pool) == [event.id]
 
 
@@ -89,7 +100,7 @@ async def test_a_redelivery_after_a_lost_ack_applies_once(pool, link, effects):
         await eventually_async(lambda: all_acked(link, consumer, 1), within=15, what="the redelivery acked")
     assert consumer.deliveries == [1, 2]  # delivered again after ack_wait...
     assert calls == [event.id]  # ...and not applied again
-    assert await applied_widgets(pool) == [(event.id, "w1")]
+    assert await applied(pool) == [(event.id, "w1")]
 
 
 async def test_a_retried_event_keeps_its_place_before_later_ones(pool, link, effects):
@@ -108,7 +119,7 @@ async def test_a_retried_event_keeps_its_place_before_later_ones(pool, link, eff
     consumer = EventConsumer(pool, link, "effects", SUBJECTS, handler, retry_delay=0.5, fetch_timeout=1)
     async with running(consumer.run()):
         await eventually_async(lambda: all_acked(link, consumer, 4), within=15, what="all four acked")
-    assert [widget for _, widget in await applied_widgets(pool)] == ["a", "flaky", "b", "c"]
+    assert [widget for _, widget in await applied(pool)] == ["a", "flaky", "b", "c"]
 
 
 async def test_a_poison_message_is_parked_the_rest_flows_and_replay_applies_it_once(
@@ -131,7 +142,7 @@ async def test_a_poison_message_is_parked_the_rest_flows_and_replay_applies_it_o
     async with running(OutboxRelay(pool, link).run(), consumer.run()):
         await eventually_async(lambda: all_acked(link, consumer, 4), within=30, what="all four settled")
     poison = events[1]
-    assert await applied_widgets(pool) == [(events[0].id, "a"), (events[2].id, "b"), (events[3].id, "c")]
+    assert await applied(pool) == [(events[0].id, "a"), (events[2].id, "b"), (events[3].id, "c")]
     assert attempts["poison"] == 3
     assert poison.id not in await inbox(pool)
 
@@ -146,12 +157,12 @@ async def test_a_poison_message_is_parked_the_rest_flows_and_replay_applies_it_o
     fixed = True
     replayed = operator(
         event_env, "replay", "--service", SERVICE, "--id", str(parked.id),
-        "--handler", "tests.events.support:record_widget",
+        "--handler", "tests.events.test_consumer:record_widget",
     )  # fmt: skip
     assert f"parked event {parked.id}: applied" in replayed
     # Again, from code this time: the inbox already has it, so the effect is not applied twice.
     assert await replay_parked(pool, parked.id, handler) is False
-    assert await applied_widgets(pool) == [
+    assert await applied(pool) == [
         (events[0].id, "a"),
         (events[2].id, "b"),
         (events[3].id, "c"),

@@ -141,8 +141,6 @@ class Trail:
 
 def consumer(runtime: ServiceRuntime) -> EventConsumer:
     trail = Trail()
-    # Not in order: an event that cannot be filed yet must not hold up the whole trail behind it.
     return EventConsumer(
-        runtime.pool, runtime.nats, CONSUMER_NAME, [ALL_SUBJECTS], trail.gather, batch=BATCH, in_order=False,
-        deferred=trail,
-    )  # fmt: skip
+        runtime.pool, runtime.nats, CONSUMER_NAME, [ALL_SUBJECTS], trail.gather, batch=BATCH, deferred=trail
+    )

@@ -12,7 +12,7 @@ import asyncpg
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.projects.v1 import events_pb2 as projects_events
 from dockyard_kit import identity_read_model, projects_read_model
-from dockyard_kit.events import BUSY_SUBJECTS_BATCH, EventConsumer, event_type, subject_for
+from dockyard_kit.events import EventConsumer, event_type, subject_for
 from dockyard_kit.server import ServiceRuntime
 from services.deployer.domain.reconciler import Reconciler
 from services.deployer.store import deployments as deployment_store
@@ -76,7 +76,6 @@ def projects_consumer(runtime: ServiceRuntime, reconciler: Reconciler) -> EventC
         PROJECT_SUBJECTS,
         apply_projects_event,
         after_commit=follow_in_docker,
-        batch=BUSY_SUBJECTS_BATCH,
     )
 
 

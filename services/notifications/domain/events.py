@@ -16,7 +16,7 @@ from dockyard.deployer.v1 import events_pb2 as deployer_events
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard.projects.v1 import events_pb2 as projects_events
 from dockyard_kit import identity_read_model, projects_read_model
-from dockyard_kit.events import BUSY_SUBJECTS_BATCH, EventConsumer, event_type, subject_for
+from dockyard_kit.events import EventConsumer, event_type, subject_for
 from dockyard_kit.server import ServiceRuntime
 from services.notifications.domain import messages
 from services.notifications.store import channels as channel_store
@@ -135,9 +135,8 @@ def consumer(runtime: ServiceRuntime, wake: Callable[[], None]) -> EventConsumer
             wake()
 
     return EventConsumer(
-        runtime.pool, runtime.nats, "events", SUBJECTS, apply_and_note, after_commit=after_commit,
-        batch=BUSY_SUBJECTS_BATCH,
-    )  # fmt: skip
+        runtime.pool, runtime.nats, "events", SUBJECTS, apply_and_note, after_commit=after_commit
+    )
 
 
 def identity_consumer(runtime: ServiceRuntime) -> EventConsumer:

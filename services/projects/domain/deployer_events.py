@@ -26,7 +26,7 @@ import asyncpg
 from dockyard.deployer.v1 import events_pb2 as deployer_events
 from dockyard.events.v1.envelope_pb2 import Event
 from dockyard_kit.errors import FailedPrecondition, NotFound
-from dockyard_kit.events import BUSY_SUBJECTS_BATCH, EventConsumer, event_type, subject_for
+from dockyard_kit.events import EventConsumer, event_type, subject_for
 from dockyard_kit.server import ServiceRuntime
 from services.projects.domain import applications, git_sources
 from services.projects.domain.application_status import LIVE_STATUSES
@@ -130,7 +130,5 @@ async def apply_deployer_event(conn: asyncpg.Connection, event: Event) -> None:
 
 async def consume_deployer_events(runtime: ServiceRuntime) -> None:
     """A background job: runs until cancelled."""
-    consumer = EventConsumer(
-        runtime.pool, runtime.nats, CONSUMER_NAME, SUBJECTS, apply_deployer_event, batch=BUSY_SUBJECTS_BATCH
-    )
+    consumer = EventConsumer(runtime.pool, runtime.nats, CONSUMER_NAME, SUBJECTS, apply_deployer_event)
     await consumer.run()
