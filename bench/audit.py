@@ -383,30 +383,14 @@ async def burst_stages(conn: asyncpg.Connection, emitting: list[str], ids: list[
         )
         stages.append({"stage": f"{schema} relay (published)", "events": row["events"], "last": row["last"]})
     for schema in CONSUMING_SCHEMAS:
-        for row in await conn.fetch(
-            f"SELECT consumer, count(*) AS events, max(processed_at) AS last FROM {schema}.inbox"
-            " WHERE event_id = ANY($1) GROUP BY consumer ORDER BY consumer",
-            ids,
-        ):
-            stages.append(
-                {
-                    "stage": f"{schema} consumer {row['consumer']}",
-                    "events": row["events"],
-                    "last": row["last"],
-                }
-            )
-        for row in await conn.fetch(
-            f"SELECT consumer, count(*) AS events, max(parked_at) AS last FROM {schema}.parked_events"
-            " WHERE event_id = ANY($1) GROUP BY consumer ORDER BY consumer",
-            ids,
-        ):
-            stages.append(
-                {
-                    "stage": f"{schema} consumer {row['consumer']}: parked",
-                    "events": row["events"],
-                    "last": row["last"],
-                }
-            )
+        for table, at, outcome in (("inbox", "processed_at", ""), ("parked_events", "parked_at", ": parked")):
+            for row in await conn.fetch(
+                f"SELECT consumer, count(*) AS events, max({at}) AS last FROM {schema}.{table}"
+                " WHERE event_id = ANY($1) GROUP BY consumer ORDER BY consumer",
+                ids,
+            ):
+                stage = f"{schema} consumer {row['consumer']}{outcome}"
+                stages.append({"stage": stage, "events": row["events"], "last": row["last"]})
     for stage in stages:
         stage["last_seconds"] = (stage.pop("last") - first).total_seconds()
     return stages
